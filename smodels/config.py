@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 NAMESPACE = "serverless-models"
 CLOUDS = ("aws", "gcp")
@@ -26,6 +27,8 @@ LAMBDA_MEMORY_MB = (128, 10240)
 GCP_MEMORY_MB = (128, 32768)
 LAMBDA_TIMEOUT_S = (1, 900)
 GCP_TIMEOUT_S = (1, 3600)
+MEMORY_RANGES = {"aws": ("AWS Lambda", LAMBDA_MEMORY_MB), "gcp": ("Cloud Functions", GCP_MEMORY_MB)}
+TIMEOUT_RANGES = {"aws": ("AWS Lambda", LAMBDA_TIMEOUT_S), "gcp": ("Cloud Functions", GCP_TIMEOUT_S)}
 
 TOP_KEYS = (
     "clouds",
@@ -170,13 +173,46 @@ def _clouds(key: str, value: Any, problems: list[str]) -> tuple[str, ...]:
 def _python(value: Any, problems: list[str]) -> str:
     key = f"{NAMESPACE}:pythonVersion"
     if isinstance(value, float):
-        problems.append(f"{key}: {value!r} is a number; quote it (\"3.13\"), YAML reads 3.10 as 3.1")
+        problems.append(f'{key}: {value!r} is a number; quote it ("3.13"), YAML reads 3.10 as 3.1')
         return DEFAULT_PYTHON
     text = str(value).strip().removeprefix("python")
     if text not in PYTHON_VERSIONS:
-        problems.append(f"{key}: {value!r} is not supported; use one of {list(PYTHON_VERSIONS)}")
+        hint = ' (YAML reads an unquoted 3.10 as 3.1: quote it, "3.10")' if re.fullmatch(r"3\.\d", text) else ""
+        problems.append(f"{key}: {value!r} is not supported; use one of {list(PYTHON_VERSIONS)}{hint}")
         return DEFAULT_PYTHON
     return text
+
+
+def _platform_int(
+    key: str,
+    value: Any,
+    unit: str,
+    clouds: tuple[str, ...],
+    ranges: Mapping[str, tuple[str, tuple[int, int]]],
+    problems: list[str],
+) -> int:
+    """A whole number that must fit the range of every platform the endpoint deploys to."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        problems.append(f"{key}: expected a whole number of {unit}, got {value!r}")
+        return 0
+    for cloud in clouds:
+        platform, (lo, hi) = ranges[cloud]
+        if not lo <= value <= hi:
+            problems.append(f"{key}: {value} {unit} is outside {platform}'s range {lo}..{hi} {unit}")
+    return value
+
+
+def _manifest_problem(manifest: Path) -> str | None:
+    """Why the manifest (or the artifact it pins) is unusable, or None. Imported lazily: config stays light."""
+    from smodels.manifest import ManifestError, load_manifest
+
+    try:
+        load_manifest(manifest, verify_artifact=True)
+    except ManifestError as exc:
+        return f"{manifest}: {exc}"
+    except OSError as exc:
+        return f"{manifest}: cannot read: {exc}"
+    return None
 
 
 def _endpoint(
@@ -209,14 +245,14 @@ def _endpoint(
             manifest = model_path / "model.json" if model_path.suffix != ".json" else model_path
             if not manifest.is_file():
                 problems.append(f"{key}.model: no model manifest at {manifest}")
+            else:
+                problem = _manifest_problem(manifest)
+                if problem:
+                    problems.append(f"{key}.model: {problem}")
         if runtime not in RUNTIMES:
             problems.append(f"{key}.runtime: expected one of {list(RUNTIMES)}, got {runtime!r}")
-    mem_lo, mem_hi = LAMBDA_MEMORY_MB if "aws" in clouds else GCP_MEMORY_MB
-    if "aws" not in clouds:
-        mem_lo, mem_hi = GCP_MEMORY_MB
-    t_lo, t_hi = LAMBDA_TIMEOUT_S if "aws" in clouds else GCP_TIMEOUT_S
-    memory = _int(f"{key}.memory", merged.get("memory", 512), mem_lo, mem_hi, problems)
-    timeout = _int(f"{key}.timeout", merged.get("timeout", 30), t_lo, t_hi, problems)
+    memory = _platform_int(f"{key}.memory", merged.get("memory", 512), "MB", clouds, MEMORY_RANGES, problems)
+    timeout = _platform_int(f"{key}.timeout", merged.get("timeout", 30), "s", clouds, TIMEOUT_RANGES, problems)
     max_i = _int(f"{key}.maxInstances", merged.get("maxInstances", 10), 1, 1000, problems)
     min_i = _int(f"{key}.minInstances", merged.get("minInstances", 0), 0, 1000, problems)
     if min_i > max_i:
@@ -262,7 +298,8 @@ def load_stack_config(mapping: Mapping[str, Any], project_dir: str | Path = ".")
         if key not in TOP_KEYS:
             problems.append(f"{full_key}: unknown key; allowed: {list(TOP_KEYS)}")
             continue
-        ours[key] = _decode(value)
+        # pythonVersion stays text: decoding "3.10" as JSON would give the number 3.1.
+        ours[key] = value if key == "pythonVersion" else _decode(value)
 
     clouds = _clouds(f"{NAMESPACE}:clouds", ours.get("clouds", list(CLOUDS)), problems)
     python = _python(ours.get("pythonVersion", DEFAULT_PYTHON), problems)

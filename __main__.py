@@ -1,0 +1,123 @@
+"""serverless-models: a trained model as an HTTPS prediction endpoint on AWS Lambda and Cloud Functions (2nd gen).
+
+Reads the whole `serverless-models:*` stack config (unknown keys included, so typos fail), validates it up
+front, packages every function with `smodels.build`, and composes the components of `infra/`. Any config or
+packaging problem stops `pulumi preview` with one message naming the key, before a resource is registered.
+
+Stack outputs:
+
+    endpoints:  {"aws": {"<endpoint>": {"url": "https://<api>.execute-api.<region>.amazonaws.com/<endpoint>",
+                                        "model_uri": "s3://<bucket>/models/<name>/<sha256>.<ext>" | null,
+                                        "model_sha256": "<hex>" | null, "method": "POST",
+                                        "auth": "aws_iam" | "none", "function": "<lambda name>"}},
+                 "gcp": {"<endpoint>": {"url": "https://<function url>", "model_uri": "gs://...", ...,
+                                        "auth": "google_id_token" | "none", "function": "<function name>"}}}
+                (a cloud's key is present only when the stack deploys to it; `GET <url>` gives model metadata)
+    buckets:    {"aws": {"models": "<s3 bucket>"}, "gcp": {"models": "<gcs bucket>", "sources": "<gcs bucket>"}}
+    private:    true unless `serverless-models:public` is true
+    publisher:  {"access_key_id": <secret>, "secret_access_key": <secret>}   only with `publisher: true`
+
+`smodels invoke <endpoint> [--cloud aws|gcp]` reads these outputs and signs the call for private stacks.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pulumi
+from pulumi.runtime import config as runtime_config
+
+from infra import artifacts
+from smodels.config import ConfigError, StackConfig, load_stack_config
+
+PROJECT_DIR = Path(__file__).resolve().parent
+
+
+def all_config() -> dict[str, Any]:
+    """Every config key of the stack: the engine's PULUMI_CONFIG bag plus anything set in-process (tests)."""
+    return {**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}
+
+
+def provider_problems(cfg: StackConfig) -> list[str]:
+    """Provider settings the program needs for the clouds it deploys to."""
+    problems: list[str] = []
+    if "gcp" in cfg.clouds:
+        import pulumi_gcp as gcp
+
+        if not gcp.config.project:
+            problems.append("gcp:project: required when clouds includes gcp (pulumi config set gcp:project <id>)")
+        if not gcp.config.region:
+            problems.append("gcp:region: required when clouds includes gcp (pulumi config set gcp:region <region>)")
+    return problems
+
+
+def name_prefix() -> str:
+    """`<project>-<stack>` in the characters Lambda and Cloud Functions names both allow."""
+    raw = f"{pulumi.get_project()}-{pulumi.get_stack()}".lower()
+    return re.sub(r"[^a-z0-9-]+", "-", raw).strip("-")[:40].rstrip("-")
+
+
+def main() -> None:
+    """Validate, build, compose, export."""
+    try:
+        cfg = load_stack_config(all_config(), PROJECT_DIR)
+        problems = provider_problems(cfg)
+        if problems:
+            raise ConfigError(problems)
+    except ConfigError as exc:
+        raise pulumi.RunError(str(exc)) from None
+
+    try:
+        builds = artifacts.builds_for(cfg)
+        for cloud in cfg.clouds:
+            for ep in cfg.endpoints_for(cloud):
+                artifacts.find_build(builds, cloud, ep.name)
+    except artifacts.BuildFailed as exc:
+        raise pulumi.RunError(str(exc)) from None
+
+    prefix = name_prefix()
+    endpoints: dict[str, Any] = {}
+    buckets: dict[str, Any] = {}
+    if cfg.endpoints_for("aws"):
+        from infra.aws import AwsServerlessModels, AwsStackArgs
+
+        aws_side = AwsServerlessModels(
+            "aws",
+            AwsStackArgs(config=cfg, builds=[b for b in builds if b.cloud == "aws"], name_prefix=prefix),
+        )
+        endpoints["aws"] = aws_side.endpoints
+        buckets["aws"] = {"models": aws_side.bucket.bucket.bucket}
+        if aws_side.publisher is not None:
+            pulumi.export(
+                "publisher",
+                {
+                    "access_key_id": aws_side.publisher.access_key_id,
+                    "secret_access_key": aws_side.publisher.secret_access_key,
+                },
+            )
+    if cfg.endpoints_for("gcp"):
+        import pulumi_gcp as gcp
+
+        from infra.gcp import GcpServerlessModels, GcpStackArgs
+
+        gcp_side = GcpServerlessModels(
+            "gcp",
+            GcpStackArgs(
+                config=cfg,
+                builds=[b for b in builds if b.cloud == "gcp"],
+                project=str(gcp.config.project),
+                region=str(gcp.config.region),
+                name_prefix=prefix,
+            ),
+        )
+        endpoints["gcp"] = gcp_side.endpoints
+        buckets["gcp"] = {"models": gcp_side.model_bucket.name, "sources": gcp_side.source_bucket.name}
+
+    pulumi.export("endpoints", endpoints)
+    pulumi.export("buckets", buckets)
+    pulumi.export("private", not cfg.public)
+
+
+main()

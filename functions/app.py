@@ -1,0 +1,301 @@
+"""The generic model endpoint: ``GET`` metadata, ``POST`` one row (the book's flat object) or a batch.
+
+Configured from the environment at first use (see DESIGN.md, "Function environment"), so the same code
+serves any endpoint. The model itself loads on the first prediction (see :mod:`functions.model_cache`).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import platform
+import re
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from functions import predictors, store
+from functions.http import (
+    ApiError,
+    Request,
+    Response,
+    error_response,
+    internal_error,
+    json_response,
+    log_event,
+    method_not_allowed,
+    parse_json_body,
+)
+from functions.model_cache import ModelCache, ModelUnavailable
+
+DEFAULT_MAX_BATCH_ROWS = 1000
+DEFAULT_MAX_BODY_BYTES = 1024 * 1024
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+# Plain decimal numbers only: float() would also take "nan", "inf", "1_000" and surrounding blanks.
+_NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+
+
+class ConfigError(Exception):
+    """The function's environment is incomplete or invalid; the message names the variable."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The model endpoint's configuration, validated."""
+
+    model_uri: str
+    model_sha256: str
+    model_format: str
+    features: tuple[str, ...]
+    model_name: str = "model"
+    framework: str = ""
+    endpoint: str = "pred"
+    ttl_seconds: float = 0.0
+    max_batch_rows: int = DEFAULT_MAX_BATCH_ROWS
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Read and validate the ``MODEL_*`` variables; raise ConfigError listing every problem."""
+        env = os.environ if environ is None else environ
+        problems: list[str] = []
+
+        def need(name: str) -> str:
+            value = env.get(name, "").strip()
+            if not value:
+                problems.append(f"{name} is required")
+            return value
+
+        def positive(name: str, default: float, kind: type) -> Any:
+            raw = env.get(name, "").strip()
+            if not raw:
+                return default
+            try:
+                value = kind(raw)
+            except ValueError:
+                problems.append(f"{name}={raw!r} is not a {kind.__name__}")
+                return default
+            if not math.isfinite(value) or value < 0 or (value == 0 and name != "MODEL_TTL_SECONDS"):
+                problems.append(f"{name}={raw!r} must be {'>= 0' if name == 'MODEL_TTL_SECONDS' else '> 0'}")
+                return default
+            return value
+
+        uri = need("MODEL_URI")
+        if uri:
+            try:
+                store.parse_uri(uri)
+            except store.StoreError as exc:
+                problems.append(str(exc))
+        sha = need("MODEL_SHA256").lower()
+        if sha and not _SHA256.match(sha):
+            problems.append("MODEL_SHA256 must be 64 hex digits")
+        fmt = need("MODEL_FORMAT").lower()
+        if fmt and fmt not in predictors.FORMATS:
+            problems.append(f"MODEL_FORMAT={fmt!r} must be one of {', '.join(predictors.FORMATS)}")
+        features: tuple[str, ...] = ()
+        raw_features = need("MODEL_FEATURES")
+        if raw_features:
+            try:
+                parsed = json.loads(raw_features)
+            except ValueError:
+                parsed = None
+            if (not isinstance(parsed, list) or not parsed or not all(isinstance(f, str) and f for f in parsed)
+                    or len(set(parsed)) != len(parsed)):
+                problems.append("MODEL_FEATURES must be a JSON list of distinct non-empty names")
+            else:
+                features = tuple(parsed)
+        ttl = positive("MODEL_TTL_SECONDS", 0.0, float)
+        max_rows = positive("MAX_BATCH_ROWS", DEFAULT_MAX_BATCH_ROWS, int)
+        max_body = positive("MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES, int)
+        if problems:
+            raise ConfigError("; ".join(problems))
+        return cls(
+            model_uri=uri, model_sha256=sha, model_format=fmt, features=features,
+            model_name=env.get("MODEL_NAME", "").strip() or "model",
+            framework=env.get("MODEL_FRAMEWORK", "").strip(),
+            endpoint=env.get("ENDPOINT_NAME", "").strip() or "pred",
+            ttl_seconds=ttl, max_batch_rows=max_rows, max_body_bytes=max_body,
+        )
+
+
+def parse_value(value: Any, field: str) -> float:
+    """One feature value: a JSON number or a numeric string, finite; booleans are rejected."""
+    if isinstance(value, bool):
+        raise ApiError(400, "invalid_value", f"{field} must be a number, not a boolean", field)
+    if isinstance(value, int):
+        try:
+            out = float(value)
+        except OverflowError:
+            raise ApiError(400, "invalid_value", f"{field} is too large", field) from None
+    elif isinstance(value, float):
+        out = value
+    elif isinstance(value, str):
+        if len(value) > 100 or not _NUMBER.fullmatch(value):
+            raise ApiError(400, "invalid_value", f"{field} must be numeric, got {value[:40]!r}", field)
+        out = float(value)
+    else:
+        raise ApiError(400, "invalid_value", f"{field} must be a number or a numeric string, "
+                       f"got {type(value).__name__ if value is not None else 'null'}", field)
+    if not math.isfinite(out):
+        raise ApiError(400, "invalid_value", f"{field} must be finite", field)
+    return out
+
+
+def parse_rows(payload: Any, features: tuple[str, ...], max_rows: int) -> tuple[np.ndarray, bool]:
+    """Turn a request body into an [N, F] float64 array; return it and whether it was a batch."""
+    if not isinstance(payload, dict):
+        raise ApiError(400, "invalid_request", "body must be a JSON object: the features "
+                       '({"G1": 1, ...}) or {"instances": [...]}')
+    if "instances" in payload:
+        extra = sorted(k for k in payload if k != "instances")
+        if extra:
+            raise ApiError(400, "unknown_field", f"unexpected field {extra[0]!r} beside 'instances'", extra[0])
+        instances = payload["instances"]
+        if not isinstance(instances, list):
+            raise ApiError(400, "invalid_request", "'instances' must be a list of rows", "instances")
+        if not instances:
+            raise ApiError(400, "empty_batch", "'instances' is empty; send at least one row", "instances")
+        if len(instances) > max_rows:
+            raise ApiError(413, "batch_too_large", f"'instances' has {len(instances)} rows; the limit is "
+                           f"{max_rows}", "instances")
+        rows = [_parse_row(item, features, f"instances[{i}]") for i, item in enumerate(instances)]
+        return np.array(rows, dtype=np.float64).reshape(len(rows), len(features)), True
+    row = _parse_row(payload, features, "")
+    return np.array([row], dtype=np.float64), False
+
+
+def _parse_row(item: Any, features: tuple[str, ...], prefix: str) -> list[float]:
+    if isinstance(item, dict):
+        missing = [f for f in features if f not in item]
+        if missing:
+            field = f"{prefix}.{missing[0]}" if prefix else missing[0]
+            raise ApiError(400, "missing_feature", f"missing feature(s) {', '.join(missing)}; expected "
+                           f"{', '.join(features)}", field)
+        unknown = [k for k in item if k not in features]
+        if unknown:
+            field = f"{prefix}.{unknown[0]}" if prefix else unknown[0]
+            raise ApiError(400, "unknown_feature", f"unknown feature {unknown[0][:60]!r}; expected "
+                           f"{', '.join(features)}", field)
+        return [parse_value(item[f], f"{prefix}.{f}" if prefix else f) for f in features]
+    if isinstance(item, list) and prefix:
+        if len(item) != len(features):
+            raise ApiError(400, "wrong_row_length", f"{prefix} has {len(item)} values; expected "
+                           f"{len(features)} ({', '.join(features)})", prefix)
+        return [parse_value(v, f"{prefix}[{j}]") for j, v in enumerate(item)]
+    where = prefix or "body"
+    raise ApiError(400, "invalid_request", f"{where} must be an object of features"
+                   + (" or a list of values in feature order" if prefix else ""), prefix or None)
+
+
+class ModelApp:
+    """The model endpoint. ``handle`` never raises: every outcome is a JSON response."""
+
+    def __init__(self, settings: Settings, loader: Callable[[bytes], Any] | None = None,
+                 cache: ModelCache | None = None) -> None:
+        self.settings = settings
+        self._loader = loader or self._default_loader
+        self.cache = cache or ModelCache(
+            settings.model_uri, settings.model_sha256, self._loader, settings.ttl_seconds,
+            name=settings.model_name,
+        )
+
+    def _default_loader(self, data: bytes) -> Any:
+        model = predictors.load(data, self.settings.model_format)
+        # Probe once so a model with a different input width fails at load (503), not per request.
+        try:
+            out = model.predict(np.zeros((1, len(self.settings.features))))
+        except Exception as exc:
+            raise predictors.PredictorError(
+                f"model does not accept {len(self.settings.features)} features (MODEL_FEATURES): {exc}") from None
+        if np.shape(out) != (1,):
+            raise predictors.PredictorError(f"model returned shape {np.shape(out)} for one row; expected (1,)")
+        return model
+
+    def metadata(self) -> dict[str, Any]:
+        """What ``GET`` returns: enough to check which model an endpoint serves."""
+        s = self.settings
+        loaded = self.cache.loaded
+        return {
+            "success": True,
+            "endpoint": s.endpoint,
+            "model": {"name": s.model_name, "version": s.model_sha256, "framework": s.framework,
+                      "format": s.model_format, "features": list(s.features), "loaded": loaded is not None},
+            "runtime": {"python": platform.python_version(), "implementation": platform.python_implementation()},
+            "limits": {"max_batch_rows": s.max_batch_rows, "max_body_bytes": s.max_body_bytes},
+        }
+
+    def handle(self, request: Request) -> Response:
+        """Serve one request."""
+        try:
+            method = request.method.upper()
+            if method == "GET":
+                return json_response(self.metadata())
+            if method != "POST":
+                raise method_not_allowed(request.method, "GET, POST")
+            return self._predict(request)
+        except ApiError as err:
+            return err.to_response()
+        except Exception:
+            return internal_error(self.settings.endpoint)
+
+    def _predict(self, request: Request) -> Response:
+        started = time.perf_counter()
+        s = self.settings
+        payload = parse_json_body(request, s.max_body_bytes)
+        rows, batch = parse_rows(payload, s.features, s.max_batch_rows)
+        try:
+            loaded = self.cache.get()
+        except ModelUnavailable as exc:
+            return error_response(503, "model_unavailable", str(exc))
+        out = np.asarray(loaded.model.predict(rows), dtype=np.float64).reshape(-1)
+        if out.shape[0] != rows.shape[0] or not np.all(np.isfinite(out)):
+            raise RuntimeError(f"model returned {out.shape[0]} values (finite: {bool(np.all(np.isfinite(out)))}) "
+                               f"for {rows.shape[0]} rows")
+        model_info = {"name": s.model_name, "version": loaded.sha256}
+        preds = [float(x) for x in out]
+        log_event(
+            "prediction", endpoint=s.endpoint, model=s.model_name, model_version=loaded.sha256, rows=len(preds),
+            latency_ms=round((time.perf_counter() - started) * 1000, 3),
+            output={"mean": float(out.mean()), "min": float(out.min()), "max": float(out.max())},
+        )
+        if batch:
+            return json_response({"success": True, "predictions": preds, "model": model_info})
+        return json_response({"success": True, "response": str(preds[0]), "prediction": preds[0],
+                              "model": model_info})
+
+
+_app: ModelApp | None = None
+_app_lock = threading.Lock()
+
+
+def get_app() -> ModelApp:
+    """The process-wide app, built from the environment on first use; raises ConfigError if misconfigured."""
+    global _app
+    if _app is not None:
+        return _app
+    with _app_lock:
+        if _app is None:
+            _app = ModelApp(Settings.from_env())
+        return _app
+
+
+def reset_app() -> None:
+    """Forget the process-wide app (tests change the environment between cases)."""
+    global _app
+    with _app_lock:
+        _app = None
+
+
+def handle(request: Request) -> Response:
+    """Serve ``request`` with the process-wide app; a misconfigured environment is a logged JSON 503."""
+    try:
+        app = get_app()
+    except ConfigError as exc:
+        log_event("config_error", message=str(exc))
+        return error_response(503, "misconfigured", f"the function is misconfigured: {exc}")
+    return app.handle(request)

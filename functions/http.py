@@ -1,0 +1,211 @@
+"""Cloud-neutral HTTP plumbing: request/response types, API errors and strict JSON body parsing.
+
+Both adapters (``aws.py``, ``gcp.py``) translate their platform's request into :class:`Request`, call an
+app's ``handle`` and translate the :class:`Response` back. Only the standard library is used here: this
+module ships in echo archives, which contain neither numpy nor a model runtime.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+import traceback
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+#: Deepest nesting of JSON arrays/objects accepted in a request body. A batch of rows needs 3.
+MAX_JSON_DEPTH = 8
+DEFAULT_MAX_BODY_BYTES = 1024 * 1024
+
+_JSON_CT = re.compile(r"^application/(?:[a-z0-9.+-]+\+)?json$")
+# A JSON string literal (with escapes); removed before counting brackets for the depth check.
+_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)
+_BRACKETS = re.compile(r"[\[\]{}]")
+
+
+class ApiError(Exception):
+    """A client-visible error: HTTP status, a stable machine code, a message and the offending field."""
+
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        field: str | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.field = field
+        self.headers = dict(headers or {})
+
+    def to_response(self) -> Response:
+        """The JSON error response for this error."""
+        return error_response(self.status, self.code, self.message, self.field, self.headers)
+
+
+@dataclass
+class Request:
+    """An HTTP request as the apps see it. Header names are lower-case."""
+
+    method: str
+    body: bytes = b""
+    headers: dict[str, str] = field(default_factory=dict)
+    path: str = "/"
+
+    def header(self, name: str) -> str | None:
+        """The value of header ``name`` (case-insensitive), or None."""
+        return self.headers.get(name.lower())
+
+
+@dataclass
+class Response:
+    """An HTTP response whose body is a JSON-serialisable object."""
+
+    status: int
+    body: Any
+    headers: dict[str, str] = field(default_factory=dict)
+
+    def body_text(self) -> str:
+        """The body serialised as compact JSON (never NaN/Infinity)."""
+        return json.dumps(self.body, separators=(",", ":"), allow_nan=False)
+
+    def all_headers(self) -> dict[str, str]:
+        """Headers to send, including the JSON content type."""
+        out = {"Content-Type": "application/json"}
+        out.update(self.headers)
+        return out
+
+
+def json_response(body: Any, status: int = 200, headers: Mapping[str, str] | None = None) -> Response:
+    """A response carrying ``body`` as JSON."""
+    return Response(status, body, dict(headers or {}))
+
+
+def error_response(
+    status: int,
+    code: str,
+    message: str,
+    field: str | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> Response:
+    """The uniform error body: ``{"success": false, "error": {"code", "message", "field"}}``."""
+    body = {"success": False, "error": {"code": code, "message": message, "field": field}}
+    return Response(status, body, dict(headers or {}))
+
+
+def internal_error(where: str) -> Response:
+    """Log the exception being handled (with traceback, to stderr) and return a JSON 500."""
+    log_event("internal_error", where=where, traceback=traceback.format_exc())
+    return error_response(500, "internal", "internal error; see the function's logs")
+
+
+def log_event(event: str, **fields: Any) -> None:
+    """Write one structured JSON log line to stdout (CloudWatch / Cloud Logging parse it)."""
+    line = {"event": event, **fields}
+    sys.stdout.write(json.dumps(line, separators=(",", ":"), default=str) + "\n")
+    sys.stdout.flush()
+
+
+def normalize_headers(headers: Any) -> dict[str, str]:
+    """Lower-case header names; ignore anything that is not a string pair (events can hold junk)."""
+    out: dict[str, str] = {}
+    if isinstance(headers, Mapping):
+        for k, v in headers.items():
+            if isinstance(k, str) and isinstance(v, str):
+                out[k.lower()] = v
+    return out
+
+
+def method_not_allowed(method: str, allow: str) -> ApiError:
+    """A 405 naming the allowed methods (also in the ``Allow`` header)."""
+    return ApiError(405, "method_not_allowed", f"method {method!r} not allowed; use {allow}", None, {"Allow": allow})
+
+
+def check_content_type(request: Request) -> None:
+    """Accept ``application/json`` (with parameters; charset must be utf-8) or no content type at all.
+
+    A missing content type is accepted because the book's console tests and ``curl -d`` habits send none.
+    """
+    value = request.header("content-type")
+    if value is None or not value.strip():
+        return
+    mime, _, params = value.partition(";")
+    if not _JSON_CT.match(mime.strip().lower()):
+        raise ApiError(415, "unsupported_media_type", f"content type {mime.strip()!r} not supported; send JSON "
+                       "as application/json", "Content-Type")
+    for param in params.split(";"):
+        name, _, val = param.partition("=")
+        if name.strip().lower() == "charset" and val.strip().strip('"').lower() not in ("utf-8", "utf8"):
+            raise ApiError(415, "unsupported_media_type", "only the utf-8 charset is supported", "Content-Type")
+
+
+def _reject_constant(name: str) -> Any:
+    raise ApiError(400, "invalid_json", f"{name} is not valid JSON")
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise ApiError(400, "invalid_json", f"duplicate key {key!r} in JSON object", key)
+        out[key] = value
+    return out
+
+
+def _check_depth(text: str, limit: int) -> None:
+    if text.count("[") + text.count("{") <= limit:
+        return
+    depth = 0
+    for m in _BRACKETS.finditer(_JSON_STRING.sub("", text)):
+        if m.group() in "[{":
+            depth += 1
+            if depth > limit:
+                raise ApiError(400, "invalid_json", f"JSON nested deeper than {limit} levels")
+        else:
+            depth -= 1
+
+
+def parse_json_bytes(body: bytes, max_bytes: int = DEFAULT_MAX_BODY_BYTES) -> Any:
+    """Strictly parse a JSON document: size limit, UTF-8, no NaN/Infinity, no duplicate keys, bounded depth.
+
+    Raises :class:`ApiError` (400 or 413) with a message saying what is wrong.
+    """
+    if len(body) > max_bytes:
+        raise ApiError(413, "body_too_large", f"request body is {len(body)} bytes; the limit is {max_bytes}")
+    if not body.strip():
+        raise ApiError(400, "invalid_json", "request body is empty; send a JSON object")
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ApiError(400, "invalid_json", f"request body is not valid UTF-8 (byte {exc.start})") from None
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    _check_depth(text, MAX_JSON_DEPTH)
+    try:
+        return json.loads(text, parse_constant=_reject_constant, object_pairs_hook=_no_duplicates)
+    except ApiError:
+        raise
+    except (ValueError, RecursionError) as exc:
+        # json.JSONDecodeError is a ValueError; so are over-long integer literals.
+        raise ApiError(400, "invalid_json", f"request body is not valid JSON: {exc}") from None
+
+
+def parse_json_body(request: Request, max_bytes: int = DEFAULT_MAX_BODY_BYTES) -> Any:
+    """Check the content type, then strictly parse the request body (see :func:`parse_json_bytes`)."""
+    check_content_type(request)
+    return parse_json_bytes(request.body, max_bytes)
+
+
+def max_body_bytes(environ: Mapping[str, str]) -> int:
+    """``MAX_BODY_BYTES`` from the environment (default 1 MiB); an invalid value falls back to the default."""
+    raw = environ.get("MAX_BODY_BYTES", "")
+    try:
+        value = int(raw)
+    except ValueError:
+        return DEFAULT_MAX_BODY_BYTES
+    return value if value > 0 else DEFAULT_MAX_BODY_BYTES

@@ -1,0 +1,433 @@
+"""AWS side of the stack: model bucket, one Lambda per endpoint, one HTTP API, an optional model publisher.
+
+Composition (all ComponentResources take typed args dataclasses and parent their children):
+
+- `ModelBucket`      private S3 bucket: public access block, versioning, SSE-S3 (AES256) default encryption,
+                     BucketOwnerEnforced, force_destroy. SSE-S3 rather than aws:kms so the functions need no KMS
+                     grant; the bucket is private either way.
+- `LambdaEndpoint`   per endpoint: execution role + policy (s3:GetObject on its own model's objects only,
+                     `models/<manifest name>/*`, and log writes on its own log group only), log group with
+                     retention, the function (code direct or via S3, optional layer), the API integration, GET and
+                     POST routes, the invoke permission scoped to this API and path. The read grant names the
+                     model's prefix rather than the one object ARN so that a retrained model (a new sha256 key)
+                     changes only the model object and the function's environment, not the IAM policy; other
+                     endpoints' models stay out of reach.
+- `ModelPublisher`   an IAM user that may only s3:PutObject under `models/*`, with an access key.
+- `AwsServerlessModels` the whole AWS side: bucket, model objects (keyed by sha256, shared between endpoints
+                     serving the same artifact), HTTP API + `$default` stage, the endpoints, the publisher.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_aws as aws
+
+from infra.artifacts import (
+    LAMBDA_DIRECT_UPLOAD_MAX_BYTES,
+    FunctionBuildLike,
+    ModelArtifactLike,
+    function_env,
+    lambda_code_hash,
+    model_objects,
+)
+from smodels.config import EndpointConfig, StackConfig
+
+LOG_RETENTION_DAYS = 14
+LAMBDA_ASSUME_ROLE_POLICY = json.dumps(
+    {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}
+        ],
+    }
+)
+
+
+# --- model bucket ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class ModelBucketArgs:
+    """Settings of the private model bucket."""
+
+    force_destroy: bool = True
+
+
+class ModelBucket(pulumi.ComponentResource):
+    """A private, versioned, encrypted S3 bucket whose objects the bucket owner always owns."""
+
+    bucket: aws.s3.Bucket
+
+    def __init__(self, name: str, args: ModelBucketArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("serverless-models:aws:ModelBucket", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        self.bucket = aws.s3.Bucket(name, force_destroy=args.force_destroy, opts=child)
+        self.public_access_block = aws.s3.BucketPublicAccessBlock(
+            f"{name}-public-access",
+            bucket=self.bucket.id,
+            block_public_acls=True,
+            block_public_policy=True,
+            ignore_public_acls=True,
+            restrict_public_buckets=True,
+            opts=child,
+        )
+        self.ownership = aws.s3.BucketOwnershipControls(
+            f"{name}-ownership",
+            bucket=self.bucket.id,
+            rule=aws.s3.BucketOwnershipControlsRuleArgs(object_ownership="BucketOwnerEnforced"),
+            opts=child,
+        )
+        self.versioning = aws.s3.BucketVersioning(
+            f"{name}-versioning",
+            bucket=self.bucket.id,
+            versioning_configuration=aws.s3.BucketVersioningVersioningConfigurationArgs(status="Enabled"),
+            opts=child,
+        )
+        self.encryption = aws.s3.BucketServerSideEncryptionConfiguration(
+            f"{name}-encryption",
+            bucket=self.bucket.id,
+            rules=[
+                aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
+                    apply_server_side_encryption_by_default=aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(  # noqa: E501
+                        sse_algorithm="AES256"
+                    ),
+                )
+            ],
+            opts=child,
+        )
+        self.register_outputs({"bucket": self.bucket.bucket, "arn": self.bucket.arn})
+
+    @property
+    def ready(self) -> list[pulumi.Resource]:
+        """Resources an object upload must wait for (versioning on, so objects get a version id)."""
+        return [self.public_access_block, self.ownership, self.versioning, self.encryption]
+
+
+# --- one endpoint ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class LambdaEndpointArgs:
+    """Everything one Lambda endpoint needs: its config, its build, where its model and code live."""
+
+    endpoint: EndpointConfig
+    build: FunctionBuildLike
+    function_name: str
+    runtime: str
+    architecture: str
+    bucket: ModelBucket
+    api: aws.apigatewayv2.Api
+    public: bool
+    model_uri: pulumi.Input[str] | None = None
+    model_object_dependency: pulumi.Resource | None = None
+    log_retention_days: int = LOG_RETENTION_DAYS
+
+
+class LambdaEndpoint(pulumi.ComponentResource):
+    """Role, log group, function and HTTP API routes for one endpoint."""
+
+    function: aws.lambda_.Function
+    url: pulumi.Output[str]
+
+    def __init__(self, name: str, args: LambdaEndpointArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("serverless-models:aws:LambdaEndpoint", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        ep, build = args.endpoint, args.build
+        model: ModelArtifactLike | None = build.model
+
+        self.log_group = aws.cloudwatch.LogGroup(
+            f"{name}-logs",
+            name=f"/aws/lambda/{args.function_name}",
+            retention_in_days=args.log_retention_days,
+            opts=child,
+        )
+        self.role = aws.iam.Role(f"{name}-role", assume_role_policy=LAMBDA_ASSUME_ROLE_POLICY, opts=child)
+        model_prefix = model.key.rsplit("/", 1)[0] + "/*" if model is not None else None
+        policy_doc = pulumi.Output.all(self.log_group.arn, args.bucket.bucket.arn).apply(
+            lambda a: _execution_policy(a[0], a[1], model_prefix)
+        )
+        self.policy = aws.iam.Policy(
+            f"{name}-policy", description=f"{ep.name}: read its model, write its logs", policy=policy_doc, opts=child
+        )
+        self.policy_attachment = aws.iam.RolePolicyAttachment(
+            f"{name}-policy", role=self.role.name, policy_arn=self.policy.arn, opts=child
+        )
+
+        code_args, layers = self._code(name, args, child)
+        env = function_env(build, ep.ttl_seconds, args.model_uri)
+        deps: list[pulumi.Resource] = [self.policy_attachment]
+        if args.model_object_dependency is not None:
+            deps.append(args.model_object_dependency)
+        self.function = aws.lambda_.Function(
+            name,
+            name=args.function_name,
+            role=self.role.arn,
+            runtime=args.runtime,
+            handler=build.handler,
+            architectures=[args.architecture],
+            memory_size=ep.memory,
+            timeout=ep.timeout,
+            reserved_concurrent_executions=ep.reserved_concurrency,
+            environment=aws.lambda_.FunctionEnvironmentArgs(variables=env),
+            logging_config=aws.lambda_.FunctionLoggingConfigArgs(log_format="JSON", log_group=self.log_group.name),
+            layers=layers or None,
+            **code_args,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=deps),
+        )
+
+        self.integration = aws.apigatewayv2.Integration(
+            f"{name}-integration",
+            api_id=args.api.id,
+            integration_type="AWS_PROXY",
+            integration_method="POST",
+            integration_uri=self.function.invoke_arn,
+            payload_format_version="2.0",
+            timeout_milliseconds=min(ep.timeout, 30) * 1000,
+            opts=child,
+        )
+        auth = "NONE" if args.public else "AWS_IAM"
+        self.routes = [
+            aws.apigatewayv2.Route(
+                f"{name}-{method.lower()}",
+                api_id=args.api.id,
+                route_key=f"{method} /{ep.name}",
+                target=self.integration.id.apply(lambda i: f"integrations/{i}"),
+                authorization_type=auth,
+                opts=child,
+            )
+            for method in ("POST", "GET")
+        ]
+        # Only this API, any stage, either method, this endpoint's path.
+        self.permission = aws.lambda_.Permission(
+            f"{name}-invoke",
+            action="lambda:InvokeFunction",
+            function=self.function.name,
+            principal="apigateway.amazonaws.com",
+            source_arn=args.api.execution_arn.apply(lambda arn: f"{arn}/*/*/{ep.name}"),
+            opts=child,
+        )
+        self.url = args.api.api_endpoint.apply(lambda base: f"{base}/{ep.name}")
+        self.register_outputs({"function": self.function.name, "url": self.url})
+
+    def _code(
+        self, name: str, args: LambdaEndpointArgs, child: pulumi.ResourceOptions
+    ) -> tuple[dict[str, object], list[pulumi.Input[str]]]:
+        """Function code arguments (direct zip or S3 object) and the layer ARNs, if the build was split."""
+        build = args.build
+        code = self._archive_args(f"{name}-code", build.archive, build.archive_sha256, build.zipped_bytes, args, child)
+        layers: list[pulumi.Input[str]] = []
+        layer_build = getattr(build, "layer", None)
+        if layer_build is not None:
+            layer_code = self._archive_args(
+                f"{name}-layer-code",
+                layer_build.archive,
+                layer_build.archive_sha256,
+                layer_build.zipped_bytes,
+                args,
+                child,
+            )
+            self.layer = aws.lambda_.LayerVersion(
+                f"{name}-layer",
+                layer_name=f"{args.function_name}-deps",
+                compatible_runtimes=[args.runtime],
+                compatible_architectures=[args.architecture],
+                **layer_code,
+                opts=child,
+            )
+            layers.append(self.layer.arn)
+        return code, layers
+
+    def _archive_args(
+        self,
+        name: str,
+        archive: object,
+        sha256_hex: str,
+        zipped_bytes: int,
+        args: LambdaEndpointArgs,
+        child: pulumi.ResourceOptions,
+    ) -> dict[str, object]:
+        """`code` for a zip Lambda takes directly, else an S3 object under `lambda/` (new key per hash)."""
+        code_hash = lambda_code_hash(sha256_hex)
+        if zipped_bytes <= LAMBDA_DIRECT_UPLOAD_MAX_BYTES:
+            return {"code": pulumi.FileArchive(str(archive)), "source_code_hash": code_hash}
+        obj = aws.s3.BucketObjectv2(
+            name,
+            bucket=args.bucket.bucket.id,
+            key=f"lambda/{args.endpoint.name}/{sha256_hex}.zip",
+            source=pulumi.FileAsset(str(archive)),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=args.bucket.ready),
+        )
+        return {
+            "s3_bucket": obj.bucket,
+            "s3_key": obj.key,
+            "s3_object_version": obj.version_id,
+            "source_code_hash": code_hash,
+        }
+
+
+def _execution_policy(log_group_arn: str, bucket_arn: str, model_prefix: str | None) -> str:
+    """The execution role's only permissions: write its own logs; read its own model's objects."""
+    statements: list[dict[str, object]] = [
+        {
+            "Sid": "WriteOwnLogs",
+            "Effect": "Allow",
+            "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+            "Resource": [f"{log_group_arn}:*"],
+        }
+    ]
+    if model_prefix is not None:
+        statements.append(
+            {
+                "Sid": "ReadOwnModel",
+                "Effect": "Allow",
+                "Action": ["s3:GetObject"],
+                "Resource": [f"{bucket_arn}/{model_prefix}"],
+            }
+        )
+    return json.dumps({"Version": "2012-10-17", "Statement": statements}, sort_keys=True)
+
+
+# --- publisher ------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class ModelPublisherArgs:
+    """The bucket the publisher may write model objects to."""
+
+    bucket: ModelBucket
+
+
+class ModelPublisher(pulumi.ComponentResource):
+    """An IAM user allowed only `s3:PutObject` under `models/*` of the model bucket, with one access key."""
+
+    def __init__(self, name: str, args: ModelPublisherArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("serverless-models:aws:ModelPublisher", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        self.user = aws.iam.User(name, opts=child)
+        self.policy = aws.iam.UserPolicy(
+            f"{name}-put-models",
+            user=self.user.name,
+            policy=args.bucket.bucket.arn.apply(
+                lambda arn: json.dumps(
+                    {
+                        "Version": "2012-10-17",
+                        "Statement": [
+                            {
+                                "Sid": "PutModels",
+                                "Effect": "Allow",
+                                "Action": ["s3:PutObject"],
+                                "Resource": [f"{arn}/models/*"],
+                            }
+                        ],
+                    },
+                    sort_keys=True,
+                )
+            ),
+            opts=child,
+        )
+        self.access_key = aws.iam.AccessKey(name, user=self.user.name, opts=child)
+        self.access_key_id = pulumi.Output.secret(self.access_key.id)
+        self.secret_access_key = pulumi.Output.secret(self.access_key.secret)
+        self.register_outputs({"user": self.user.name})
+
+
+# --- the whole AWS side ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class AwsStackArgs:
+    """The validated stack config and the Lambda builds (one per AWS endpoint)."""
+
+    config: StackConfig
+    builds: Sequence[FunctionBuildLike]
+    name_prefix: str
+    log_retention_days: int = LOG_RETENTION_DAYS
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+class AwsServerlessModels(pulumi.ComponentResource):
+    """The AWS deployment: bucket, model objects, HTTP API, one `LambdaEndpoint` per endpoint, publisher."""
+
+    endpoints: dict[str, pulumi.Output[dict[str, str]]]
+
+    def __init__(self, name: str, args: AwsStackArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("serverless-models:aws:Stack", name, None, opts)
+        cfg = args.config
+        child = pulumi.ResourceOptions(parent=self)
+        self.bucket = ModelBucket(f"{name}-models", ModelBucketArgs(), opts=child)
+
+        self.model_objects: dict[str, aws.s3.BucketObjectv2] = {}
+        for key, (suffix, m) in model_objects(args.builds).items():
+            self.model_objects[key] = aws.s3.BucketObjectv2(
+                f"{name}-model-{suffix}",
+                bucket=self.bucket.bucket.id,
+                key=m.key,
+                source=pulumi.FileAsset(str(m.path)),
+                content_type="application/octet-stream",
+                metadata={"sha256": m.sha256, "format": m.format},
+                opts=pulumi.ResourceOptions(parent=self, depends_on=self.bucket.ready),
+            )
+
+        self.api = aws.apigatewayv2.Api(
+            f"{name}-api",
+            protocol_type="HTTP",
+            description="serverless-models prediction endpoints",
+            opts=child,
+        )
+        self.functions: dict[str, LambdaEndpoint] = {}
+        by_endpoint = {b.endpoint: b for b in args.builds}
+        for ep in cfg.endpoints_for("aws"):
+            build = by_endpoint[ep.name]
+            obj = self.model_objects.get(build.model.key) if build.model is not None else None
+            uri = pulumi.Output.concat("s3://", obj.bucket, "/", obj.key) if obj is not None else None
+            self.functions[ep.name] = LambdaEndpoint(
+                f"{name}-{ep.name}",
+                LambdaEndpointArgs(
+                    endpoint=ep,
+                    build=build,
+                    function_name=f"{args.name_prefix}-{ep.name}",
+                    runtime=cfg.lambda_runtime,
+                    architecture=cfg.architecture,
+                    bucket=self.bucket,
+                    api=self.api,
+                    public=cfg.public,
+                    model_uri=uri,
+                    model_object_dependency=obj,
+                    log_retention_days=args.log_retention_days,
+                ),
+                opts=child,
+            )
+        # Created after the routes so the first auto-deployment already carries them.
+        self.stage = aws.apigatewayv2.Stage(
+            f"{name}-default",
+            api_id=self.api.id,
+            name="$default",
+            auto_deploy=True,
+            default_route_settings=aws.apigatewayv2.StageDefaultRouteSettingsArgs(
+                throttling_rate_limit=cfg.throttle_rate,
+                throttling_burst_limit=cfg.throttle_burst,
+            ),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[r for f in self.functions.values() for r in f.routes]),
+        )
+
+        self.publisher = (
+            ModelPublisher(f"{name}-publisher", ModelPublisherArgs(bucket=self.bucket), opts=child)
+            if cfg.publisher
+            else None
+        )
+
+        self.endpoints = {}
+        for ep_name, fn in self.functions.items():
+            build = by_endpoint[ep_name]
+            obj = self.model_objects.get(build.model.key) if build.model is not None else None
+            self.endpoints[ep_name] = pulumi.Output.all(
+                url=fn.url,
+                model_uri=pulumi.Output.concat("s3://", obj.bucket, "/", obj.key) if obj is not None else None,
+                model_sha256=build.model.sha256 if build.model is not None else None,
+                function=fn.function.name,
+            ).apply(lambda d: {**d, "method": "POST", "auth": "none" if cfg.public else "aws_iam"})
+        self.register_outputs({"bucket": self.bucket.bucket.bucket, "api": self.api.api_endpoint})

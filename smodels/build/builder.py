@@ -1,0 +1,309 @@
+"""Build every function of a stack: Lambda zips (code + slimmed dependencies, optional layer) and GCP source
+archives (code + exact requirements.txt), deterministic and cached under `.build/<cloud>/<endpoint>/`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import tempfile
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+from smodels.build.archive import iter_files, sha256_file, top, unzipped_size, write_zip
+from smodels.build.deps import (
+    BUILDER_VERSION,
+    DepsSpec,
+    build_deps,
+    bytecode_interpreter,
+    compile_bytecode,
+    deps_key,
+    pin,
+)
+from smodels.build.model import load_model_manifest, prepare_model
+from smodels.build.target import Target, interpreter_version
+from smodels.build.types import BuildError, BuildOptions, FunctionBuild, LayerBuild
+
+MODULES = {
+    "echo": ("__init__.py", "http.py", "echo.py"),
+    "model": ("__init__.py", "http.py", "store.py", "predictors.py", "model_cache.py", "app.py"),
+}
+ADAPTER = {"aws": "aws.py", "gcp": "gcp.py"}
+GCP_MAIN = b"from functions.gcp import echo, pred, predict  # noqa: F401\n"
+SKLEARN_VERSION = "1.9.1"  # the scikit-learn the pins below are tested with (the dev venv's)
+
+
+def resolve_target(cfg, opts: BuildOptions) -> Target:
+    """The target platform from options (host, python, arch) falling back to the stack config."""
+    if opts.host:
+        return Target.for_host()
+    return Target(python=opts.python or cfg.python_version, arch=opts.arch or cfg.architecture)
+
+
+def requirements_for(cloud: str, kind: str, runtime: str, manifest) -> DepsSpec:
+    """Exact pins a function needs on `cloud` (Lambda: installed into the zip; GCP: its requirements.txt)."""
+    ff = (pin("functions-framework"),) if cloud == "gcp" else ()
+    if kind == "echo":
+        return DepsSpec(pins=ff)
+    if runtime == "onnx" or manifest.format == "onnx":
+        # onnxruntime's protobuf/flatbuffers/packaging serve its offline tools only; InferenceSession never
+        # imports them (proven: the slimmed package answers requests in tests/smodels/build).
+        return DepsSpec(
+            pins=(pin("numpy"), pin("onnxruntime"), *ff),
+            unused=("flatbuffers", "protobuf", "packaging") if cloud == "aws" else (),
+            imports=("numpy", "onnxruntime"),
+        )
+    if manifest.framework == "scikit-learn":
+        if manifest.framework_version != SKLEARN_VERSION:
+            raise BuildError(
+                f"model {manifest.name}: framework_version is scikit-learn {manifest.framework_version}, but the "
+                f"package would install scikit-learn {SKLEARN_VERSION} (the version its skops/numpy/scipy pins are "
+                f"tested with). A model must be served by the scikit-learn that saved it: retrain with "
+                f"{SKLEARN_VERSION}, or use runtime onnx."
+            )
+        return DepsSpec(
+            pins=(pin("scikit-learn", manifest.framework_version), pin("skops"), pin("numpy"), pin("scipy"), *ff),
+            # prettytable + wcwidth (4 MB) serve skops.card (model cards) only; skops.io never imports them.
+            unused=("prettytable", "wcwidth") if cloud == "aws" else (),
+            imports=("numpy", "scipy", "sklearn.linear_model", "skops.io"),
+        )
+    if manifest.framework == "keras":
+        if cloud == "aws":
+            raise BuildError(
+                f"model {manifest.name}: native Keras does not fit Lambda (Keras 3 needs a backend: jax + scipy "
+                f"or torch, far past the 250 MB unzipped limit with numpy). Use runtime onnx for this endpoint "
+                f"on AWS (runtime: onnx), or deploy the native model to GCP only."
+            )
+        return DepsSpec(
+            pins=(pin("keras", manifest.framework_version), pin("jax"), pin("jaxlib"), pin("numpy"), *ff),
+            env={"KERAS_BACKEND": "jax"},
+        )
+    raise BuildError(f"model {manifest.name}: unsupported framework {manifest.framework!r}")
+
+
+def function_sources(functions_dir: Path, kind: str, cloud: str) -> list[tuple[str, Path]]:
+    """(archive name, file) of the `functions` modules a `kind` archive for `cloud` contains."""
+    names = (*MODULES[kind], ADAPTER[cloud])
+    missing = [n for n in names if not (functions_dir / n).is_file()]
+    if missing:
+        raise BuildError(f"functions package {functions_dir} lacks {', '.join(missing)} (needed for a {kind} {cloud} "
+                         "function)")
+    return [(f"functions/{n}", functions_dir / n) for n in names]
+
+
+def _sources_hash(sources: list[tuple[str, Path]]) -> str:
+    digest = hashlib.sha256()
+    for name, path in sources:
+        digest.update(name.encode() + b"\0" + hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()
+
+
+def _prune(directory: Path, keep: set[str]) -> None:
+    """Drop older builds of one endpoint so `.build` does not grow without bound."""
+    for p in directory.glob("*"):
+        if p.is_file() and p.stem not in keep and p.name not in keep:
+            p.unlink()
+
+
+def build_function(cfg, endpoint, cloud: str, opts: BuildOptions) -> FunctionBuild:
+    """Build one endpoint's archive for `cloud` ("aws" | "gcp"); cached, deterministic."""
+    t0 = time.perf_counter()
+    if cloud not in ADAPTER:
+        raise BuildError(f"cloud: expected aws or gcp, got {cloud!r}")
+    functions_dir = Path(opts.functions_dir or Path(cfg.project_dir) / "functions")
+    sources = function_sources(functions_dir, endpoint.kind, cloud)
+    manifest = model = None
+    if endpoint.kind == "model":
+        if endpoint.model is None:
+            raise BuildError(f"endpoint {endpoint.name}: a model endpoint needs a model manifest")
+        manifest = load_model_manifest(endpoint.model)
+        spec = requirements_for(cloud, endpoint.kind, endpoint.runtime, manifest)
+        opts.say(f"{cloud}/{endpoint.name}: preparing model {manifest.name} ({endpoint.runtime})")
+        model = prepare_model(manifest, endpoint.runtime, opts.out_dir)
+    else:
+        spec = requirements_for(cloud, endpoint.kind, endpoint.runtime, None)
+    if cloud == "gcp":
+        return _build_gcp(cfg, endpoint, sources, spec, model, opts, t0)
+    return _build_aws(cfg, endpoint, sources, spec, model, opts, t0)
+
+
+def _build_gcp(cfg, endpoint, sources, spec: DepsSpec, model, opts: BuildOptions, t0: float) -> FunctionBuild:
+    requirements = "".join(f"{p}\n" for p in sorted(spec.pins, key=str.lower)).encode()
+    entries: list[tuple[str, Path | bytes]] = [*sources, ("main.py", GCP_MAIN), ("requirements.txt", requirements)]
+    content = hashlib.sha256(BUILDER_VERSION.encode())
+    for name, src in sorted(entries, key=lambda e: e[0]):
+        data = src if isinstance(src, bytes) else src.read_bytes()
+        content.update(name.encode() + b"\0" + hashlib.sha256(data).digest())
+    key = content.hexdigest()[:16]
+    directory = Path(opts.out_dir) / "gcp" / endpoint.name
+    archive = directory / f"{key}.zip"
+    cached = archive.is_file()
+    if not cached:
+        opts.say(f"gcp/{endpoint.name}: writing source archive")
+        write_zip(archive, entries)
+        _prune(directory, {archive.name})
+    sha = sha256_file(archive)
+    unzipped = unzipped_size(archive)
+    return FunctionBuild(
+        cloud="gcp",
+        endpoint=endpoint.name,
+        kind=endpoint.kind,
+        runtime=endpoint.runtime,
+        archive=archive,
+        archive_sha256=sha,
+        zipped_bytes=archive.stat().st_size,
+        unzipped_bytes=unzipped,
+        seconds=time.perf_counter() - t0,
+        cached=cached,
+        object_name=f"{endpoint.name}-{sha[:16]}.zip",
+        entry_point=endpoint.entry_point,
+        cloud_runtime=cfg.gcp_runtime if not opts.python else "python" + opts.python.replace(".", ""),
+        architecture="x86_64",
+        top_packages=(("functions", unzipped),),
+        model=model,
+        requirements=tuple(sorted(spec.pins, key=str.lower)),
+        environment=dict(spec.env),
+    )
+
+
+def _build_aws(cfg, endpoint, sources, spec: DepsSpec, model, opts: BuildOptions, t0: float) -> FunctionBuild:
+    target = resolve_target(cfg, opts)
+    bytecode = cfg.bytecode if opts.bytecode is None else opts.bytecode
+    use_layer = (cfg.lambda_layer if opts.layer is None else opts.layer) and bool(spec.pins)
+    interp, warning = bytecode_interpreter(target) if bytecode else (None, None)
+    warnings = [warning] if warning else []
+    dkey = deps_key(spec, target, interp, opts.strip) if spec.pins else None
+    fkey = hashlib.sha256(
+        json.dumps(
+            {
+                "builder": BUILDER_VERSION,
+                "sources": _sources_hash(sources),
+                "deps": dkey,
+                "target": target.key(),
+                "bytecode": interpreter_version(interp) if interp else None,
+                "layer": use_layer,
+                "strip": opts.strip,
+                "limit": opts.size_limit,
+            },
+            sort_keys=True,
+        ).encode()
+    ).hexdigest()[:16]
+    directory = Path(opts.out_dir) / "aws" / endpoint.name
+    archive = directory / f"{fkey}.zip"
+    record = directory / f"{fkey}.json"
+    if archive.is_file() and record.is_file():
+        info = json.loads(record.read_text())
+        layer = LayerBuild(**{**info["layer"], "archive": Path(info["layer"]["archive"]), "cached": True}) \
+            if info.get("layer") else None
+        if layer is None or layer.archive.is_file():
+            return _aws_result(cfg, endpoint, target, archive, info, layer, model, spec, t0, cached=True)
+
+    deps = None
+    if spec.pins:
+        deps = build_deps(spec, target, opts, bytecode)
+        warnings += deps.meta.get("warnings", [])
+    with tempfile.TemporaryDirectory(prefix="smodels-fn-") as tmp:
+        stage = Path(tmp) / "code"
+        for name, path in sources:
+            dest = stage / name
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path, dest)
+        if interp:
+            _, warn = compile_bytecode(stage, interp)
+            if warn:
+                warnings.append(warn)
+        code_entries: list[tuple[str, Path | bytes]] = list(iter_files(stage))
+        code_bytes = sum(p.stat().st_size for _, p in code_entries)
+        layer = None
+        entries = list(code_entries)
+        if deps is not None and use_layer:
+            layer = _build_layer(deps, target, opts)
+        elif deps is not None:
+            entries += iter_files(deps.site)
+        deps_bytes = deps.meta["bytes"] if deps else 0
+        total = code_bytes + deps_bytes
+        if total > opts.size_limit:
+            biggest = top({**dict(deps.top_packages if deps else ()), "functions": code_bytes})
+            raise BuildError(
+                f"aws/{endpoint.name}: {total:,} bytes unzipped (function + layers) exceeds Lambda's limit of "
+                f"{opts.size_limit:,} bytes; biggest packages: "
+                + ", ".join(f"{n} {s / 1e6:.1f} MB" for n, s in biggest)
+            )
+        opts.say(f"aws/{endpoint.name}: writing zip ({total / 1e6:.1f} MB unzipped)")
+        sha = write_zip(archive, entries)
+    top_packages = top({**dict(deps.top_packages if deps else ()), "functions": code_bytes})
+    info = {
+        "archive_sha256": sha,
+        "zipped_bytes": archive.stat().st_size,
+        "unzipped_bytes": code_bytes + (0 if use_layer else deps_bytes),
+        "top_packages": [list(t) for t in top_packages],
+        "requirements": deps.meta["resolved"] if deps else [],
+        "layer": {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(layer).items() if k != "cached"}
+        if layer else None,
+        "warnings": warnings,
+        "deps_key": dkey,
+    }
+    record.write_text(json.dumps(info, indent=1, sort_keys=True))
+    _prune(directory, {fkey})
+    return _aws_result(cfg, endpoint, target, archive, info, layer, model, spec, t0, cached=False)
+
+
+def _build_layer(deps, target: Target, opts: BuildOptions) -> LayerBuild:
+    """The dependency tree as a Lambda layer zip (under `python/`), one per dependency key."""
+    archive = Path(opts.out_dir) / "aws" / "layers" / f"{deps.key[:16]}.zip"
+    cached = archive.is_file()
+    if not cached:
+        opts.say(f"writing layer {archive.name}")
+        write_zip(archive, iter_files(deps.site, prefix="python/"))
+    return LayerBuild(
+        archive=archive,
+        archive_sha256=sha256_file(archive),
+        zipped_bytes=archive.stat().st_size,
+        unzipped_bytes=unzipped_size(archive),
+        key=deps.key,
+        compatible_runtime=target.lambda_runtime,
+        architecture=target.arch,
+        cached=cached,
+    )
+
+
+def _aws_result(cfg, endpoint, target, archive, info, layer, model, spec, t0, cached) -> FunctionBuild:
+    return FunctionBuild(
+        cloud="aws",
+        endpoint=endpoint.name,
+        kind=endpoint.kind,
+        runtime=endpoint.runtime,
+        archive=archive,
+        archive_sha256=info["archive_sha256"],
+        zipped_bytes=info["zipped_bytes"],
+        unzipped_bytes=info["unzipped_bytes"],
+        seconds=time.perf_counter() - t0,
+        cached=cached,
+        object_name=f"{endpoint.name}-{info['archive_sha256'][:16]}.zip",
+        handler=endpoint.lambda_handler,
+        cloud_runtime=target.lambda_runtime,
+        architecture=target.arch,
+        layer=layer,
+        top_packages=tuple((n, s) for n, s in info["top_packages"]),
+        model=model,
+        requirements=tuple(info["requirements"]),
+        environment=dict(spec.env),
+        warnings=tuple(info.get("warnings", [])),
+    )
+
+
+def build_stack(cfg, opts: BuildOptions) -> list[FunctionBuild]:
+    """Build every function of the stack config: each endpoint for each cloud it deploys to, config order."""
+    results = []
+    for cloud in cfg.clouds:
+        for endpoint in cfg.endpoints_for(cloud):
+            result = build_function(cfg, endpoint, cloud, opts)
+            opts.say(
+                f"{cloud}/{endpoint.name}: {'cached' if result.cached else 'built'} {result.archive} "
+                f"({result.zipped_bytes / 1e6:.1f} MB zipped) in {result.seconds:.2f}s"
+            )
+            results.append(result)
+    return results
+

@@ -1,0 +1,121 @@
+"""`smodels build`: build every function archive of a stack and print what was built (or `--json`)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+from smodels.config import PYTHON_VERSIONS
+
+
+def register(subparsers) -> None:
+    """Add the `build` sub-command to the `smodels` parser."""
+    p = subparsers.add_parser("build", help="build the Lambda zips and GCP source archives of a stack")
+    p.add_argument("--stack", default="dev", help="stack whose Pulumi.<stack>.yaml to read (default dev)")
+    p.add_argument("--project-dir", default=".", help="project directory (default .)")
+    p.add_argument("--out", default=None, help="build directory (default <project>/.build)")
+    p.add_argument("--python", choices=PYTHON_VERSIONS, help="target Python (default: the stack's pythonVersion)")
+    p.add_argument("--arch", choices=("x86_64", "arm64"), help="Lambda architecture (default: the stack's)")
+    p.add_argument("--host", action="store_true", help="build Lambda packages for this interpreter and machine")
+    p.add_argument("--no-bytecode", action="store_true", help="ship source only (no .pyc)")
+    p.add_argument("--layer", action="store_true", help="dependencies in a Lambda layer, handler zip KBs")
+    p.add_argument("--strip", action="store_true", help="strip debug symbols from .so files (opt-in)")
+    p.add_argument("--json", action="store_true", help="print a JSON list instead of a table")
+    p.set_defaults(func=run)
+
+
+def _result_dict(r) -> dict:
+    return {
+        "cloud": r.cloud,
+        "endpoint": r.endpoint,
+        "kind": r.kind,
+        "runtime": r.runtime,
+        "cloud_runtime": r.cloud_runtime,
+        "architecture": r.architecture,
+        "handler": r.handler,
+        "entry_point": r.entry_point,
+        "archive": str(r.archive),
+        "archive_sha256": r.archive_sha256,
+        "object_name": r.object_name,
+        "zipped_bytes": r.zipped_bytes,
+        "unzipped_bytes": r.unzipped_bytes,
+        "needs_s3": r.needs_s3,
+        "top_packages": [[n, s] for n, s in r.top_packages],
+        "requirements": list(r.requirements),
+        "environment": r.environment,
+        "seconds": round(r.seconds, 3),
+        "cached": r.cached,
+        "warnings": list(r.warnings),
+        "layer": None
+        if r.layer is None
+        else {
+            "archive": str(r.layer.archive),
+            "archive_sha256": r.layer.archive_sha256,
+            "zipped_bytes": r.layer.zipped_bytes,
+            "unzipped_bytes": r.layer.unzipped_bytes,
+        },
+        "model": None
+        if r.model is None
+        else {
+            "path": str(r.model.path),
+            "sha256": r.model.sha256,
+            "format": r.model.format,
+            "key": r.model.key,
+            "size_bytes": r.model.size_bytes,
+            "parity_max_abs_diff": r.model.parity_max_abs_diff,
+        },
+    }
+
+
+def _mb(n: int) -> str:
+    return f"{n / 1e6:.1f} MB" if n >= 100_000 else f"{n / 1e3:.1f} kB"
+
+
+def run(args: argparse.Namespace) -> int:
+    """Build the stack's functions; exit 1 with the reason on a BuildError."""
+    from smodels.build import BuildError, BuildOptions, build_stack
+    from smodels.config import stack_config_for
+
+    project = Path(args.project_dir).resolve()
+    cfg = stack_config_for(project, args.stack)
+    if args.python:
+        cfg = replace(cfg, python_version=args.python)
+    tty = sys.stderr.isatty()
+    opts = BuildOptions(
+        out_dir=Path(args.out) if args.out else project / ".build",
+        python=args.python,
+        arch=args.arch,
+        host=args.host,
+        bytecode=False if args.no_bytecode else None,
+        strip=args.strip,
+        layer=True if args.layer else None,
+        progress=(lambda m: print(f"  .. {m}", file=sys.stderr)) if tty or not args.json else None,
+    )
+    try:
+        results = build_stack(cfg, opts)
+    except BuildError as exc:
+        print(f"smodels build: {exc}", file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps([_result_dict(r) for r in results], indent=2))
+        return 0
+    for r in results:
+        entry = r.handler or r.entry_point
+        print(f"{r.cloud}/{r.endpoint}  [{r.kind}, {r.runtime}, {r.cloud_runtime} {r.architecture}]  {entry}")
+        print(f"  archive   {r.archive}{'  (cached)' if r.cached else ''}")
+        print(f"  size      {_mb(r.zipped_bytes)} zipped, {_mb(r.unzipped_bytes)} unzipped"
+              + ("  -> upload through S3" if r.needs_s3 else ""))
+        if r.layer:
+            print(f"  layer     {r.layer.archive}  {_mb(r.layer.zipped_bytes)} zipped, "
+                  f"{_mb(r.layer.unzipped_bytes)} unzipped")
+        if r.top_packages:
+            print("  largest   " + ", ".join(f"{n} {_mb(s)}" for n, s in r.top_packages))
+        if r.model:
+            print(f"  model     {r.model.path} -> {r.model.key}")
+        for w in r.warnings:
+            print(f"  warning   {w}")
+        print(f"  time      {r.seconds:.2f} s")
+    return 0

@@ -1,0 +1,110 @@
+"""Data types of the packager: options in, build results out, and the one error it raises."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+# Lambda's hard limit for the unzipped function plus all its layers, and the direct-upload zip limit.
+LAMBDA_UNZIPPED_LIMIT = 262_144_000
+LAMBDA_DIRECT_UPLOAD_LIMIT = 50 * 1024 * 1024
+
+
+class BuildError(RuntimeError):
+    """Anything that stops a package from being built: missing wheel, size limit, failed parity, bad input."""
+
+
+@dataclass(frozen=True)
+class BuildOptions:
+    """How to build. `python`/`arch` default to the stack config's when left as None.
+
+    host: build for the running interpreter and platform (the local runner runs Lambda packages here).
+    bytecode: ship `.pyc` compiled by the target interpreter (unchecked-hash, deterministic).
+    strip: strip debug symbols from `.so` files (opt-in; the package is still imported after stripping).
+    layer: put the dependencies in a Lambda layer zip (under `python/`), the handler zip keeps only `functions`.
+    size_limit: Lambda's unzipped limit (function + layers); tests lower it.
+    functions_dir: where the `functions` package is read from (default: <project>/functions).
+    """
+
+    out_dir: Path = Path(".build")
+    python: str | None = None
+    arch: str | None = None
+    host: bool = False
+    bytecode: bool | None = None
+    strip: bool = False
+    layer: bool | None = None
+    size_limit: int = LAMBDA_UNZIPPED_LIMIT
+    functions_dir: Path | None = None
+    progress: Callable[[str], None] | None = None
+
+    def say(self, message: str) -> None:
+        """Report one step to the progress callback, if any."""
+        if self.progress is not None:
+            self.progress(message)
+
+
+@dataclass(frozen=True)
+class ModelArtifact:
+    """The model object a function serves: file to upload, its hash, format and bucket key."""
+
+    path: Path
+    sha256: str
+    format: str
+    key: str
+    manifest: Any  # smodels.manifest.Manifest
+    size_bytes: int = 0
+    converted: bool = False
+    parity_max_abs_diff: float | None = None
+
+
+@dataclass(frozen=True)
+class LayerBuild:
+    """A Lambda layer zip holding a function's dependencies under `python/`."""
+
+    archive: Path
+    archive_sha256: str
+    zipped_bytes: int
+    unzipped_bytes: int
+    key: str
+    compatible_runtime: str
+    architecture: str
+    cached: bool = False
+
+
+@dataclass(frozen=True)
+class FunctionBuild:
+    """One built function archive (Lambda zip or GCP source archive) and what the deploy needs to know."""
+
+    cloud: str
+    endpoint: str
+    kind: str
+    runtime: str  # "native" | "onnx"
+    archive: Path
+    archive_sha256: str
+    zipped_bytes: int
+    unzipped_bytes: int
+    seconds: float
+    cached: bool
+    object_name: str  # `<endpoint>-<sha256[:16]>.zip`: a changed archive gets a new object, hence a redeploy
+    handler: str | None = None  # Lambda
+    entry_point: str | None = None  # GCP
+    cloud_runtime: str = ""  # python3.13 / python313
+    architecture: str = "x86_64"
+    layer: LayerBuild | None = None
+    top_packages: tuple[tuple[str, int], ...] = ()
+    model: ModelArtifact | None = None
+    requirements: tuple[str, ...] = ()  # exact pins (GCP requirements.txt; Lambda: what was installed)
+    environment: dict[str, str] = field(default_factory=dict)  # extra env vars the function needs
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def needs_s3(self) -> bool:
+        """True when the zip is too big for a direct Lambda upload and must go through S3."""
+        return self.cloud == "aws" and self.zipped_bytes > LAMBDA_DIRECT_UPLOAD_LIMIT
+
+    @property
+    def total_unzipped_bytes(self) -> int:
+        """Function plus layer, the figure Lambda's 250 MB limit applies to."""
+        return self.unzipped_bytes + (self.layer.unzipped_bytes if self.layer else 0)

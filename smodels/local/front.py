@@ -1,0 +1,182 @@
+"""The local HTTP front for the AWS side: one port, one route per Lambda endpoint, like an HTTP API stage.
+
+`POST|GET|... /<endpoint>` becomes an API Gateway payload-2.0 event (`apigw.http_api_event`), is invoked on
+that endpoint's `LambdaFunction`, and the proxy response goes back to the client (`apigw.proxy_response`).
+Failures answer JSON like API Gateway does: 404 `{"message": "Not Found"}` for an unknown route, 413 for
+a body over the 10 MB HTTP API limit, 500 for an unhandled function error, 502 when the worker crashed or
+cannot start, 503 when no worker is free in time, 504 when the function timed out.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import sys
+import threading
+import time
+from collections.abc import Mapping
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import TextIO
+
+from smodels.local import apigw
+from smodels.local.lambda_runtime import InvokeResult, LambdaFunction
+
+MAX_REQUEST_BYTES = 10 * 1024 * 1024
+ROUTE_METHODS = ("GET", "POST")
+
+
+def result_to_http(result: InvokeResult) -> apigw.HttpResponse:
+    """Map an invocation outcome to the HTTP response API Gateway would send."""
+    if result.outcome == "response":
+        return apigw.proxy_response(result.payload)
+    if result.outcome == "error":
+        return apigw.function_error_response(result.payload, result.error_type)
+    message = result.payload.decode("utf-8", "replace")
+    if result.outcome == "timeout":
+        return apigw.json_response(504, {"message": "Service Unavailable", "local": message})
+    if result.outcome == "unavailable":
+        return apigw.json_response(503, {"message": "Service Unavailable", "local": message})
+    # crashed / init_error: the process is gone or cannot start; the pool restarts it.
+    return apigw.json_response(502, {"message": "Bad Gateway", "local": f"{result.outcome}: {message}"})
+
+
+class _FrontHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def setup(self) -> None:
+        super().setup()
+        # Headers and body go out as separate writes; without TCP_NODELAY, Nagle + delayed ACK add ~40 ms.
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    server: FrontServer
+
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - BaseHTTPRequestHandler's name
+        return
+
+    def _send(self, resp: apigw.HttpResponse, request_id: str | None = None) -> None:
+        self.send_response(resp.status)
+        names = {k.lower() for k, _ in resp.headers}
+        for k, v in resp.headers:
+            if k.lower() in ("content-length", "transfer-encoding", "connection"):
+                continue
+            self.send_header(k, v)
+        if "content-type" not in names and resp.body:
+            self.send_header("Content-Type", "application/json")
+        if request_id:
+            self.send_header("Apigw-Requestid", request_id)
+        self.send_header("Content-Length", str(len(resp.body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(resp.body)
+
+    def _read_body(self) -> bytes | None:
+        """The request body (Content-Length or chunked); None if it is over the limit (413 already sent)."""
+        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            chunks: list[bytes] = []
+            total = 0
+            while True:
+                size = int(self.rfile.readline().split(b";", 1)[0].strip() or b"0", 16)
+                if size == 0:
+                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                        pass
+                    break
+                total += size
+                if total > MAX_REQUEST_BYTES:
+                    self.close_connection = True
+                    self._send(apigw.json_response(413, {"message": "Request Entity Too Large"}))
+                    return None
+                chunks.append(self.rfile.read(size))
+                self.rfile.readline()
+            return b"".join(chunks)
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            length = -1
+        if length < 0:
+            self.close_connection = True
+            self._send(apigw.json_response(400, {"message": "Bad Request", "local": "invalid Content-Length"}))
+            return None
+        if length > MAX_REQUEST_BYTES:
+            self.close_connection = True
+            self._send(apigw.json_response(413, {"message": "Request Entity Too Large"}))
+            return None
+        return self.rfile.read(length) if length else b""
+
+    def _handle(self) -> None:
+        path, _, query = self.path.partition("?")
+        try:
+            body = self._read_body()
+        except ValueError:  # a malformed chunk size line
+            self.close_connection = True
+            self._send(apigw.json_response(400, {"message": "Bad Request", "local": "malformed chunked body"}))
+            return
+        if body is None:
+            return
+        name = path.strip("/") if path.count("/") == 1 else None
+        function = self.server.functions.get(name) if name else None
+        # The program declares `GET /<endpoint>` and `POST /<endpoint>` routes; anything else matches no route.
+        if function is None or self.command not in ROUTE_METHODS:
+            self._send(apigw.json_response(404, {"message": "Not Found"}))
+            return
+        event = apigw.http_api_event(
+            method=self.command,
+            path=path,
+            query=query,
+            headers=list(self.headers.items()),
+            body=body,
+            source_ip=self.client_address[0],
+            route_key=f"{self.command} /{name}",
+            domain=f"{self.server.server_address[0]}:{self.server.server_address[1]}",
+        )
+        request_id = event["requestContext"]["requestId"]
+        started = time.perf_counter()
+        result = function.invoke(json.dumps(event).encode())
+        resp = result_to_http(result)
+        self._send(resp, request_id)
+        if self.server.access_log is not None:
+            ms = (time.perf_counter() - started) * 1000
+            self.server.access_log.write(
+                f"[aws/front] {self.command} {path} -> {resp.status} ({result.outcome}, {ms:.1f} ms)\n"
+            )
+
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_HEAD = _handle  # noqa: N815
+
+
+class FrontServer(ThreadingHTTPServer):
+    """The AWS front: serves `/<endpoint>` for every function in `functions` on one port (0 = a free one)."""
+
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(
+        self,
+        functions: Mapping[str, LambdaFunction],
+        port: int = 0,
+        host: str = "127.0.0.1",
+        access_log: TextIO | None = None,
+    ) -> None:
+        self.functions = dict(functions)
+        self.access_log = access_log
+        super().__init__((host, port), _FrontHandler)
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        """Base URL, e.g. http://127.0.0.1:8080."""
+        host, port = self.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def start(self) -> FrontServer:
+        """Serve in a background thread."""
+        self._thread = threading.Thread(target=self.serve_forever, name="aws-front", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and close the socket."""
+        self.shutdown()
+        self.server_close()
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        if isinstance(sys.exc_info()[1], OSError):  # client went away
+            return
+        super().handle_error(request, client_address)

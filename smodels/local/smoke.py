@@ -1,0 +1,300 @@
+"""`smodels smoke`: send the book's requests to every endpoint of a stack and check every answer.
+
+Per endpoint:
+- echo: the book's `{"msg": "hello"}` -> 200, `success: true`, `response == "hello"`;
+- model (`pred`, `predict`): `GET` metadata names the model sha256 the stack deployed; the book's request
+  (G1 = "1", the other features "0", as strings like the book) -> 200, `success: true`, probability equal to
+  the manifest's sample output within 1e-6; one batch of every manifest sample (`{"instances": [...]}`)
+  -> each probability within 1e-6 of its sample's output;
+- every endpoint: one bad request (a body that is not JSON) -> a 4xx JSON error with `success: false`.
+The report is JSON (per endpoint: cloud, name, url, checks, latency in ms, ok); exit status 1 on any failure.
+
+Targets are a running `LocalStack` (`--local`) or a deployed stack's outputs (`pulumi stack output --json`,
+or `--outputs FILE`), whose shape is `{"endpoints": {"aws": {"pred": {"url", "model_uri", "model_sha256"}}}}`.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+TOLERANCE = 1e-6
+TIMEOUT_S = 60.0
+
+# send(method, url, body bytes or None, headers) -> (status, headers, body bytes)
+Sender = Callable[[str, str, bytes | None, dict[str, str]], tuple[int, dict[str, str], bytes]]
+
+
+@dataclass
+class Target:
+    """One endpoint to check."""
+
+    cloud: str
+    name: str
+    kind: str
+    url: str
+    model_sha256: str | None = None
+    manifest: Any = None  # smodels.manifest.Manifest for model endpoints
+    private: bool = False  # deployed with IAM: requests must be signed (SigV4 / Google ID token)
+
+
+@dataclass
+class Check:
+    """One request and its verdict."""
+
+    name: str
+    ok: bool
+    status: int | None
+    latency_ms: float
+    detail: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON form."""
+        return {"check": self.name, "ok": self.ok, "status": self.status, "latency_ms": round(self.latency_ms, 2),
+                "detail": self.detail}
+
+
+@dataclass
+class EndpointReport:
+    """Every check of one endpoint."""
+
+    target: Target
+    checks: list[Check] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """True when every check passed (and there was at least one)."""
+        return bool(self.checks) and all(c.ok for c in self.checks)
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON form."""
+        lat = [c.latency_ms for c in self.checks if c.status is not None]
+        return {
+            "cloud": self.target.cloud,
+            "endpoint": self.target.name,
+            "kind": self.target.kind,
+            "url": self.target.url,
+            "ok": self.ok,
+            "latency_ms": {"min": round(min(lat), 2), "max": round(max(lat), 2)} if lat else None,
+            "checks": [c.as_dict() for c in self.checks],
+        }
+
+
+def urllib_sender(method: str, url: str, body: bytes | None, headers: dict[str, str]) -> tuple[int, dict, bytes]:
+    """Plain HTTP(S) with the standard library; a 4xx/5xx is returned, not raised."""
+    import urllib.error
+    import urllib.request
+
+    req = urllib.request.Request(url, data=body, method=method, headers=headers)
+    try:
+        with urllib.request.urlopen(req, timeout=TIMEOUT_S) as resp:
+            return resp.status, {k.lower(): v for k, v in resp.headers.items()}, resp.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, {k.lower(): v for k, v in exc.headers.items()}, exc.read()
+
+
+def signing_sender(targets: list[Target], send: Sender | None = None) -> Sender:
+    """A sender that signs requests to private targets with `smodels.invoke` (SigV4 on AWS, an ID token on GCP).
+
+    Signing problems (no credentials) surface as failed checks whose detail says what to configure.
+    """
+    from smodels import invoke
+
+    base = send or urllib_sender
+    by_url = {t.url: t for t in targets}
+    tokens: dict[str, str] = {}
+
+    def signed(method: str, url: str, body: bytes | None, headers: dict[str, str]) -> tuple[int, dict, bytes]:
+        target = by_url.get(url)
+        if target is not None and target.private:
+            if target.cloud == "aws":
+                region = invoke.region_from_url(url)
+                if not region:
+                    raise ValueError(f"cannot tell the AWS region from {url}")
+                headers = invoke.sigv4_headers(method, url, body or b"", headers, region)
+            else:
+                if url not in tokens:
+                    tokens[url] = invoke.token_fetcher(url)
+                headers = {**headers, "Authorization": f"Bearer {tokens[url]}"}
+        return base(method, url, body, headers)
+
+    return signed
+
+
+def book_request(manifest: Any) -> tuple[dict[str, str], float]:
+    """The book's request (G1 = 1, others 0, values as strings) and the manifest's output for it.
+
+    Falls back to the manifest's first sample (as strings) when no sample is the book's row.
+    """
+    names = manifest.feature_names
+    for sample in manifest.samples:
+        values = [sample.input[n] for n in names]
+        if values[0] == 1 and all(v == 0 for v in values[1:]):
+            return {n: str(int(v)) for n, v in zip(names, values, strict=True)}, sample.output
+    sample = manifest.samples[0]
+    return {n: _as_text(sample.input[n]) for n in names}, sample.output
+
+
+def _as_text(v: float) -> str:
+    return str(int(v)) if float(v).is_integer() else repr(float(v))
+
+
+def _json(body: bytes) -> Any:
+    try:
+        return json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return None
+
+
+class Smoke:
+    """Runs the checks with a `Sender` (plain HTTP locally; signed for a private deployed stack)."""
+
+    def __init__(self, send: Sender = urllib_sender) -> None:
+        self.send = send
+
+    def _call(self, method: str, url: str, payload: Any = None, raw: bytes | None = None) -> tuple[int | None, Any,
+                                                                                                  float, str]:
+        body = raw if raw is not None else (json.dumps(payload).encode() if payload is not None else None)
+        headers = {"Content-Type": "application/json"} if body is not None else {}
+        t0 = time.perf_counter()
+        try:
+            status, _, data = self.send(method, url, body, headers)
+        except Exception as exc:  # noqa: BLE001 - a transport failure is a failed check, reported as such
+            return None, None, (time.perf_counter() - t0) * 1000, f"request failed: {exc}"
+        return status, _json(data), (time.perf_counter() - t0) * 1000, data[:300].decode("utf-8", "replace")
+
+    def check_endpoint(self, target: Target) -> EndpointReport:
+        """Run every check that applies to `target`."""
+        report = EndpointReport(target)
+        if target.kind == "echo":
+            report.checks.append(self._echo(target))
+        else:
+            report.checks.append(self._metadata(target))
+            report.checks.append(self._book(target))
+            report.checks.append(self._batch(target))
+        report.checks.append(self._bad(target))
+        return report
+
+    def _echo(self, t: Target) -> Check:
+        status, body, ms, text = self._call("POST", t.url, {"msg": "hello"})
+        ok = (status == 200 and isinstance(body, dict) and body.get("success") is True
+              and body.get("response") == "hello")
+        detail = "" if ok else f"expected 200 {{response: hello, success: true}}, got {text}"
+        return Check("echo", ok, status, ms, detail)
+
+    def _metadata(self, t: Target) -> Check:
+        status, body, ms, text = self._call("GET", t.url)
+        version = body.get("model", {}).get("version") if isinstance(body, dict) and isinstance(
+            body.get("model"), dict) else None
+        ok = status == 200 and isinstance(body, dict) and body.get("success") is True
+        detail = ""
+        if not ok:
+            detail = f"expected 200 metadata, got {text}"
+        elif t.model_sha256 and version != t.model_sha256:
+            ok, detail = False, f"serves model {version}, the stack deployed {t.model_sha256}"
+        return Check("metadata", ok, status, ms, detail or f"model {str(version)[:12]}")
+
+    def _book(self, t: Target) -> Check:
+        if t.manifest is None:
+            return Check("book-request", False, None, 0.0, "no manifest for this endpoint: cannot know the answer")
+        payload, expected = book_request(t.manifest)
+        status, body, ms, text = self._call("POST", t.url, payload)
+        if not (status == 200 and isinstance(body, dict) and body.get("success") is True):
+            return Check("book-request", False, status, ms, f"expected 200 success, got {text}")
+        got = body.get("prediction")
+        if got is None:
+            try:
+                got = float(body.get("response"))
+            except (TypeError, ValueError):
+                return Check("book-request", False, status, ms, f"no prediction in {text}")
+        ok = isinstance(got, (int, float)) and abs(float(got) - expected) <= TOLERANCE
+        return Check("book-request", ok, status, ms, f"got {got!r}, manifest {expected!r}, tolerance {TOLERANCE}")
+
+    def _batch(self, t: Target) -> Check:
+        if t.manifest is None:
+            return Check("batch", False, None, 0.0, "no manifest for this endpoint: cannot know the answer")
+        names = t.manifest.feature_names
+        rows = [{n: s.input[n] for n in names} for s in t.manifest.samples]
+        expected = [s.output for s in t.manifest.samples]
+        status, body, ms, text = self._call("POST", t.url, {"instances": rows})
+        preds = body.get("predictions") if isinstance(body, dict) else None
+        if status != 200 or not isinstance(preds, list) or len(preds) != len(expected):
+            return Check("batch", False, status, ms, f"expected 200 with {len(expected)} predictions, got {text}")
+        worst = max(abs(float(p) - e) for p, e in zip(preds, expected, strict=True))
+        ok = worst <= TOLERANCE
+        return Check("batch", ok, status, ms, f"{len(preds)} rows, max abs diff {worst:.2e}")
+
+    def _bad(self, t: Target) -> Check:
+        status, body, ms, text = self._call("POST", t.url, raw=b'{"msg": "hello",')
+        ok = (
+            status is not None and 400 <= status < 500 and isinstance(body, dict) and body.get("success") is False
+            and isinstance(body.get("error"), dict)
+        )
+        return Check("bad-request", ok, status, ms, "" if ok else f"expected a 4xx JSON error, got {status} {text}")
+
+    def run(self, targets: list[Target]) -> dict[str, Any]:
+        """Check every target; the JSON report (`ok` is the overall verdict)."""
+        reports = [self.check_endpoint(t) for t in targets]
+        return {
+            "ok": bool(reports) and all(r.ok for r in reports),
+            "endpoints": [r.as_dict() for r in reports],
+            "summary": {
+                "endpoints": len(reports),
+                "failed": [f"{r.target.cloud}/{r.target.name}" for r in reports if not r.ok],
+                "clouds": sorted({r.target.cloud for r in reports}),
+            },
+        }
+
+
+def targets_from_local(stack: Any) -> list[Target]:
+    """Targets for every endpoint of a running LocalStack."""
+    return [Target(e.cloud, e.name, e.kind, e.url, e.model_sha256, e.manifest) for e in stack.endpoints]
+
+
+def read_outputs(stack: str, outputs_file: Path | None, project_dir: Path) -> dict[str, Any]:
+    """A deployed stack's outputs: `--outputs FILE`, or `pulumi stack output --json --stack NAME`."""
+    if outputs_file is not None:
+        try:
+            return json.loads(Path(outputs_file).read_text())
+        except (OSError, ValueError) as exc:
+            raise ValueError(f"--outputs {outputs_file}: cannot read JSON: {exc}") from None
+    try:
+        proc = subprocess.run(
+            ["pulumi", "stack", "output", "--json", "--show-secrets", "--stack", stack],
+            cwd=project_dir, capture_output=True, text=True, timeout=120,
+        )
+    except FileNotFoundError:
+        raise ValueError("pulumi is not on PATH; pass --outputs FILE (pulumi stack output --json > FILE)") from None
+    if proc.returncode != 0:
+        raise ValueError(f"pulumi stack output --stack {stack} failed: {proc.stderr.strip()[:500]}")
+    return json.loads(proc.stdout or "{}")
+
+
+def targets_from_outputs(outputs: dict[str, Any], cfg: Any) -> list[Target]:
+    """Targets from stack outputs; kinds and manifests come from the stack config (the same file `up` read)."""
+    from smodels.invoke import is_private
+    from smodels.manifest import load_manifest
+
+    endpoints = outputs.get("endpoints")
+    if not isinstance(endpoints, dict) or not endpoints:
+        raise ValueError("the stack outputs have no 'endpoints' (was the stack deployed with this program?)")
+    by_name = {e.name: e for e in cfg.endpoints}
+    targets: list[Target] = []
+    for cloud, eps in sorted(endpoints.items()):
+        if not isinstance(eps, dict):
+            raise ValueError(f"outputs endpoints.{cloud}: expected an object of endpoint -> {{url, ...}}")
+        for name, info in sorted(eps.items()):
+            if not isinstance(info, dict) or not isinstance(info.get("url"), str):
+                raise ValueError(f"outputs endpoints.{cloud}.{name}: expected an object with a url")
+            ep = by_name.get(name)
+            if ep is None:
+                raise ValueError(f"outputs endpoints.{cloud}.{name}: not an endpoint of the stack config")
+            manifest = load_manifest(ep.model) if ep.model is not None else None
+            targets.append(Target(cloud, name, ep.kind, info["url"], info.get("model_sha256"), manifest,
+                                  private=is_private(outputs, info)))
+    return targets

@@ -1,0 +1,477 @@
+"""`LocalStack`: every endpoint of every cloud of a stack, running on this machine without credentials.
+
+    with LocalStack(stack_config_for(".", "dev"), port=8080) as stack:
+        for ep in stack.endpoints: print(ep.cloud, ep.name, ep.url)
+
+start() does what `pulumi up` does, locally:
+1. package every function for the host interpreter (`smodels.build.build_stack(cfg, BuildOptions(host=True))`);
+2. start moto (S3) and gcp-storage-emulator (GCS), create a model bucket in each and upload every model object
+   under the key the builder chose (`models/<name>/<sha256>.<ext>`), the bytes the builder prepared;
+3. unpack each Lambda zip (and its layer, if any) and run it under awslambdaric against a local Runtime API,
+   behind one HTTP front on `port` (`/<endpoint>`, like the HTTP API stage);
+4. unpack each Cloud Functions source archive and run it with functions-framework on `port + 1 + i`;
+5. wait until every server answers, then write a state file (our pid and every child's) for tooling.
+stop() tears everything down (children are process-group leaders: SIGTERM, wait, SIGKILL).
+
+The function environment comes from `infra.artifacts.function_env`, the very function the Pulumi program
+uses, with MODEL_URI pointing at the emulator bucket and the emulator endpoints added (AWS_ENDPOINT_URL_S3,
+STORAGE_EMULATOR_HOST). Lambda workers see only the package plus what the managed runtime ships
+(awslambdaric, boto3); functions-framework workers see the package first, then this virtualenv's
+site-packages in place of the buildpack's `pip install -r requirements.txt`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+from smodels.config import StackConfig
+from smodels.local.emulators import GCSEmulator, S3Emulator
+from smodels.local.front import FrontServer
+from smodels.local.lambda_runtime import LambdaFunction, lambda_base_env, runtime_dir
+from smodels.local.procs import ManagedProcess, port_is_free, wait_for
+
+DEFAULT_REGION = "us-east-1"
+GCP_PROJECT = "local-project"
+UNPACKED_IDLE_S = 3 * 24 * 3600
+
+
+class LocalStackError(RuntimeError):
+    """The local stack could not start (message names the step and the cause)."""
+
+
+@dataclass
+class LocalEndpoint:
+    """One running endpoint: what `smodels serve` prints and `smodels smoke` checks."""
+
+    cloud: str
+    name: str
+    kind: str
+    url: str
+    runtime: str
+    model_uri: str | None = None
+    model_sha256: str | None = None
+    manifest: Any = None  # smodels.manifest.Manifest for model endpoints
+    build: Any = None  # smodels.build FunctionBuild
+
+    def as_output(self) -> dict[str, Any]:
+        """The shape of one entry of the stack output `endpoints.<cloud>.<name>`."""
+        return {"url": self.url, "model_uri": self.model_uri, "model_sha256": self.model_sha256,
+                "runtime": self.runtime, "kind": self.kind}
+
+
+@dataclass
+class Timings:
+    """Seconds spent in each start-up step."""
+
+    steps: dict[str, float] = field(default_factory=dict)
+    total: float = 0.0
+
+
+def _unpack(archive: Path, cache_root: Path, sha256: str) -> Path:
+    """Unpack `archive` once into `cache_root/<sha256>` (reused while the archive is unchanged)."""
+    dest = cache_root / sha256
+    marker = dest / ".unpacked"
+    if marker.is_file():
+        marker.touch()
+        return dest
+    _prune_unpacked(cache_root)
+    tmp = cache_root / f".{sha256}.{os.getpid()}.tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    with zipfile.ZipFile(archive) as zf:
+        for info in zf.infolist():
+            target = (tmp / info.filename).resolve()
+            if not str(target).startswith(str(tmp.resolve()) + os.sep) and target != tmp.resolve():
+                raise LocalStackError(f"{archive}: entry {info.filename!r} escapes the archive root")
+            zf.extract(info, tmp)
+            mode = (info.external_attr >> 16) & 0o777
+            if mode and not info.is_dir():
+                os.chmod(target, mode)
+    (tmp / ".unpacked").write_text(str(archive))
+    shutil.rmtree(dest, ignore_errors=True)
+    tmp.rename(dest)
+    return dest
+
+
+def _safe_name(stack: str) -> str:
+    """`stack` in the characters bucket names and paths allow (`org/proj/dev` -> `org-proj-dev`)."""
+    return re.sub(r"[^a-z0-9-]+", "-", stack.lower()).strip("-") or "stack"
+
+
+def _prune_unpacked(cache_root: Path, idle_s: float = UNPACKED_IDLE_S) -> None:
+    """Remove unpacked archives no local run has used for `idle_s` (each holds up to ~130 MB)."""
+    if not cache_root.is_dir():
+        return
+    now = time.time()
+    for marker in cache_root.glob("*/.unpacked"):
+        try:
+            if now - marker.stat().st_mtime > idle_s:
+                shutil.rmtree(marker.parent, ignore_errors=True)
+        except OSError:
+            pass
+
+
+def _answers(url: str) -> bool:
+    """True once an HTTP server answers at `url` with any status."""
+    try:
+        with urllib.request.urlopen(url, timeout=2):
+            return True
+    except urllib.error.HTTPError:
+        return True
+    except OSError:
+        return False
+
+
+class LocalStack:
+    """Start and stop a whole stack locally; a context manager (`with LocalStack(cfg) as s: s.endpoints`)."""
+
+    def __init__(
+        self,
+        cfg: StackConfig,
+        *,
+        stack: str = "dev",
+        port: int = 0,
+        run_dir: Path | None = None,
+        pool_size: int = 2,
+        region: str = DEFAULT_REGION,
+        logs: TextIO | None = None,
+        progress: Callable[[str], None] | None = None,
+        state_file: Path | None = None,
+        build_dir: Path | None = None,
+        ready_timeout: float = 120.0,
+    ) -> None:
+        self.cfg = cfg
+        self.stack = stack
+        self.port = port
+        self.run_dir = (run_dir or cfg.project_dir / ".build" / "local" / _safe_name(stack)).resolve()
+        self.build_dir = (build_dir or cfg.project_dir / ".build").resolve()
+        self.pool_size = pool_size
+        self.region = region
+        self.logs = logs
+        self.progress = progress
+        self.state_file = state_file or self.run_dir / "state.json"
+        self.ready_timeout = ready_timeout
+        self.endpoints: list[LocalEndpoint] = []
+        self.timings = Timings()
+        self.builds: list[Any] = []
+        self.s3: S3Emulator | None = None
+        self.gcs: GCSEmulator | None = None
+        self.front: FrontServer | None = None
+        self.lambdas: dict[str, LambdaFunction] = {}
+        self.gcp_procs: dict[str, ManagedProcess] = {}
+        self._started = False
+
+    # -- helpers -------------------------------------------------------------------------------------------
+
+    def _say(self, message: str) -> None:
+        if self.progress is not None:
+            self.progress(message)
+
+    def _step(self, name: str, fn: Callable[[], Any]) -> Any:
+        self._say(f"{name} ...")
+        t0 = time.perf_counter()
+        try:
+            result = fn()
+        except LocalStackError:
+            raise
+        except Exception as exc:
+            raise LocalStackError(f"{name} failed: {exc}") from exc
+        dt = time.perf_counter() - t0
+        self.timings.steps[name] = round(dt, 3)
+        self._say(f"{name}: done in {dt:.1f}s")
+        return result
+
+    @property
+    def bucket(self) -> str:
+        """The local model bucket name (same on both emulators)."""
+        return f"serverless-models-{_safe_name(self.stack)}"[:55].rstrip("-") + "-models"
+
+    # -- start ---------------------------------------------------------------------------------------------
+
+    def __enter__(self) -> LocalStack:
+        try:
+            self.start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def start(self) -> LocalStack:
+        """Build, start every server, wait until all answer. Raises LocalStackError naming the failed step."""
+        t0 = time.perf_counter()
+        self._started = True
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        aws_eps = self.cfg.endpoints_for("aws")
+        gcp_eps = self.cfg.endpoints_for("gcp")
+        if not aws_eps and not gcp_eps:
+            raise LocalStackError("the stack config has no endpoint on any cloud")
+        if self.port:
+            needed = [self.port] if aws_eps else []
+            needed += [self.port + 1 + i for i in range(len(gcp_eps))]
+            busy = [p for p in needed if not port_is_free(p)]
+            if busy:
+                raise LocalStackError(f"port(s) {busy} already in use; pick another --port (0 = any free ports)")
+
+        self.builds = self._step("building packages for the host interpreter", self._build)
+        by_key = {(b.cloud, b.endpoint): b for b in self.builds}
+        for cloud, eps in (("aws", aws_eps), ("gcp", gcp_eps)):
+            for ep in eps:
+                if (cloud, ep.name) not in by_key:
+                    raise LocalStackError(f"the packager returned no {cloud} build for endpoint {ep.name!r}")
+
+        needs_s3 = any(by_key[("aws", ep.name)].model is not None for ep in aws_eps)
+        needs_gcs = any(by_key[("gcp", ep.name)].model is not None for ep in gcp_eps)
+        self._step("starting storage emulators", lambda: self._start_emulators(needs_s3, needs_gcs))
+        self._step("uploading model objects", lambda: self._upload_models(by_key))
+        rt = self._step("preparing the Lambda runtime directory", lambda: runtime_dir(self.run_dir / "runtime"))
+
+        if aws_eps:
+            self._step("starting Lambda workers", lambda: self._start_lambdas(aws_eps, by_key, rt))
+        if gcp_eps:
+            self._step("starting Cloud Functions (functions-framework)", lambda: self._start_gcp(gcp_eps, by_key))
+        self._step("waiting for every server to answer", self._wait_ready)
+        self.timings.total = round(time.perf_counter() - t0, 3)
+        self.write_state()
+        return self
+
+    def _build(self) -> list[Any]:
+        try:
+            from smodels.build import BuildOptions, build_stack
+        except ImportError as exc:
+            raise LocalStackError(f"the packager smodels.build is not available: {exc}") from None
+        opts = BuildOptions(
+            out_dir=self.build_dir,
+            host=True,
+            bytecode=self.cfg.bytecode,
+            layer=self.cfg.lambda_layer,
+            progress=lambda m: self._say(f"  build: {m}"),
+        )
+        return list(build_stack(self.cfg, opts))
+
+    def _start_emulators(self, needs_s3: bool, needs_gcs: bool) -> None:
+        log_dir = self.run_dir / "logs"
+        errors: list[BaseException] = []
+
+        def run(emu: S3Emulator | GCSEmulator) -> None:
+            try:
+                emu.start()
+            except BaseException as exc:  # noqa: BLE001 - re-raised below from the main thread
+                errors.append(exc)
+
+        threads = []
+        if needs_s3:
+            self.s3 = S3Emulator(log_dir, region=self.region)
+            threads.append(threading.Thread(target=run, args=(self.s3,)))
+        if needs_gcs:
+            self.gcs = GCSEmulator(log_dir, project=GCP_PROJECT)
+            threads.append(threading.Thread(target=run, args=(self.gcs,)))
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        if errors:
+            raise errors[0]
+
+    def _upload_models(self, by_key: dict[tuple[str, str], Any]) -> None:
+        done: set[tuple[str, str]] = set()
+        for (cloud, _), build in by_key.items():
+            model = build.model
+            if model is None or (cloud, model.key) in done:
+                continue
+            emulator = self.s3 if cloud == "aws" else self.gcs
+            if emulator is None:
+                continue
+            emulator.put(self.bucket, model.key, Path(model.path))
+            done.add((cloud, model.key))
+            self._say(f"  uploaded {cloud} {model.key} ({Path(model.path).stat().st_size} bytes)")
+
+    def _model_uri(self, cloud: str, build: Any) -> str | None:
+        if build.model is None:
+            return None
+        scheme = "s3" if cloud == "aws" else "gs"
+        return f"{scheme}://{self.bucket}/{build.model.key}"
+
+    def _function_env(self, build: Any, ttl: int, uri: str | None) -> dict[str, str]:
+        from infra.artifacts import function_env
+
+        return {k: str(v) for k, v in function_env(build, ttl, uri).items() if v is not None}
+
+    def _start_lambdas(self, eps: list[Any], by_key: dict[tuple[str, str], Any], rt: Path) -> None:
+        unpack_root = self.build_dir / "local" / "unpacked"
+        for ep in eps:
+            build = by_key[("aws", ep.name)]
+            task = _unpack(Path(build.archive), unpack_root, build.archive_sha256)
+            layer_path: Path | None = None
+            if getattr(build, "layer", None) is not None:
+                layer_path = _unpack(Path(build.layer.archive), unpack_root, build.layer.archive_sha256) / "python"
+            name = f"serverless-models-{_safe_name(self.stack)}-{ep.name}"
+            uri = self._model_uri("aws", build)
+            env = lambda_base_env(
+                function_name=name,
+                handler=build.handler or ep.lambda_handler,
+                memory_mb=ep.memory,
+                region=self.region,
+                package_dir=task,
+                runtime_path=rt,
+                layer_path=layer_path,
+                s3_endpoint=self.s3.url if self.s3 else None,
+            )
+            env["AWS_LAMBDA_LOG_FORMAT"] = "JSON"  # the program sets logging_config log_format=JSON
+            env.update(self._function_env(build, ep.ttl_seconds, uri))
+            fn = LambdaFunction(
+                name=ep.name,
+                handler=build.handler or ep.lambda_handler,
+                package_dir=task,
+                env=env,
+                timeout_s=ep.timeout,
+                log_dir=self.run_dir / "logs",
+                pool_size=self.pool_size,
+                echo=self.logs,
+                region=self.region,
+            )
+            fn.arn = f"arn:aws:lambda:{self.region}:000000000000:function:{name}"
+            fn.start()
+            self.lambdas[ep.name] = fn
+        self.front = FrontServer(self.lambdas, port=self.port, access_log=self.logs).start()
+        for ep in eps:
+            build = by_key[("aws", ep.name)]
+            self.endpoints.append(LocalEndpoint(
+                cloud="aws", name=ep.name, kind=ep.kind, url=f"{self.front.url}/{ep.name}", runtime=build.runtime,
+                model_uri=self._model_uri("aws", build), model_sha256=build.model.sha256 if build.model else None,
+                manifest=build.model.manifest if build.model else None, build=build,
+            ))
+
+    def _start_gcp(self, eps: list[Any], by_key: dict[tuple[str, str], Any]) -> None:
+        unpack_root = self.build_dir / "local" / "unpacked"
+        exe = Path(sys.executable).with_name("functions-framework")
+        ff = [str(exe)] if exe.exists() else [sys.executable, "-m", "functions_framework"]
+        from smodels.local.procs import free_port
+
+        for i, ep in enumerate(eps):
+            build = by_key[("gcp", ep.name)]
+            src = _unpack(Path(build.archive), unpack_root, build.archive_sha256)
+            if not (src / "main.py").is_file():
+                raise LocalStackError(f"gcp {ep.name}: the source archive {build.archive} has no main.py")
+            port = self.port + 1 + i if self.port else free_port()
+            entry = build.entry_point or ep.entry_point
+            uri = self._model_uri("gcp", build)
+            env = {k: os.environ[k] for k in ("PATH", "HOME", "LANG", "LC_ALL") if k in os.environ}
+            env.update({
+                "PYTHONPATH": str(src),
+                "PYTHONUNBUFFERED": "1",
+                "PORT": str(port),
+                "K_SERVICE": f"serverless-models-{_safe_name(self.stack)}-{ep.name}",
+                "K_REVISION": f"serverless-models-{_safe_name(self.stack)}-{ep.name}-00001-loc",
+                "K_CONFIGURATION": f"serverless-models-{_safe_name(self.stack)}-{ep.name}",
+                "FUNCTION_TARGET": entry,
+                "FUNCTION_SIGNATURE_TYPE": "http",
+                "GOOGLE_CLOUD_PROJECT": GCP_PROJECT,
+                "LOG_EXECUTION_ID": "true",
+            })
+            if self.gcs is not None:
+                env["STORAGE_EMULATOR_HOST"] = self.gcs.host
+            env.update(self._function_env(build, ep.ttl_seconds, uri))
+            proc = ManagedProcess(
+                f"gcp/{ep.name}",
+                [*ff, "--target", entry, "--source", "main.py", "--host", "127.0.0.1", "--port", str(port)],
+                cwd=src,
+                env=env,
+                log_path=self.run_dir / "logs" / f"gcp-{ep.name}.log",
+                echo=self.logs,
+            ).start()
+            self.gcp_procs[ep.name] = proc
+            self.endpoints.append(LocalEndpoint(
+                cloud="gcp", name=ep.name, kind=ep.kind, url=f"http://127.0.0.1:{port}/", runtime=build.runtime,
+                model_uri=uri, model_sha256=build.model.sha256 if build.model else None,
+                manifest=build.model.manifest if build.model else None, build=build,
+            ))
+
+    def _wait_ready(self) -> None:
+        for fn in self.lambdas.values():
+            fn.wait_ready(self.ready_timeout)
+        for ep in self.endpoints:
+            if ep.cloud == "gcp":
+                wait_for(lambda u=ep.url: _answers(u), timeout=self.ready_timeout,
+                         what=f"Cloud Function {ep.name} (functions-framework)", proc=self.gcp_procs[ep.name])
+
+    # -- state and output ----------------------------------------------------------------------------------
+
+    def child_pids(self) -> list[dict[str, Any]]:
+        """Every child process we started (each is its own process-group leader)."""
+        out: list[dict[str, Any]] = []
+        procs: list[ManagedProcess] = [e.proc for e in (self.s3, self.gcs) if e is not None]
+        procs += list(self.gcp_procs.values())
+        procs += [w.proc for fn in self.lambdas.values() for w in fn.workers if w.proc is not None]
+        for p in procs:
+            if p.pid is not None and p.alive():
+                out.append({"name": p.name, "pid": p.pid, "pgid": p.pid})
+        return out
+
+    def outputs(self) -> dict[str, Any]:
+        """Stack-output-shaped endpoints: `{"aws": {"pred": {"url", "model_uri", "model_sha256"}}, "gcp": ...}`."""
+        out: dict[str, dict[str, Any]] = {}
+        for ep in self.endpoints:
+            out.setdefault(ep.cloud, {})[ep.name] = ep.as_output()
+        return out
+
+    def write_state(self) -> None:
+        """Write the state file: our pid, every child's pid/pgid, the endpoints, the start-up timings."""
+        state = {
+            "pid": os.getpid(),
+            "pgid": os.getpgid(0),
+            "stack": self.stack,
+            "children": self.child_pids(),
+            "endpoints": self.outputs(),
+            "emulators": {"s3": self.s3.url if self.s3 else None, "gcs": self.gcs.url if self.gcs else None},
+            "timings": {"total_s": self.timings.total, "steps_s": self.timings.steps},
+            "cached_builds": all(bool(getattr(b, "cached", False)) for b in self.builds),
+        }
+        self.state_file.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.state_file.with_suffix(".tmp")
+        tmp.write_text(json.dumps(state, indent=2))
+        tmp.replace(self.state_file)
+
+    def table(self) -> str:
+        """The endpoint table `smodels serve` prints (cloud, endpoint, URL, model sha256[:12], runtime)."""
+        rows = [("CLOUD", "ENDPOINT", "URL", "MODEL", "RUNTIME")]
+        for ep in self.endpoints:
+            rows.append((ep.cloud, ep.name, ep.url, (ep.model_sha256 or "-")[:12], ep.runtime))
+        widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+        return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows)
+
+    # -- stop ----------------------------------------------------------------------------------------------
+
+    def stop(self) -> None:
+        """Stop every server and child process (idempotent)."""
+        if not self._started:
+            return
+        self._started = False
+        if self.front is not None:
+            self.front.stop()
+        threads = [threading.Thread(target=fn.stop, daemon=True) for fn in self.lambdas.values()]
+        threads += [threading.Thread(target=p.stop, daemon=True) for p in self.gcp_procs.values()]
+        threads += [threading.Thread(target=e.stop, daemon=True) for e in (self.s3, self.gcs) if e is not None]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=15)
+        try:
+            self.state_file.unlink()
+        except FileNotFoundError:
+            pass

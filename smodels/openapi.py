@@ -1,0 +1,444 @@
+"""OpenAPI 3.0 description of the endpoints (`smodels openapi`), generated from the model manifests.
+
+The document is exact about what a model endpoint accepts, so that a schema-driven fuzzer (schemathesis)
+can hold the functions to it: every case generated from the schema must get a 200, every case that breaks
+it must get a 4xx with the JSON error body. Concretely, for a model with features F1..Fn:
+
+- single row: an object with exactly the n features (``additionalProperties: false``), each a JSON number
+  or a numeric string (``"1"``, ``"-0.5"``, ``"2e3"``: ASCII decimal, optional sign, fraction and exponent,
+  no blanks, no ``nan``/``inf``);
+- batch: ``{"instances": [...]}`` with 1..MAX_BATCH_ROWS rows, each such an object or a list of exactly n
+  values in feature order; nothing beside ``instances``;
+- answers: 200 success shapes, 4xx ``{"success": false, "error": {"code", "message", "field"}}``, 503 when
+  the model cannot be loaded.
+
+Two bounds cannot be written in JSON Schema and are enforced by the function instead: a numeric string
+whose value overflows a float64 (``"1e999"``) is refused with 400, and the body limit (MAX_BODY_BYTES)
+answers 413. The schema keeps generated strings inside the finite range (at most 20 integer digits, 20
+fraction digits and a two-digit exponent), so positive cases never hit either.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+OPENAPI_VERSION = "3.0.3"
+DEFAULT_MAX_BATCH_ROWS = 1000
+DEFAULT_MAX_BODY_BYTES = 1024 * 1024
+# ASCII digits only: JSON Schema patterns are ECMA-262, where \d is [0-9].
+NUMERIC_STRING_PATTERN = r"^[+-]?(?:[0-9]{1,20}(?:\.[0-9]{0,20})?|\.[0-9]{1,20})(?:[eE][+-]?[0-9]{1,2})?$"
+
+ERROR_CODES_4XX = (
+    "invalid_json",
+    "invalid_request",
+    "invalid_base64",
+    "unsupported_media_type",
+    "method_not_allowed",
+    "missing_field",
+    "missing_feature",
+    "unknown_feature",
+    "unknown_field",
+    "invalid_value",
+    "wrong_row_length",
+    "empty_batch",
+    "batch_too_large",
+    "body_too_large",
+)
+
+
+def _error_schema() -> dict[str, Any]:
+    return {
+        "type": "object",
+        "required": ["success", "error"],
+        "additionalProperties": False,
+        "properties": {
+            "success": {"type": "boolean", "enum": [False]},
+            "error": {
+                "type": "object",
+                "required": ["code", "message", "field"],
+                "additionalProperties": False,
+                "properties": {
+                    "code": {"type": "string", "minLength": 1},
+                    "message": {"type": "string", "minLength": 1},
+                    "field": {"type": "string", "nullable": True},
+                },
+            },
+        },
+    }
+
+
+def _error_responses(codes: Sequence[int]) -> dict[str, Any]:
+    texts = {
+        400: "Bad request: invalid JSON, missing/unknown feature, non-numeric or non-finite value, empty batch.",
+        405: "Method not allowed (the Allow header lists the allowed ones).",
+        413: "Request body over MAX_BODY_BYTES, or a batch over MAX_BATCH_ROWS rows.",
+        415: "Content type other than application/json (a missing content type is accepted).",
+        503: "The model cannot be loaded right now (store unreachable, integrity check failed) or the "
+             "function is misconfigured.",
+    }
+    return {
+        str(code): {
+            "description": texts[code],
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+        }
+        for code in codes
+    }
+
+
+def _value_schema() -> dict[str, Any]:
+    return {
+        "anyOf": [
+            {"type": "number"},
+            {"type": "string", "pattern": NUMERIC_STRING_PATTERN},
+        ],
+        "description": "A JSON number or a numeric string; must be finite as a float64.",
+    }
+
+
+def _model_components(features: Sequence[str], max_batch_rows: int) -> dict[str, Any]:
+    row = {
+        "type": "object",
+        "description": "One row: every feature by name (the book's request).",
+        "required": list(features),
+        "additionalProperties": False,
+        "properties": {name: {"$ref": "#/components/schemas/FeatureValue"} for name in features},
+        "example": {name: ("1" if i == 0 else "0") for i, name in enumerate(features)},
+    }
+    positional = {
+        "type": "array",
+        "description": f"One row as {len(features)} values in feature order: {', '.join(features)}.",
+        "minItems": len(features),
+        "maxItems": len(features),
+        "items": {"$ref": "#/components/schemas/FeatureValue"},
+    }
+    batch = {
+        "type": "object",
+        "required": ["instances"],
+        "additionalProperties": False,
+        "properties": {
+            "instances": {
+                "type": "array",
+                "minItems": 1,
+                "maxItems": max_batch_rows,
+                "items": {"oneOf": [{"$ref": "#/components/schemas/Row"}, {"$ref": "#/components/schemas/RowValues"}]},
+            }
+        },
+    }
+    model_ref = {
+        "type": "object",
+        "required": ["name", "version"],
+        "properties": {"name": {"type": "string"}, "version": {"type": "string", "pattern": "^[0-9a-f]{64}$"}},
+    }
+    probability = {"type": "number", "minimum": 0, "maximum": 1}
+    prediction = {
+        "type": "object",
+        "required": ["success", "response", "prediction", "model"],
+        "additionalProperties": False,
+        "properties": {
+            "success": {"type": "boolean", "enum": [True]},
+            "response": {"type": "string", "description": "The probability as a string (the book's field)."},
+            "prediction": probability,
+            "model": model_ref,
+        },
+    }
+    batch_prediction = {
+        "type": "object",
+        "required": ["success", "predictions", "model"],
+        "additionalProperties": False,
+        "properties": {
+            "success": {"type": "boolean", "enum": [True]},
+            "predictions": {"type": "array", "minItems": 1, "maxItems": max_batch_rows, "items": probability},
+            "model": model_ref,
+        },
+    }
+    metadata = {
+        "type": "object",
+        "required": ["success", "endpoint", "model", "limits"],
+        "properties": {
+            "success": {"type": "boolean", "enum": [True]},
+            "endpoint": {"type": "string"},
+            "model": {
+                "type": "object",
+                "required": ["name", "version", "features"],
+                "properties": {
+                    "name": {"type": "string"},
+                    "version": {"type": "string"},
+                    "framework": {"type": "string"},
+                    "format": {"type": "string"},
+                    "features": {"type": "array", "items": {"type": "string"}},
+                    "loaded": {"type": "boolean"},
+                },
+            },
+            "runtime": {"type": "object"},
+            "limits": {
+                "type": "object",
+                "properties": {"max_batch_rows": {"type": "integer"}, "max_body_bytes": {"type": "integer"}},
+            },
+        },
+    }
+    return {
+        "FeatureValue": _value_schema(),
+        "Row": row,
+        "RowValues": positional,
+        "BatchRequest": batch,
+        "Prediction": prediction,
+        "BatchPrediction": batch_prediction,
+        "Metadata": metadata,
+    }
+
+
+def _model_path_item(endpoint: str, features: Sequence[str], model_name: str | None) -> dict[str, Any]:
+    what = f"model {model_name!r}" if model_name else "the model"
+    return {
+        "get": {
+            "operationId": f"{endpoint}_metadata",
+            "summary": f"Which model {endpoint} serves, its features and limits.",
+            "responses": {
+                "200": {
+                    "description": "Metadata.",
+                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Metadata"}}},
+                },
+                **_error_responses([503]),
+            },
+        },
+        "post": {
+            "operationId": f"{endpoint}_predict",
+            "summary": f"Probability from {what} for one row ({', '.join(features)}) or a batch.",
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/json": {
+                        "schema": {
+                            "oneOf": [
+                                {"$ref": "#/components/schemas/Row"},
+                                {"$ref": "#/components/schemas/BatchRequest"},
+                            ]
+                        }
+                    }
+                },
+            },
+            "responses": {
+                "200": {
+                    "description": "The prediction (single row) or predictions (batch, in row order).",
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "oneOf": [
+                                    {"$ref": "#/components/schemas/Prediction"},
+                                    {"$ref": "#/components/schemas/BatchPrediction"},
+                                ]
+                            }
+                        }
+                    },
+                },
+                **_error_responses([400, 405, 413, 415, 503]),
+            },
+        },
+    }
+
+
+def _echo_path_item(endpoint: str) -> dict[str, Any]:
+    return {
+        "post": {
+            "operationId": f"{endpoint}_echo",
+            "summary": "The book's echo: returns msg.",
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/json": {
+                        "schema": {
+                            "type": "object",
+                            "required": ["msg"],
+                            "properties": {"msg": {"type": "string"}},
+                            "example": {"msg": "hello"},
+                        }
+                    }
+                },
+            },
+            "responses": {
+                "200": {
+                    "description": "The message back.",
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "required": ["response", "success"],
+                                "additionalProperties": False,
+                                "properties": {
+                                    "response": {"type": "string"},
+                                    "success": {"type": "boolean", "enum": [True]},
+                                },
+                            }
+                        }
+                    },
+                },
+                **_error_responses([400, 405, 413, 415]),
+            },
+        }
+    }
+
+
+def _document(title: str, description: str, paths: dict[str, Any], components: dict[str, Any],
+              server: str | None) -> dict[str, Any]:
+    doc: dict[str, Any] = {
+        "openapi": OPENAPI_VERSION,
+        "info": {"title": title, "version": "1", "description": description},
+        "paths": paths,
+        "components": {"schemas": {"Error": _error_schema(), **components}},
+    }
+    if server:
+        doc["servers"] = [{"url": server}]
+    return doc
+
+
+def _check_features(features: Sequence[str]) -> list[str]:
+    names = list(features)
+    if not names:
+        raise ValueError("features: at least one feature name is needed")
+    for i, name in enumerate(names):
+        if not isinstance(name, str) or not name:
+            raise ValueError(f"features[{i}]: must be a non-empty string, got {name!r}")
+    if len(set(names)) != len(names):
+        raise ValueError(f"features: duplicate names in {names}")
+    return names
+
+
+def build_spec(
+    features: Sequence[str],
+    endpoint: str = "pred",
+    *,
+    path: str | None = None,
+    model_name: str | None = None,
+    max_batch_rows: int = DEFAULT_MAX_BATCH_ROWS,
+    server: str | None = None,
+) -> dict[str, Any]:
+    """The OpenAPI document of one model endpoint taking ``features`` (model input order).
+
+    ``path`` defaults to ``/<endpoint>`` (Cloud Functions' URL path; functions-framework serves any path).
+    Raises ValueError naming the argument if the features or limits are unusable.
+    """
+    names = _check_features(features)
+    if isinstance(max_batch_rows, bool) or not isinstance(max_batch_rows, int) or max_batch_rows < 1:
+        raise ValueError(f"max_batch_rows: must be a positive integer, got {max_batch_rows!r}")
+    route = path or f"/{endpoint}"
+    return _document(
+        f"serverless-models: {endpoint}",
+        f"Prediction endpoint {endpoint!r}" + (f" serving {model_name!r}" if model_name else "")
+        + f". Features in model order: {', '.join(names)}. Limits: {max_batch_rows} rows per batch, "
+        f"{DEFAULT_MAX_BODY_BYTES} bytes per body (defaults; MAX_BATCH_ROWS / MAX_BODY_BYTES).",
+        {route: _model_path_item(endpoint, names, model_name)},
+        _model_components(names, max_batch_rows),
+        server,
+    )
+
+
+def build_echo_spec(endpoint: str = "echo", *, path: str | None = None, server: str | None = None) -> dict[str, Any]:
+    """The OpenAPI document of an echo endpoint."""
+    return _document(f"serverless-models: {endpoint}", "The book's echo function.",
+                     {path or f"/{endpoint}": _echo_path_item(endpoint)}, {}, server)
+
+
+def build_stack_spec(cfg: Any, endpoints: Sequence[str] | None = None, server: str | None = None) -> dict[str, Any]:
+    """One document for the endpoints of a validated ``StackConfig`` (all, or those named in ``endpoints``).
+
+    Model endpoints share one feature set per document only if they agree; otherwise each model's schemas
+    are prefixed with its endpoint name.
+    """
+    from smodels.manifest import load_manifest
+
+    chosen = [e for e in cfg.endpoints if endpoints is None or e.name in endpoints]
+    if endpoints is not None:
+        unknown = sorted(set(endpoints) - {e.name for e in cfg.endpoints})
+        if unknown:
+            raise ValueError(f"--endpoint: not in the stack: {', '.join(unknown)}")
+    if not chosen:
+        raise ValueError("no endpoints selected")
+    paths: dict[str, Any] = {}
+    components: dict[str, Any] = {}
+    models: list[str] = []
+    for ep in chosen:
+        if ep.kind == "echo":
+            paths[f"/{ep.name}"] = _echo_path_item(ep.name)
+            continue
+        manifest = load_manifest(ep.model, verify_artifact=False)
+        models.append(f"{ep.name}: {manifest.name} ({', '.join(manifest.feature_names)})")
+        item = _model_path_item(ep.name, manifest.feature_names, manifest.name)
+        comps = _model_components(manifest.feature_names, DEFAULT_MAX_BATCH_ROWS)
+        prefix = "" if len([e for e in chosen if e.kind == "model"]) == 1 else _camel(ep.name)
+        if prefix:
+            text = json.dumps(item)
+            for key in comps:
+                text = text.replace(f'"#/components/schemas/{key}"', f'"#/components/schemas/{prefix}{key}"')
+            item = json.loads(text)
+            ctext = json.dumps(comps)
+            for key in comps:
+                ctext = ctext.replace(f'"#/components/schemas/{key}"', f'"#/components/schemas/{prefix}{key}"')
+            comps = {f"{prefix}{k}": v for k, v in json.loads(ctext).items()}
+        paths[f"/{ep.name}"] = item
+        components.update(comps)
+    names = ", ".join(e.name for e in chosen)
+    desc = f"Endpoints {names}." + (" Models: " + "; ".join(models) + "." if models else "")
+    return _document("serverless-models", desc, paths, components, server)
+
+
+def _camel(name: str) -> str:
+    return "".join(part[:1].upper() + part[1:] for part in name.replace("_", "-").split("-"))
+
+
+def dumps_spec(spec: dict[str, Any]) -> str:
+    """Stable JSON text (sorted keys, indent 2, trailing newline) for committing."""
+    return json.dumps(spec, indent=2, sort_keys=True) + "\n"
+
+
+def spec_for_model(model_dir: str | Path, endpoint: str = "pred", server: str | None = None) -> dict[str, Any]:
+    """The document of one model endpoint straight from a manifest directory (no stack config needed)."""
+    from smodels.manifest import load_manifest
+
+    manifest = load_manifest(model_dir, verify_artifact=False)
+    return build_spec(manifest.feature_names, endpoint, model_name=manifest.name, server=server)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from smodels.config import load_stack_config, read_stack_file
+
+    try:
+        if args.model:
+            if len(args.endpoint) > 1:
+                raise ValueError("--model describes one endpoint; give at most one --endpoint")
+            spec = spec_for_model(args.model, (args.endpoint or ["pred"])[0], args.server)
+        else:
+            project = Path(args.project_dir)
+            cfg = load_stack_config(read_stack_file(project, args.stack), project)
+            spec = build_stack_spec(cfg, args.endpoint or None, args.server)
+    except (ValueError, OSError) as exc:  # ManifestError is a ValueError
+        print(f"smodels openapi: {exc}", file=sys.stderr)
+        return 2
+    text = dumps_spec(spec)
+    if args.out in (None, "-"):
+        sys.stdout.write(text)
+    else:
+        out = Path(args.out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text, encoding="utf-8")
+        print(f"wrote {out} ({len(spec['paths'])} path(s))", file=sys.stderr)
+    return 0
+
+
+def register(subparsers: Any) -> None:
+    """Add `smodels openapi` to the CLI."""
+    p = subparsers.add_parser("openapi", help="write the OpenAPI document of the stack's endpoints",
+                              description=__doc__.split("\n\n")[0])
+    p.add_argument("--stack", default="dev", help="stack whose Pulumi.<stack>.yaml to read (default: dev)")
+    p.add_argument("--project-dir", default=".", help="project directory (default: .)")
+    p.add_argument("--endpoint", action="append", default=[], metavar="NAME",
+                   help="only this endpoint (repeatable; default: every endpoint of the stack)")
+    p.add_argument("--model", default=None, metavar="DIR",
+                   help="describe one model endpoint from this manifest directory instead of the stack")
+    p.add_argument("--server", default=None, help="base URL to put in `servers` (default: none)")
+    p.add_argument("--out", default=None, help="output file (default: stdout)")
+    p.set_defaults(func=_run)

@@ -1,0 +1,26 @@
+"""Shared fixtures: the repo root and the book's games CSV (never copied into the repo)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def repo_root() -> Path:
+    """The repository root."""
+    return REPO_ROOT
+
+
+@pytest.fixture(scope="session")
+def data_csv() -> Path:
+    """Path of games-expand.csv: $SMODELS_DATA, else ../shared/data/ beside the repo; skips if absent."""
+    env = os.environ.get("SMODELS_DATA")
+    path = Path(env) if env else REPO_ROOT.parent / "shared" / "data" / "games-expand.csv"
+    if not path.is_file():
+        pytest.skip(f"games data not found at {path} (set SMODELS_DATA to the games-expand.csv path)")
+    return path

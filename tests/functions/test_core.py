@@ -1,0 +1,259 @@
+"""The serving core without an adapter: predictors per format, value/row parsing, settings, JSON parsing, echo."""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from fn_cases import BOOK, FEATURES
+
+from functions import echo, predictors
+from functions.app import ConfigError, ModelApp, Settings, parse_rows, parse_value
+from functions.http import ApiError, Request, check_content_type, parse_json_bytes
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+BOOK_ROW = np.array([[1.0] + [0.0] * 9])
+
+
+# -- predictors -------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name,tol", [("skops", 1e-12), ("joblib", 1e-12), ("onnx64", 1e-12), ("onnx32", 1e-6)])
+def test_sklearn_formats_match_predict_proba(models, name: str, tol: float) -> None:
+    art = getattr(models, name)
+    pred = predictors.load(art.data, art.fmt)
+    rows = models.X[:2000]
+    np.testing.assert_allclose(pred.predict(rows), models.clf.predict_proba(rows)[:, 1], rtol=0, atol=tol)
+    assert abs(pred.predict(BOOK_ROW)[0] - models.clf.predict_proba(BOOK_ROW)[0][1]) <= 1e-9 or name == "onnx32"
+
+
+def test_onnx_input_dtype_follows_model(models) -> None:
+    assert predictors.load(models.onnx64.data, "onnx").dtype is np.float64
+    p32 = predictors.load(models.onnx32.data, "onnx")
+    assert p32.dtype is np.float32 and p32.output_name == "probabilities"
+
+
+def test_pickle_format(models) -> None:
+    import pickle
+
+    pred = predictors.load(pickle.dumps(models.clf), "pickle")
+    assert pred.predict(BOOK_ROW)[0] == models.clf.predict_proba(BOOK_ROW)[0][1]
+
+
+def test_keras_format_matches_model(models) -> None:
+    pred = predictors.load(models.keras.data, "keras")
+    rows = models.X[:100]
+    expected = np.asarray(models.keras_model.predict(rows.astype(np.float32), verbose=0))[:, 0]
+    np.testing.assert_allclose(pred.predict(rows), expected, rtol=0, atol=1e-6)
+
+
+def test_skops_refuses_foreign_types() -> None:
+    import skops.io as sio
+    from sklearn.preprocessing import FunctionTransformer
+
+    data = sio.dumps(FunctionTransformer(func=math.sqrt))
+    assert any(not t.startswith(("sklearn.", "numpy.")) for t in sio.get_untrusted_types(data=data))
+    with pytest.raises(predictors.PredictorError, match="refused: .*sqrt"):
+        predictors.load(data, "skops")
+
+
+@pytest.mark.parametrize("fmt,data", [("skops", b"junk"), ("onnx", b"junk"), ("keras", b"junk"),
+                                      ("joblib", b"junk"), ("pickle", b"junk"), ("h5", b"")])
+def test_broken_bytes_raise_predictor_error(fmt: str, data: bytes) -> None:
+    with pytest.raises(predictors.PredictorError):
+        predictors.load(data, fmt)
+
+
+def test_app_probe_rejects_wrong_feature_count(models, tmp_path) -> None:
+    settings = Settings(model_uri=models.skops.uri, model_sha256=models.skops.sha256, model_format="skops",
+                        features=("a", "b", "c"))
+    resp = ModelApp(settings).handle(Request("POST", b'{"a": 1, "b": 2, "c": 3}'))
+    body = json.loads(resp.body_text())
+    assert resp.status == 503 and "3 features" in body["error"]["message"]
+
+
+def test_onnx_package_does_not_import_sklearn(models, tmp_path) -> None:
+    """Lazy imports: serving an ONNX model never imports scikit-learn; echo never imports numpy."""
+    code = f"""
+import json, os, sys
+os.environ.update(MODEL_URI={models.onnx64.uri!r}, MODEL_SHA256={models.onnx64.sha256!r}, MODEL_FORMAT="onnx",
+                  MODEL_FEATURES={json.dumps(FEATURES)!r})
+from functions import aws
+assert "numpy" not in sys.modules
+assert aws.echo_handler({{"msg": "x"}}, None)["statusCode"] == 200
+assert "numpy" not in sys.modules, "echo imported numpy"
+out = aws.lambda_handler({json.dumps(BOOK)}, None)
+assert out["statusCode"] == 200, out
+bad = sorted(m for m in sys.modules if m.split(".")[0] in ("sklearn", "scipy", "skops", "keras", "torch",
+             "pulumi", "smodels", "boto3", "flask", "pandas"))
+assert not bad, bad
+"""
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                          cwd=str(tmp_path), env={"PYTHONPATH": str(REPO_ROOT)})
+    assert proc.returncode == 0, proc.stderr
+
+
+# -- values, rows, settings -------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("value,expected", [("1", 1.0), ("0", 0.0), (1, 1.0), (0.5, 0.5), ("-2.5e3", -2500.0),
+                                            (".5", 0.5), ("3.", 3.0)])
+def test_parse_value_accepts(value, expected) -> None:
+    assert parse_value(value, "G1") == expected
+
+
+@pytest.mark.parametrize("value", [True, False, None, "", " 1", "1 ", "nan", "inf", "-Infinity", "1_000", "0x10",
+                                   "1e999", 10**400, float("nan"), float("inf"), [1], {"a": 1}, "١", "1\n", "1" * 101])
+def test_parse_value_rejects(value) -> None:
+    with pytest.raises(ApiError) as err:
+        parse_value(value, "G7")
+    assert err.value.status == 400 and err.value.field == "G7"
+
+
+def test_parse_rows_single_and_batch() -> None:
+    rows, batch = parse_rows(dict(BOOK), tuple(FEATURES), 10)
+    assert not batch and rows.tolist() == [[1.0] + [0.0] * 9]
+    rows, batch = parse_rows({"instances": [dict(BOOK), [0] * 10]}, tuple(FEATURES), 10)
+    assert batch and rows.shape == (2, 10) and rows[0, 0] == 1 and rows[1].sum() == 0
+    with pytest.raises(ApiError) as err:
+        parse_rows({"instances": [[0] * 10] * 3}, tuple(FEATURES), 2)
+    assert err.value.status == 413
+
+
+def test_settings_from_env_lists_every_problem() -> None:
+    with pytest.raises(ConfigError) as err:
+        Settings.from_env({"MODEL_URI": "http://x/y", "MODEL_SHA256": "abc", "MODEL_FORMAT": "h5",
+                           "MODEL_FEATURES": '["a", "a"]', "MAX_BATCH_ROWS": "0", "MODEL_TTL_SECONDS": "x"})
+    msg = str(err.value)
+    for name in ("MODEL_URI", "MODEL_SHA256", "MODEL_FORMAT", "MODEL_FEATURES", "MAX_BATCH_ROWS", "MODEL_TTL_SECONDS"):
+        assert name in msg
+
+
+def test_settings_from_env_defaults() -> None:
+    s = Settings.from_env({"MODEL_URI": "gs://b/k", "MODEL_SHA256": "A" * 64, "MODEL_FORMAT": "ONNX",
+                           "MODEL_FEATURES": json.dumps(FEATURES), "MODEL_TTL_SECONDS": "0"})
+    assert (s.model_sha256, s.model_format, s.ttl_seconds, s.max_batch_rows, s.max_body_bytes) == (
+        "a" * 64, "onnx", 0.0, 1000, 1048576)
+
+
+# -- JSON parsing -----------------------------------------------------------------------------------------
+
+def test_depth_limit_counts_structure_not_strings() -> None:
+    assert parse_json_bytes(b'{"instances": [[1, 2]], "s": "[[[[[[[[[[[[[[[[[["}')["s"].startswith("[[")
+    with pytest.raises(ApiError, match="deeper"):
+        parse_json_bytes(b"[" * 9 + b"]" * 9)
+    assert parse_json_bytes(b"[" * 8 + b"]" * 8) == [[[[[[[[]]]]]]]]
+
+
+def test_parse_json_edge_cases() -> None:
+    assert parse_json_bytes('\ufeff{"a": 1}'.encode()) == {"a": 1}
+    for bad in (b'{"a": 1} x', b"1" * 5000, b'{"a": "\\ud800"', b"   "):
+        with pytest.raises(ApiError):
+            parse_json_bytes(bad)
+    with pytest.raises(ApiError) as err:
+        parse_json_bytes(b"{}" + b" " * 11, max_bytes=12)
+    assert err.value.status == 413
+
+
+@pytest.mark.parametrize("ct,ok", [(None, True), ("application/json", True), ("Application/JSON; charset=utf-8",
+                                   True), ("application/vnd.api+json", True), ("text/json", False),
+                                   ("application/x-www-form-urlencoded", False), ("application/json; charset=utf-16",
+                                   False)])
+def test_content_type(ct: str | None, ok: bool) -> None:
+    req = Request("POST", b"{}", {"content-type": ct} if ct else {})
+    if ok:
+        check_content_type(req)
+    else:
+        with pytest.raises(ApiError) as err:
+            check_content_type(req)
+        assert err.value.status == 415
+
+
+# -- echo -------------------------------------------------------------------------------------------------
+
+def test_echo_handle() -> None:
+    resp = echo.handle(Request("POST", b'{"msg": "hi"}'))
+    assert (resp.status, resp.body) == (200, {"response": "hi", "success": True})
+    resp = echo.handle(Request("POST", b"{}"))
+    assert resp.status == 400 and resp.body["error"]["field"] == "msg"
+
+
+
+# -- archive module sets (DESIGN.md) ----------------------------------------------------------------------
+
+ECHO_SET = ("__init__.py", "http.py", "echo.py")
+MODEL_SET = ("__init__.py", "http.py", "store.py", "predictors.py", "model_cache.py", "app.py")
+
+
+def _interpreters() -> list[str]:
+    """This interpreter, plus CPython 3.13 from pyenv when it runs (the default Lambda/GCF target)."""
+    import shutil
+
+    found = [sys.executable]
+    pyenv = shutil.which("pyenv")
+    if pyenv:
+        prefix = subprocess.run([pyenv, "prefix", "3.13.0"], capture_output=True, text=True).stdout.strip()
+        cand = Path(prefix) / "bin" / "python3.13" if prefix else None
+        if cand and cand.is_file() and subprocess.run([str(cand), "--version"], capture_output=True).returncode == 0:
+            found.append(str(cand))
+    return found
+
+
+def _package(tmp: Path, modules: tuple[str, ...], adapter: str) -> Path:
+    pkg = tmp / "functions"
+    pkg.mkdir(parents=True)
+    for name in (*modules, adapter):
+        (pkg / name).write_bytes((REPO_ROOT / "functions" / name).read_bytes())
+    return tmp
+
+
+@pytest.mark.parametrize("python", _interpreters(), ids=lambda p: Path(p).name)
+@pytest.mark.parametrize("adapter", ["aws.py", "gcp.py"])
+def test_echo_archive_runs_on_stdlib_alone(tmp_path, python: str, adapter: str) -> None:
+    """An echo archive holds only __init__, http, echo + adapter, and runs with nothing but the stdlib
+    (``-I``, the package alone on sys.path; flask is stood in by a minimal module for gcp)."""
+    root = _package(tmp_path, ECHO_SET, adapter)
+    (root / "flask.py").write_text(
+        "class Response:\n"
+        "    def __init__(self, body, status, headers, mimetype):\n"
+        "        self.body, self.status, self.headers, self.mimetype = body, status, headers, mimetype\n")
+    code = f"""
+import io, json, sys
+sys.path[:] = [{str(root)!r}] + [p for p in sys.path if "site-packages" not in p]
+if {adapter!r} == "aws.py":
+    from functions.aws import echo_handler
+    out = echo_handler({{"msg": "hi"}}, None)
+    assert out["statusCode"] == 200 and json.loads(out["body"]) == {{"response": "hi", "success": True}}, out
+    out = echo_handler({{"nope": 1}}, None)
+    assert out["statusCode"] == 400, out
+else:
+    from functions.gcp import echo
+    class Req:
+        method, path, content_length = "POST", "/", 13
+        headers = {{"Content-Type": "application/json"}}
+        stream = io.BytesIO(b'{{"msg": "hi"}}')
+    resp = echo(Req())
+    assert resp.status == 200 and json.loads(resp.body) == {{"response": "hi", "success": True}}, resp.body
+assert "numpy" not in sys.modules
+"""
+    proc = subprocess.run([python, "-I", "-c", code], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_model_archive_runs_without_echo(models, tmp_path) -> None:
+    root = _package(tmp_path, MODEL_SET, "aws.py")
+    code = f"""
+import json, os, sys
+sys.path.insert(0, {str(root)!r})
+os.environ.update(MODEL_URI={models.onnx64.uri!r}, MODEL_SHA256={models.onnx64.sha256!r}, MODEL_FORMAT="onnx",
+                  MODEL_FEATURES={json.dumps(FEATURES)!r})
+from functions.aws import lambda_handler
+out = lambda_handler({json.dumps(BOOK)}, None)
+assert out["statusCode"] == 200, out
+assert "functions.echo" not in sys.modules
+"""
+    proc = subprocess.run([sys.executable, "-I", "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr

@@ -1,0 +1,362 @@
+"""Harness for running the Pulumi program under Pulumi's mock engine.
+
+`RecordingMocks` records every `new_resource` call (type, name, inputs) and answers with the inputs plus the
+computed attributes the program reads (ARNs, URLs, emails...), derived only from the resource's name so two runs
+give identical graphs. `run_program(config, builds)` resets the engine's global state, installs fresh mocks,
+points the packager seam at the given builds, executes `__main__.py` and returns the recorded resources and the
+stack outputs, fully resolved.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import runpy
+import zipfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import pytest
+from pulumi.runtime import settings as pulumi_settings
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+PROGRAM = REPO_ROOT / "__main__.py"
+PROJECT, STACK = "serverless-models", "dev"
+NS = "serverless-models"
+
+
+@dataclass
+class Recorded:
+    """One `new_resource` call."""
+
+    typ: str
+    name: str
+    inputs: dict[str, Any]
+
+
+class RecordingMocks(pulumi.runtime.Mocks):
+    """Records resources; computes the provider outputs the program consumes, deterministically."""
+
+    def __init__(self) -> None:
+        self.resources: list[Recorded] = []
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
+        inputs = dict(args.inputs)
+        self.resources.append(Recorded(args.typ, args.name, inputs))
+        name, t = args.name, args.typ
+        out = dict(inputs)
+        rid = f"{name}-id"
+        if t == "aws:s3/bucket:Bucket":
+            out.setdefault("bucket", f"{name}-bucket")
+            out["arn"] = f"arn:aws:s3:::{out['bucket']}"
+            rid = out["bucket"]
+        elif t == "aws:cloudwatch/logGroup:LogGroup":
+            out["arn"] = f"arn:aws:logs:us-east-1:123456789012:log-group:{inputs['name']}"
+        elif t in ("aws:iam/role:Role", "aws:iam/user:User"):
+            kind = t.rsplit(":", 1)[1].lower()
+            out.setdefault("name", f"{name}-{kind}")
+            out["arn"] = f"arn:aws:iam::123456789012:{kind}/{out['name']}"
+        elif t == "aws:iam/policy:Policy":
+            out["arn"] = f"arn:aws:iam::123456789012:policy/{name}"
+        elif t == "aws:lambda/function:Function":
+            arn = f"arn:aws:lambda:us-east-1:123456789012:function:{inputs['name']}"
+            out.update(
+                arn=arn, invokeArn=f"arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/{arn}/invocations"
+            )
+        elif t == "aws:lambda/layerVersion:LayerVersion":
+            out["arn"] = f"arn:aws:lambda:us-east-1:123456789012:layer:{inputs['layerName']}:1"
+        elif t == "aws:apigatewayv2/api:Api":
+            rid = "abc123api"
+            out["apiEndpoint"] = f"https://{rid}.execute-api.us-east-1.amazonaws.com"
+            out["executionArn"] = f"arn:aws:execute-api:us-east-1:123456789012:{rid}"
+        elif t == "aws:s3/bucketObjectv2:BucketObjectv2":
+            out["versionId"] = "v-" + hashlib.sha256(name.encode()).hexdigest()[:8]
+        elif t == "aws:iam/accessKey:AccessKey":
+            rid = "AKIAFAKEFAKEFAKE"
+            out["secret"] = "fake-secret-" + name
+        elif t == "gcp:storage/bucket:Bucket":
+            out.setdefault("name", f"{name}-bucket")
+            rid = out["name"]
+        elif t == "gcp:serviceaccount/account:Account":
+            email = f"{inputs['accountId']}@{inputs.get('project', 'p')}.iam.gserviceaccount.com"
+            out.update(email=email, member=f"serviceAccount:{email}", name=f"projects/p/serviceAccounts/{email}")
+            rid = out["name"]
+        elif t == "gcp:cloudfunctionsv2/function:Function":
+            fname = inputs["name"]
+            out["url"] = f"https://{inputs['location']}-{inputs.get('project', 'p')}.cloudfunctions.net/{fname}"
+            svc = dict(inputs.get("serviceConfig") or {})
+            svc["service"] = f"projects/{inputs.get('project', 'p')}/locations/{inputs['location']}/services/{fname}"
+            out["serviceConfig"] = svc
+        return rid, out
+
+    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
+        self.calls.append((args.token, dict(args.args)))
+        return {}, None
+
+    # --- queries -------------------------------------------------------------------------------------------
+    def of_type(self, typ: str) -> list[Recorded]:
+        """Every recorded resource of type token `typ` (e.g. `aws:lambda/function:Function`)."""
+        return [r for r in self.resources if r.typ == typ]
+
+    def one(self, typ: str, name_contains: str = "") -> Recorded:
+        """The single resource of `typ` whose name contains `name_contains`."""
+        found = [r for r in self.of_type(typ) if name_contains in r.name]
+        assert len(found) == 1, f"expected one {typ} named *{name_contains}*, got {[r.name for r in found]}"
+        return found[0]
+
+    def by_name(self) -> dict[str, Recorded]:
+        """Resources by `type::name` (unique in a Pulumi program)."""
+        return {f"{r.typ}::{r.name}": r for r in self.resources}
+
+
+# --- fake packager output -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FakeFeature:
+    name: str
+
+
+@dataclass(frozen=True)
+class FakeManifest:
+    name: str
+    framework: str = "scikit-learn"
+    framework_version: str = "1.9.1"
+    features: tuple[str, ...] = tuple(f"G{i}" for i in range(1, 11))
+
+    @property
+    def feature_names(self) -> list[str]:
+        return list(self.features)
+
+
+@dataclass(frozen=True)
+class FakeModel:
+    path: Path
+    sha256: str
+    format: str
+    key: str
+    manifest: FakeManifest
+
+
+@dataclass(frozen=True)
+class FakeLayer:
+    archive: Path
+    archive_sha256: str
+    zipped_bytes: int
+    unzipped_bytes: int
+
+
+@dataclass(frozen=True)
+class FakeBuild:
+    cloud: str
+    endpoint: str
+    kind: str
+    runtime: str
+    archive: Path
+    archive_sha256: str
+    zipped_bytes: int
+    unzipped_bytes: int
+    object_name: str
+    handler: str | None = None
+    entry_point: str | None = None
+    layer: FakeLayer | None = None
+    model: FakeModel | None = None
+    environment: dict[str, str] = field(default_factory=dict)
+
+
+def sha256_of(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def make_zip(path: Path, files: dict[str, str]) -> Path:
+    """A deterministic zip of `files` (name -> text)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name in sorted(files):
+            info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
+            zf.writestr(info, files[name])
+    return path
+
+
+class FakeBuilder:
+    """Writes small real archives and model files under a directory and returns FakeBuilds for a config.
+
+    `handler_source[(cloud, endpoint)]` and `model_bytes[model name]` can be changed between runs to see what
+    the program's graph does with a changed handler or model.
+    """
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.handler_source: dict[tuple[str, str], str] = {}
+        self.model_bytes: dict[str, bytes] = {}
+        self.zipped_bytes_override: dict[tuple[str, str], int] = {}
+        self.with_layer = False
+
+    def __call__(self, cfg: Any) -> list[FakeBuild]:
+        builds: list[FakeBuild] = []
+        for cloud in cfg.clouds:
+            for ep in cfg.endpoints_for(cloud):
+                builds.append(self._build(cfg, cloud, ep))
+        return builds
+
+    def _model(self, ep: Any) -> FakeModel | None:
+        if ep.kind != "model":
+            return None
+        name = "games-logreg" if ep.model is None or "logreg" in str(ep.model) else Path(ep.model).name
+        data = self.model_bytes.setdefault(name, f"onnx bytes of {name}".encode())
+        path = self.root / "models" / f"{name}.onnx"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+        sha = sha256_of(path)
+        return FakeModel(path, sha, "onnx", f"models/{name}/{sha}.onnx", FakeManifest(name))
+
+    def _build(self, cfg: Any, cloud: str, ep: Any) -> FakeBuild:
+        source = self.handler_source.setdefault((cloud, ep.name), f"# {cloud} {ep.name} handler v1\n")
+        files = {"functions/__init__.py": "", f"functions/{cloud}.py": source}
+        if cloud == "gcp":
+            files["main.py"] = "from functions.gcp import echo, pred, predict  # noqa: F401\n"
+            files["requirements.txt"] = "numpy==2.3.0\n"
+        archive = make_zip(self.root / cloud / f"{ep.name}.zip", files)
+        sha = sha256_of(archive)
+        layer = None
+        if cloud == "aws" and self.with_layer:
+            lpath = make_zip(self.root / cloud / f"{ep.name}-layer.zip", {"python/numpy/__init__.py": "x = 1\n"})
+            layer = FakeLayer(lpath, sha256_of(lpath), lpath.stat().st_size, 1000)
+        return FakeBuild(
+            cloud=cloud,
+            endpoint=ep.name,
+            kind=ep.kind,
+            runtime=ep.runtime,
+            archive=archive,
+            archive_sha256=sha,
+            zipped_bytes=self.zipped_bytes_override.get((cloud, ep.name), archive.stat().st_size),
+            unzipped_bytes=sum(len(v) for v in files.values()),
+            object_name=f"{ep.name}-{sha[:16]}.zip",
+            handler=ep.lambda_handler if cloud == "aws" else None,
+            entry_point=ep.entry_point if cloud == "gcp" else None,
+            layer=layer,
+            model=self._model(ep),
+        )
+
+
+# --- running the program --------------------------------------------------------------------------------------
+
+
+@dataclass
+class ProgramRun:
+    """What one execution of `__main__.py` registered and exported."""
+
+    mocks: RecordingMocks
+    outputs: dict[str, Any]
+    secret_outputs: set[str]
+    depends_on: dict[str, list[str]]  # "type::name" -> names of explicit depends_on resources
+    snapshot: dict[str, Any]  # "type::name" -> inputs with assets/archives as {path, sha256} (taken right away)
+
+    def inputs(self, typ: str, name_contains: str = "") -> dict[str, Any]:
+        """Inputs of the single resource of `typ` whose name contains `name_contains`."""
+        return self.mocks.one(typ, name_contains).inputs
+
+
+def _normalize(value: Any) -> Any:
+    """Inputs in a comparable form: assets and archives become their path and the sha256 of their content."""
+    if isinstance(value, (pulumi.FileAsset, pulumi.FileArchive)):
+        return {"file": str(value.path), "sha256": sha256_of(Path(value.path))}
+    if isinstance(value, dict):
+        return {k: _normalize(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_normalize(v) for v in value]
+    return value
+
+
+def base_config(**overrides: Any) -> dict[str, str]:
+    """A valid flat config as the engine passes it (strings; structured values JSON)."""
+    cfg: dict[str, Any] = {
+        "aws:region": "us-east-1",
+        "gcp:project": "my-project",
+        "gcp:region": "us-central1",
+        f"{NS}:clouds": ["aws", "gcp"],
+        f"{NS}:pythonVersion": "3.13",
+        f"{NS}:public": False,
+        f"{NS}:invokers": ["user:me@example.com"],
+        f"{NS}:throttle": {"rateLimit": 50, "burstLimit": 100},
+        f"{NS}:endpoints": {
+            "echo": {},
+            "pred": {"model": "models/logreg", "memory": 512, "timeout": 30, "maxInstances": 10},
+        },
+    }
+    for key, value in overrides.items():
+        full = key if ":" in key else f"{NS}:{key}"
+        if value is None:
+            cfg.pop(full, None)
+        else:
+            cfg[full] = value
+    return {k: v if isinstance(v, str) else json.dumps(v) for k, v in cfg.items()}
+
+
+def _reset_engine(mocks: RecordingMocks) -> None:
+    """Fresh global state: no root stack, fresh settings with these mocks, empty config."""
+    pulumi_settings.set_root_resource(None)  # type: ignore[arg-type]
+    pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=STACK, preview=False)
+
+
+def run_program(
+    monkeypatch: pytest.MonkeyPatch, config: dict[str, str], builder: Callable[[Any], Sequence[Any]]
+) -> ProgramRun:
+    """Execute `__main__.py` under fresh mocks with `config` and the fake `builder`; resolve the outputs."""
+    import infra.artifacts
+
+    monkeypatch.setattr(infra.artifacts, "builds_for", builder)
+    monkeypatch.delenv("PULUMI_CONFIG", raising=False)
+    for var in (
+        "GOOGLE_PROJECT",
+        "GOOGLE_CLOUD_PROJECT",
+        "GCLOUD_PROJECT",
+        "CLOUDSDK_CORE_PROJECT",
+        "GOOGLE_REGION",
+        "GCLOUD_REGION",
+        "CLOUDSDK_COMPUTE_REGION",
+    ):
+        monkeypatch.delenv(var, raising=False)
+    mocks = RecordingMocks()
+    _reset_engine(mocks)
+    pulumi.runtime.set_all_config(dict(config))
+    result: dict[str, Any] = {}
+    exported: dict[str, Any] = {}
+
+    depends_on: dict[str, list[str]] = {}
+
+    def record_dependencies(args: pulumi.ResourceTransformationArgs) -> None:
+        deps = args.opts.depends_on if args.opts is not None else None
+        if isinstance(deps, pulumi.Resource):
+            deps = [deps]
+        depends_on[f"{args.type_}::{args.name}"] = [d._name for d in deps or []]  # noqa: SLF001
+        return None
+
+    @pulumi.runtime.test
+    def body() -> pulumi.Output[Any]:
+        pulumi.runtime.register_stack_transformation(record_dependencies)
+        runpy.run_path(str(PROGRAM), run_name="__main__")
+        stack = pulumi_settings.get_root_resource()
+        exported.update(stack.outputs)  # type: ignore[union-attr]
+
+        def collect(values: list[Any]) -> None:
+            result.update(dict(zip(exported, values, strict=True)))
+
+        async def find_secrets() -> None:
+            for name, value in exported.items():
+                for sub, v in value.items() if isinstance(value, dict) else []:
+                    if isinstance(v, pulumi.Output) and await v.is_secret():
+                        secrets.add(f"{name}.{sub}")
+
+        return pulumi.Output.all(
+            pulumi.Output.all(*exported.values()).apply(collect), pulumi.Output.from_input(find_secrets())
+        )
+
+    secrets: set[str] = set()
+    body()
+    snapshot = {key: _normalize(r.inputs) for key, r in mocks.by_name().items()}
+    return ProgramRun(mocks, result, secrets, depends_on, snapshot)

@@ -1,0 +1,109 @@
+"""models.train_keras: a short training run gives a valid manifest; the committed model.keras reproduces it.
+
+Also pins the structure of model.keras (zip entries, weight dataset paths) that the ONNX converter in
+smodels/build reads without keras, and checks a plain numpy forward pass over those weights.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import zipfile
+from pathlib import Path
+
+os.environ.setdefault("KERAS_BACKEND", "torch")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+from smodels.manifest import Manifest, load_manifest  # noqa: E402
+
+DENSE = ("dense_1", "dense_2", "dense_3", "output")
+SHAPES = {"dense_1": (10, 64), "dense_2": (64, 64), "dense_3": (64, 64), "output": (64, 1)}
+
+
+@pytest.fixture(scope="module")
+def committed(repo_root: Path) -> Manifest:
+    return load_manifest(repo_root / "models" / "keras")
+
+
+def _load_keras(path: Path):
+    import keras
+
+    assert keras.backend.backend() == "torch"
+    return keras.saving.load_model(path, compile=False)
+
+
+def _numpy_forward(artifact: Path, rows: np.ndarray) -> np.ndarray:
+    """The model from its h5 weights alone: Dense+relu x3, Dense+sigmoid (Dropout is identity at inference)."""
+    import h5py
+
+    with zipfile.ZipFile(artifact) as z, h5py.File(io.BytesIO(z.read("model.weights.h5")), "r") as f:
+        h = rows.astype(np.float32)
+        for name in DENSE:
+            w, b = f[f"layers/{name}/vars/0"][()], f[f"layers/{name}/vars/1"][()]
+            assert w.shape == SHAPES[name] and b.shape == (SHAPES[name][1],)
+            h = h @ w + b
+            h = np.maximum(h, 0) if name != "output" else 1 / (1 + np.exp(-h))
+    return h.reshape(-1)
+
+
+def _check_artifact(m: Manifest, atol: float) -> None:
+    model = _load_keras(m.artifact_path)
+    got = model.predict(np.asarray(m.sample_rows(), dtype=np.float32), verbose=0).reshape(-1)
+    assert np.max(np.abs(got - np.asarray([s.output for s in m.samples]))) <= atol
+    par = model.predict(np.asarray(m.parity.rows, dtype=np.float32), verbose=0).reshape(-1)
+    assert np.max(np.abs(par - np.asarray(m.parity.outputs))) <= atol
+
+
+def _check_structure(artifact: Path) -> None:
+    import h5py
+
+    with zipfile.ZipFile(artifact) as z:
+        assert sorted(z.namelist()) == ["config.json", "metadata.json", "model.weights.h5"]
+        config = json.loads(z.read("config.json"))
+        layers = [(layer["class_name"], layer["config"]["name"]) for layer in config["config"]["layers"]]
+        assert layers == [
+            ("InputLayer", "x"), ("Dense", "dense_1"), ("Dropout", "dropout_1"), ("Dense", "dense_2"),
+            ("Dropout", "dropout_2"), ("Dense", "dense_3"), ("Dense", "output"),
+        ]
+        with h5py.File(io.BytesIO(z.read("model.weights.h5")), "r") as f:
+            assert "optimizer" not in f  # inference-only artifact
+            datasets: list[str] = []
+            f.visititems(lambda n, o: datasets.append(n) if isinstance(o, h5py.Dataset) else None)
+    assert sorted(datasets) == sorted(f"layers/{n}/vars/{i}" for n in DENSE for i in (0, 1))
+
+
+@pytest.mark.slow
+def test_short_training_run(data_csv: Path, tmp_path: Path, committed: Manifest) -> None:
+    from models import train_keras
+
+    assert train_keras.main(["--data", str(data_csv), "--epochs", "2", "--out", str(tmp_path)]) == 0
+    m = load_manifest(tmp_path)
+    assert (m.framework, m.backend, m.format, m.artifact) == ("keras", "torch", "keras", "model.keras")
+    assert m.training_data == committed.training_data
+    assert m.holdout.rows == committed.holdout.rows and 0.6 < m.holdout.value <= 1.0
+    assert m.size_bytes < 100_000
+    _check_structure(m.artifact_path)
+    _check_artifact(m, atol=1e-6)
+
+
+@pytest.mark.slow
+def test_committed_keras_reproduces_samples(committed: Manifest) -> None:
+    assert committed.framework == "keras" and committed.backend == "torch"
+    _check_artifact(committed, atol=1e-6)
+
+
+def test_committed_keras_structure_and_numpy_forward(committed: Manifest) -> None:
+    _check_structure(committed.artifact_path)
+    got = _numpy_forward(committed.artifact_path, np.asarray(committed.parity.rows, dtype=np.float32))
+    assert np.max(np.abs(got - np.asarray(committed.parity.outputs))) <= 1e-5
+
+
+def test_bad_epochs_is_a_usage_error(data_csv: Path, tmp_path: Path) -> None:
+    from models import train_keras
+
+    with pytest.raises(SystemExit) as exc:
+        train_keras.main(["--data", str(data_csv), "--epochs", "0", "--out", str(tmp_path)])
+    assert exc.value.code == 2
