@@ -396,6 +396,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--localstack", action="store_true",
                         help="start the stack's pred endpoints with smodels.local.LocalStack (packages + emulators)")
     parser.add_argument("--stack", default="dev", help="stack for --localstack (default dev)")
+    parser.add_argument("--endpoint", action="append", default=[], metavar="NAME",
+                        help="with --localstack: only these endpoints of the stack (repeatable; default all)")
     parser.add_argument("--runtime", choices=["onnx", "native"], default="onnx",
                         help="model runtime of the servers this script starts (default onnx)")
     parser.add_argument("--levels", default="1,4,16", help="concurrency levels (default 1,4,16)")
@@ -417,10 +419,16 @@ def main(argv: list[str] | None = None) -> int:
             check_loopback(url)
             targets.append((name, url))
         if args.localstack:
-            from smodels.config import stack_config_for
+            from smodels.config import load_stack_config, read_stack_file
             from smodels.local.stack import LocalStack
 
-            local = stack.enter_context(LocalStack(stack_config_for(REPO_ROOT, args.stack), port=free_port()))
+            raw = read_stack_file(REPO_ROOT, args.stack)
+            key = "serverless-models:endpoints"
+            if args.endpoint and isinstance(raw.get(key), dict):
+                raw[key] = {k: v for k, v in raw[key].items() if k in args.endpoint}
+            cfg = load_stack_config(raw, REPO_ROOT)
+            local = stack.enter_context(LocalStack(cfg, stack=args.stack, port=0,
+                                                   progress=lambda m: print(m, file=sys.stderr)))
             targets += [(f"{ep.cloud}/{ep.name}", ep.url) for ep in local.endpoints if ep.kind == "model"]
         if not targets:
             env = _model_env(args.runtime, Path(tempfile.mkdtemp(prefix="smodels-load-")))

@@ -252,10 +252,18 @@ class ModelApp:
             loaded = self.cache.get()
         except ModelUnavailable as exc:
             return error_response(503, "model_unavailable", str(exc))
+        self._check_range(rows, getattr(loaded.model, "input_limit", None), batch)
         out = np.asarray(loaded.model.predict(rows), dtype=np.float64).reshape(-1)
-        if out.shape[0] != rows.shape[0] or not np.all(np.isfinite(out)):
-            raise RuntimeError(f"model returned {out.shape[0]} values (finite: {bool(np.all(np.isfinite(out)))}) "
-                               f"for {rows.shape[0]} rows")
+        if out.shape[0] != rows.shape[0]:
+            raise RuntimeError(f"model returned {out.shape[0]} values for {rows.shape[0]} rows")
+        nonfinite = np.flatnonzero(~np.isfinite(out))
+        if nonfinite.size:
+            # Finite but extreme inputs can overflow inside a float32 model (inf - inf): the input's fault,
+            # reported as such rather than as a NaN prediction or a 500.
+            i = int(nonfinite[0])
+            where = f"instances[{i}]" if batch else None
+            raise ApiError(422, "non_finite_output", f"the model's output for {where or 'this row'} is not finite; "
+                           "the input values are too extreme for it", where)
         model_info = {"name": s.model_name, "version": loaded.sha256}
         preds = [float(x) for x in out]
         log_event(
@@ -267,6 +275,18 @@ class ModelApp:
             return json_response({"success": True, "predictions": preds, "model": model_info})
         return json_response({"success": True, "response": str(preds[0]), "prediction": preds[0],
                               "model": model_info})
+
+    def _check_range(self, rows: np.ndarray, limit: float | None, batch: bool) -> None:
+        """Values a float32 model input cannot hold would become inf in the cast: a client error, not a 500."""
+        if limit is None:
+            return
+        bad = np.argwhere(np.abs(rows) > limit)
+        if bad.size:
+            i, j = (int(x) for x in bad[0])
+            name = self.settings.features[j]
+            field = f"instances[{i}].{name}" if batch else name
+            raise ApiError(400, "invalid_value", f"{field} is outside the range this model's float32 input holds "
+                           f"(|x| <= {limit:.4g})", field)
 
 
 _app: ModelApp | None = None

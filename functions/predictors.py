@@ -24,8 +24,13 @@ class PredictorError(Exception):
     """The artifact could not be turned into a predictor (refused type, wrong shape, broken file)."""
 
 
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
 class Predictor(Protocol):
-    """What the app calls."""
+    """What the app calls. ``input_limit``: the largest |value| the model's input type holds (None: float64)."""
+
+    input_limit: float | None
 
     def predict(self, rows: np.ndarray) -> np.ndarray:
         """Probabilities of the positive class, shape [N]."""
@@ -52,6 +57,7 @@ class SklearnPredictor:
             raise PredictorError(f"loaded object of type {type(model).__name__} has no predict_proba/predict")
         self.model = model
         self._proba = hasattr(model, "predict_proba")
+        self.input_limit: float | None = None
 
     def predict(self, rows: np.ndarray) -> np.ndarray:
         """``predict_proba(rows)[:, 1]`` (or ``predict`` for an estimator without probabilities)."""
@@ -79,6 +85,7 @@ class OnnxPredictor:
             raise PredictorError(f"ONNX model has {len(inputs)} inputs; expected exactly 1")
         self.input_name = inputs[0].name
         self.dtype = np.float64 if inputs[0].type == "tensor(double)" else np.float32
+        self.input_limit: float | None = None if self.dtype is np.float64 else FLOAT32_MAX
         self.output_name = self._pick_output()
 
     def _pick_output(self) -> str:
@@ -115,6 +122,7 @@ class KerasPredictor:
         finally:
             os.unlink(path)
         self._to_numpy = keras.ops.convert_to_numpy
+        self.input_limit: float | None = FLOAT32_MAX
 
     def predict(self, rows: np.ndarray) -> np.ndarray:
         """Call the model directly (``model.predict`` builds a data pipeline per call: much slower)."""

@@ -12,6 +12,7 @@ ONNX runtime's 500 on out-of-range values is pinned separately in tests/function
 from __future__ import annotations
 
 import importlib.util
+import json
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,7 +28,7 @@ from smodels.openapi import build_echo_spec, build_spec
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 FEATURES = [f"G{i}" for i in range(1, 11)]
-EXAMPLES = 120
+EXAMPLES = 60
 
 pytestmark = pytest.mark.slow
 
@@ -57,6 +58,26 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]
                "aws/pred": aws_pred.rsplit("/", 1)[0]}
 
 
+@pytest.fixture(scope="module")
+def localstack() -> Iterator[dict[str, str]]:
+    """`smodels serve`'s own stack (built packages, emulators, awslambdaric front) for the pred endpoint.
+
+    Opt-in with SMODELS_FUZZ_LOCALSTACK=1: building the packages may download wheels, and tests here must not
+    need the network.
+    """
+    import os
+
+    if os.environ.get("SMODELS_FUZZ_LOCALSTACK") != "1":
+        pytest.skip("set SMODELS_FUZZ_LOCALSTACK=1 to fuzz the full local stack (builds packages)")
+    from smodels.config import load_stack_config, read_stack_file
+    from smodels.local.stack import LocalStack
+
+    raw = read_stack_file(REPO_ROOT, "dev")
+    raw["serverless-models:endpoints"] = {"pred": (raw.get("serverless-models:endpoints") or {}).get("pred", {})}
+    with LocalStack(load_stack_config(raw, REPO_ROOT), stack="dev", port=0) as stack:
+        yield {f"{ep.cloud}/pred": ep.url.rsplit("/", 1)[0] for ep in stack.endpoints if ep.name == "pred"}
+
+
 def _checks(mode: GenerationMode) -> list[Any]:
     from schemathesis.checks import not_a_server_error
     from schemathesis.specs.openapi import checks as oc
@@ -67,8 +88,14 @@ def _checks(mode: GenerationMode) -> list[Any]:
     return [*common, extra]
 
 
-MODEL_SCHEMA = schemathesis.openapi.from_dict(build_spec(FEATURES, "pred", model_name="games-logreg"))
-ECHO_SCHEMA = schemathesis.openapi.from_dict(build_echo_spec("echo"))
+# Schema-breaking requests must get one of these (schemathesis' default list lacks 413, our answer to a batch
+# over maxItems); schema-valid ones must get exactly 200.
+CONFIG = schemathesis.Config.from_dict({"checks": {
+    "negative_data_rejection": {"expected-statuses": ["400", "405", "413", "415"]},
+    "positive_data_acceptance": {"expected-statuses": ["200"]},
+}})
+MODEL_SCHEMA = schemathesis.openapi.from_dict(build_spec(FEATURES, "pred", model_name="games-logreg"), config=CONFIG)
+ECHO_SCHEMA = schemathesis.openapi.from_dict(build_echo_spec("echo"), config=CONFIG)
 SETTINGS = settings(max_examples=EXAMPLES, deadline=None, database=None,
                     suppress_health_check=list(HealthCheck))
 
@@ -86,6 +113,19 @@ def _run(case: Any, base_url: str, mode: GenerationMode) -> None:
 @pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE], ids=["positive", "negative"])
 def test_predict_conforms(servers: dict[str, str], target: str, mode: GenerationMode) -> None:
     base_url = servers[target]
+
+    @SETTINGS
+    @given(case=MODEL_SCHEMA["/pred"]["POST"].as_strategy(generation_mode=mode))
+    def check(case: Any) -> None:
+        _run(case, base_url, mode)
+
+    check()
+
+
+@pytest.mark.parametrize("target", ["aws/pred", "gcp/pred"])
+@pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE], ids=["positive", "negative"])
+def test_localstack_predict_conforms(localstack: dict[str, str], target: str, mode: GenerationMode) -> None:
+    base_url = localstack[target]
 
     @SETTINGS
     @given(case=MODEL_SCHEMA["/pred"]["POST"].as_strategy(generation_mode=mode))
@@ -138,3 +178,62 @@ def test_committed_openapi_document_is_current() -> None:
     committed = REPO_ROOT / "docs" / "openapi.json"
     assert committed.is_file(), "run: smodels openapi --model models/logreg --endpoint pred --out docs/openapi.json"
     assert json.loads(committed.read_text()) == json.loads(dumps_spec(spec_for_model(REPO_ROOT / "models/logreg")))
+
+
+# -- the generator itself --------------------------------------------------------------------------------------
+
+def test_spec_is_valid_openapi_and_exact() -> None:
+    from openapi_spec_validator import validate
+
+    spec = build_spec(FEATURES, "pred", max_batch_rows=7)
+    validate(spec)
+    schemas = spec["components"]["schemas"]
+    assert schemas["Row"]["required"] == FEATURES and schemas["Row"]["additionalProperties"] is False
+    assert schemas["RowValues"]["minItems"] == schemas["RowValues"]["maxItems"] == 10
+    assert schemas["BatchRequest"]["properties"]["instances"]["maxItems"] == 7
+    assert set(spec["paths"]["/pred"]["post"]["responses"]) == {"200", "400", "405", "413", "415", "503"}
+    validate(build_echo_spec("echo"))
+
+
+@pytest.mark.parametrize("kwargs, field", [
+    ({"features": []}, "features"),
+    ({"features": ["G1", "G1"]}, "duplicate"),
+    ({"features": ["G1", ""]}, "features[1]"),
+    ({"features": ["G1"], "max_batch_rows": 0}, "max_batch_rows"),
+    ({"features": ["G1"], "max_batch_rows": True}, "max_batch_rows"),
+])
+def test_spec_rejects_bad_arguments(kwargs: dict[str, Any], field: str) -> None:
+    with pytest.raises(ValueError, match=field.replace("[", r"\[").replace("]", r"\]")):
+        build_spec(**kwargs)
+
+
+def test_stack_spec_covers_every_endpoint(tmp_path: Path) -> None:
+    """A stack with echo and two model endpoints: one path each, per-endpoint schema names, valid document."""
+    import shutil
+
+    from openapi_spec_validator import validate
+
+    from smodels.config import load_stack_config
+    from smodels.openapi import build_stack_spec
+
+    shutil.copytree(REPO_ROOT / "models" / "logreg", tmp_path / "m")
+    cfg = load_stack_config({"serverless-models:endpoints": {"echo": {}, "pred": {"model": "m"},
+                                                             "scores": {"model": "m"}}}, tmp_path)
+    spec = build_stack_spec(cfg)
+    validate(spec)
+    assert sorted(spec["paths"]) == ["/echo", "/pred", "/scores"]
+    assert "PredRow" in spec["components"]["schemas"] and "ScoresRow" in spec["components"]["schemas"]
+    assert '"#/components/schemas/Row"' not in json.dumps(spec)
+    with pytest.raises(ValueError, match="not in the stack: nope"):
+        build_stack_spec(cfg, ["nope"])
+
+
+def test_cli_writes_the_document_and_reports_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from smodels.cli import main
+
+    out = tmp_path / "openapi.json"
+    assert main(["openapi", "--model", str(REPO_ROOT / "models" / "logreg"), "--endpoint", "pred",
+                 "--out", str(out)]) == 0
+    assert json.loads(out.read_text()) == json.loads((REPO_ROOT / "docs" / "openapi.json").read_text())
+    assert main(["openapi", "--model", str(tmp_path / "missing")]) == 2
+    assert "missing" in capsys.readouterr().err

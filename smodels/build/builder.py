@@ -100,11 +100,17 @@ def _sources_hash(sources: list[tuple[str, Path]]) -> str:
     return digest.hexdigest()
 
 
+KEEP_BUILDS = 3
+
+
 def _prune(directory: Path, keep: set[str]) -> None:
-    """Drop older builds of one endpoint so `.build` does not grow without bound."""
-    for p in directory.glob("*"):
-        if p.is_file() and p.stem not in keep and p.name not in keep:
-            p.unlink()
+    """Drop all but the newest few builds of one endpoint (switching back is then a cache hit), so `.build` does
+    not grow without bound."""
+    zips = sorted(directory.glob("*.zip"), key=lambda p: p.stat().st_mtime, reverse=True)
+    stale = [p for p in zips if p.stem not in keep and p.name not in keep][KEEP_BUILDS - 1:]
+    for p in stale:
+        p.unlink()
+        p.with_suffix(".json").unlink(missing_ok=True)
 
 
 def build_function(cfg, endpoint, cloud: str, opts: BuildOptions) -> FunctionBuild:
@@ -198,7 +204,21 @@ def _build_aws(cfg, endpoint, sources, spec: DepsSpec, model, opts: BuildOptions
         layer = LayerBuild(**{**info["layer"], "archive": Path(info["layer"]["archive"]), "cached": True}) \
             if info.get("layer") else None
         if layer is None or layer.archive.is_file():
+            archive.touch()  # most recently used: pruning keeps it
             return _aws_result(cfg, endpoint, target, archive, info, layer, model, spec, t0, cached=True)
+
+    twin = next((p for p in sorted((Path(opts.out_dir) / "aws").glob(f"*/{fkey}.zip")) if p != archive), None)
+    if twin is not None and twin.with_suffix(".json").is_file():
+        # Another endpoint with the same code, deps and target (e.g. pred and predict on ONNX): same bytes.
+        info = json.loads(twin.with_suffix(".json").read_text())
+        layer = LayerBuild(**{**info["layer"], "archive": Path(info["layer"]["archive"]), "cached": True}) \
+            if info.get("layer") else None
+        if layer is None or layer.archive.is_file():
+            directory.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(twin, archive)
+            record.write_text(twin.with_suffix(".json").read_text())
+            _prune(directory, {fkey})
+            return _aws_result(cfg, endpoint, target, archive, info, layer, model, spec, t0, cached=False)
 
     deps = None
     if spec.pins:

@@ -299,6 +299,7 @@ class DepsBuild:
 
     @property
     def top_packages(self) -> tuple[tuple[str, int], ...]:
+        """The five biggest distributions of the tree, (name, bytes)."""
         return tuple((n, s) for n, s in self.meta["top_packages"])
 
 

@@ -25,7 +25,7 @@ FORMAT_EXT = {"skops": "skops", "keras": "keras", "onnx": "onnx", "joblib": "job
 ONNX_OPSET = 17
 ONNX_IR_VERSION = 8
 KERAS_ACTIVATIONS = {"relu": "Relu", "sigmoid": "Sigmoid", "tanh": "Tanh", "linear": None, None: None}
-MODEL_CONVERTER_VERSION = "1"
+MODEL_CONVERTER_VERSION = "3"
 
 
 def object_key(name: str, sha256: str, fmt: str) -> str:
@@ -164,6 +164,7 @@ def _convert_sklearn(manifest) -> bytes:
         )
     except Exception as exc:  # skl2onnx raises plain RuntimeError/NotImplementedError for unsupported models
         raise BuildError(f"skl2onnx cannot convert {type(clf).__name__}: {exc}") from None
+    onx.graph.name = f"{manifest.name}"  # skl2onnx names the graph with a random uuid
     onx.producer_name = "smodels"
     onx.producer_version = MODEL_CONVERTER_VERSION
     return onx.SerializeToString(deterministic=True)
@@ -206,12 +207,15 @@ def convert_keras_file(path: Path, n_features: int) -> bytes:
             if cls == "Activation":
                 act = cfg.get("activation")
             elif cls == "Dense":
-                group = h5.get(f"layers/{name}/vars")
+                # Keras 3 stores weights by class and position (dense, dense_1, ...), not by the layer's name.
+                group = h5.get(f"layers/dense{'' if dense_i == 0 else f'_{dense_i}'}/vars")
                 if group is None or "0" not in group:
                     raise BuildError(f"{path}: no weights for Dense layer {name!r} in model.weights.h5")
                 kernel = np.asarray(group["0"], dtype=np.float32)
                 if kernel.shape[0] != width:
-                    raise BuildError(f"{path}: layer {name!r} expects {kernel.shape[0]} inputs, previous gives {width}")
+                    raise BuildError(
+                        f"{path}: layer {name!r} expects {kernel.shape[0]} inputs, the previous layer gives {width}"
+                    )
                 bias = (
                     np.asarray(group["1"], dtype=np.float32)
                     if cfg.get("use_bias", True)

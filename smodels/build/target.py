@@ -47,11 +47,13 @@ class Target:
 
     @property
     def version_tuple(self) -> tuple[int, int]:
+        """(3, 13) for "3.13"."""
         major, minor = self.python.split(".")
         return int(major), int(minor)
 
     @property
     def machine(self) -> str:
+        """The CPU as wheel tags spell it (x86_64, aarch64)."""
         return MACHINES.get(self.arch, self.arch)
 
     @property
@@ -67,6 +69,7 @@ class Target:
 
     @property
     def lambda_runtime(self) -> str:
+        """Lambda runtime identifier, e.g. python3.13."""
         return f"python{self.python}"
 
     def describe(self) -> str:

@@ -1,0 +1,15 @@
+"""Local mode: every endpoint of a stack on this machine, without credentials (`smodels serve`, `smodels smoke`).
+
+- `stack.LocalStack`       the context manager both commands share: build for the host, start the emulators,
+                           upload the models, run the Lambda workers and Cloud Functions, wait, stop.
+- `lambda_runtime`         the Lambda Runtime API awslambdaric talks to, and the worker pool.
+- `front`, `apigw`         the HTTP API stage in front of the Lambdas (payload format 2.0 both ways).
+- `emulators`              moto (S3) and gcp-storage-emulator (GCS) as child processes.
+- `procs`                  child processes in their own process groups, stopped for sure.
+- `smoke`                  the book's requests and their checks, for a local or a deployed stack.
+- `cli`                    registers `serve` and `smoke` with `smodels`.
+"""
+
+from smodels.local.stack import LocalEndpoint, LocalStack, LocalStackError
+
+__all__ = ["LocalEndpoint", "LocalStack", "LocalStackError"]

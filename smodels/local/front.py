@@ -167,7 +167,7 @@ class FrontServer(ThreadingHTTPServer):
 
     def start(self) -> FrontServer:
         """Serve in a background thread."""
-        self._thread = threading.Thread(target=self.serve_forever, name="aws-front", daemon=True)
+        self._thread = threading.Thread(target=self.serve_forever, args=(0.1,), name="aws-front", daemon=True)
         self._thread.start()
         return self
 

@@ -245,7 +245,8 @@ class LambdaWorker:
         self.name = f"{function.name}#{index}"
         self.server = _RuntimeServer(self)
         self.address = f"127.0.0.1:{self.server.server_address[1]}"
-        self._thread = threading.Thread(target=self.server.serve_forever, name=f"rapi-{self.name}", daemon=True)
+        self._thread = threading.Thread(target=self.server.serve_forever, args=(0.1,), name=f"rapi-{self.name}",
+                                        daemon=True)
         self._thread.start()
         self.proc: ManagedProcess | None = None
         self.current: Invocation | None = None

@@ -257,3 +257,85 @@ assert "functions.echo" not in sys.modules
 """
     proc = subprocess.run([sys.executable, "-I", "-c", code], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
+
+
+@pytest.mark.parametrize("art,batch", [("onnx32", False), ("onnx32", True), ("keras", False)])
+def test_float32_models_reject_values_they_cannot_hold(models, art: str, batch: bool) -> None:
+    """1e39 is finite as float64 but inf as float32: a 400 naming the field, not a NaN prediction / 500."""
+    a = getattr(models, art)
+    settings = Settings(model_uri=a.uri, model_sha256=a.sha256, model_format=a.fmt, features=tuple(FEATURES))
+    row = dict(BOOK, G7="1e39")
+    body = {"instances": [dict(BOOK), row]} if batch else row
+    resp = ModelApp(settings).handle(Request("POST", json.dumps(body).encode()))
+    assert resp.status == 400, resp.body
+    assert resp.body["error"]["field"] == ("instances[1].G7" if batch else "G7")
+    ok = ModelApp(settings).handle(Request("POST", json.dumps(dict(BOOK, G7="3e38")).encode()))
+    assert ok.status == 200, ok.body
+
+
+def test_float64_models_accept_large_finite_values(models) -> None:
+    a = models.onnx64
+    settings = Settings(model_uri=a.uri, model_sha256=a.sha256, model_format=a.fmt, features=tuple(FEATURES))
+    resp = ModelApp(settings).handle(Request("POST", json.dumps(dict(BOOK, G7=1e300)).encode()))
+    assert resp.status == 200 and 0.0 <= resp.body["prediction"] <= 1.0
+
+
+def test_json_checks_stay_linear() -> None:
+    import time
+
+    for body in (b"[" * 9 + b'"' + b'\\"' * 200_000, b"[" * 500_000, b'{"a": ' * 100_000):
+        started = time.perf_counter()
+        with pytest.raises(ApiError):
+            parse_json_bytes(body, max_bytes=10**7)
+        assert time.perf_counter() - started < 0.5
+
+
+def test_non_finite_model_output_is_422(models) -> None:
+    """A model that returns NaN for a valid row (a float32 overflow: inf - inf) gives 422 naming the row."""
+
+    class NaNOnSecondRow:
+        input_limit = None
+
+        def predict(self, rows: np.ndarray) -> np.ndarray:
+            out = np.full(len(rows), 0.5)
+            out[1:] = np.nan
+            return out
+
+    a = models.skops
+    settings = Settings(model_uri=a.uri, model_sha256=a.sha256, model_format=a.fmt, features=tuple(FEATURES))
+    app = ModelApp(settings, loader=lambda data: NaNOnSecondRow())
+    resp = app.handle(Request("POST", json.dumps({"instances": [dict(BOOK), dict(BOOK)]}).encode()))
+    assert resp.status == 422, resp.body
+    assert resp.body["error"]["code"] == "non_finite_output" and resp.body["error"]["field"] == "instances[1]"
+    assert app.handle(Request("POST", json.dumps({"instances": [dict(BOOK)]}).encode())).status == 200
+
+
+@pytest.mark.parametrize("art", ["onnx32", "keras"])
+def test_extreme_float32_inputs_are_never_500(models, art: str) -> None:
+    a = getattr(models, art)
+    settings = Settings(model_uri=a.uri, model_sha256=a.sha256, model_format=a.fmt, features=tuple(FEATURES))
+    app = ModelApp(settings)
+    for sign in ("", "-"):
+        row = {f: f"{sign}3.4e38" for f in FEATURES}
+        resp = app.handle(Request("POST", json.dumps(row).encode()))
+        assert resp.status in (200, 422), resp.body
+        if resp.status == 200:
+            assert 0.0 <= resp.body["prediction"] <= 1.0
+
+
+def test_unexpected_exception_is_json_500_with_logged_traceback(models, capsys) -> None:
+    class Exploding:
+        input_limit = None
+
+        def predict(self, rows: np.ndarray) -> np.ndarray:
+            raise ZeroDivisionError("boom")
+
+    a = models.skops
+    settings = Settings(model_uri=a.uri, model_sha256=a.sha256, model_format=a.fmt, features=tuple(FEATURES))
+    resp = ModelApp(settings, loader=lambda data: Exploding()).handle(Request("POST", json.dumps(BOOK).encode()))
+    assert resp.status == 500
+    assert resp.body == {"success": False, "error": {"code": "internal", "field": None,
+                                                     "message": "internal error; see the function's logs"}}
+    logs = [json.loads(x) for x in capsys.readouterr().out.splitlines() if x.startswith("{")]
+    errors = [x for x in logs if x["event"] == "internal_error"]
+    assert len(errors) == 1 and "ZeroDivisionError: boom" in errors[0]["traceback"]

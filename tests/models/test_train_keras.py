@@ -19,8 +19,10 @@ import pytest  # noqa: E402
 
 from smodels.manifest import Manifest, load_manifest  # noqa: E402
 
-DENSE = ("dense_1", "dense_2", "dense_3", "output")
-SHAPES = {"dense_1": (10, 64), "dense_2": (64, 64), "dense_3": (64, 64), "output": (64, 1)}
+# Keras 3 names the h5 groups by class and position within the model (dense, dense_1, ...), not by the
+# layers' own names (dense_1 .. output in config.json). vars/0 is the kernel (in, out), vars/1 the bias.
+DENSE = ("dense", "dense_1", "dense_2", "dense_3")
+SHAPES = {"dense": (10, 64), "dense_1": (64, 64), "dense_2": (64, 64), "dense_3": (64, 1)}
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +47,7 @@ def _numpy_forward(artifact: Path, rows: np.ndarray) -> np.ndarray:
             w, b = f[f"layers/{name}/vars/0"][()], f[f"layers/{name}/vars/1"][()]
             assert w.shape == SHAPES[name] and b.shape == (SHAPES[name][1],)
             h = h @ w + b
-            h = np.maximum(h, 0) if name != "output" else 1 / (1 + np.exp(-h))
+            h = np.maximum(h, 0) if name != "dense_3" else 1 / (1 + np.exp(-h))
     return h.reshape(-1)
 
 

@@ -154,3 +154,43 @@ def test_bad_target_is_named() -> None:
         Target("3.13", "sparc")
     with pytest.raises(BuildError, match="python"):
         Target("3.x", "x86_64")
+
+
+def test_host_mode_targets_this_interpreter(tmp_path: Path) -> None:
+    import sys
+
+    from smodels.build.builder import resolve_target
+
+    target = resolve_target(stack({"echo": {}}), options(tmp_path, host=True))
+    assert target.host and target.uv_args() == ["--python", sys.executable]
+    assert f"{sys.version_info.major}.{sys.version_info.minor}" == target.python
+    cfg = stack({"echo": {}})
+    build = build_function(cfg, cfg.endpoints[0], "aws", options(tmp_path, host=True))
+    assert build.cloud_runtime == f"python{target.python}"
+    names = zipfile.ZipFile(build.archive).namelist()
+    assert f"functions/__pycache__/echo.{sys.implementation.cache_tag}.pyc" in names
+
+
+def test_cross_target_resolves_for_amazon_linux() -> None:
+    assert Target("3.13", "x86_64").uv_args() == ["--python-platform", "x86_64-manylinux_2_34", "--python-version",
+                                                  "3.13"]
+    assert Target("3.12", "arm64").uv_platform == "aarch64-manylinux_2_34"
+    assert Target("3.11", "x86_64").glibc == (2, 26)  # Amazon Linux 2
+
+
+def test_cli_build_json(tmp_path: Path, capsys) -> None:
+    from smodels.cli import main
+
+    (tmp_path / "functions").symlink_to(Path(__file__).resolve().parents[3] / "functions")
+    (tmp_path / "Pulumi.dev.yaml").write_text(
+        "config:\n  serverless-models:endpoints:\n    echo: {}\n"
+    )
+    assert main(["build", "--project-dir", str(tmp_path), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert [(r["cloud"], r["endpoint"]) for r in out] == [("aws", "echo"), ("gcp", "echo")]
+    assert out[0]["handler"] == "functions.aws.echo_handler" and out[1]["entry_point"] == "echo"
+    assert out[1]["object_name"] == f"echo-{out[1]['archive_sha256'][:16]}.zip"
+    assert all(Path(r["archive"]).is_file() and r["zipped_bytes"] > 0 for r in out)
+    assert main(["build", "--project-dir", str(tmp_path)]) == 0
+    text = capsys.readouterr().out
+    assert "aws/echo" in text and "(cached)" in text

@@ -264,12 +264,20 @@ def test_front_reads_chunked_bodies_and_rejects_bad_framing(tmp_path: Path, made
 
         with socket.create_connection((host, port), timeout=10) as s:
             s.sendall(b"POST /pred HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n")
-            reply = s.recv(4096)
+            reply = _read_all(s)
         assert reply.startswith(b"HTTP/1.1 400") and b"malformed chunked body" in reply
 
         with socket.create_connection((host, port), timeout=10) as s:
             s.sendall(b"POST /pred HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999\r\n\r\n")
-            reply = s.recv(4096)
+            reply = _read_all(s)
         assert reply.startswith(b"HTTP/1.1 413") and b"Request Entity Too Large" in reply
     finally:
         front.stop()
+
+
+def _read_all(sock: socket.socket) -> bytes:
+    """Everything the server sends until it closes the connection (it does after a framing error)."""
+    chunks = []
+    while chunk := sock.recv(4096):
+        chunks.append(chunk)
+    return b"".join(chunks)
