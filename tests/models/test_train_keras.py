@@ -22,6 +22,8 @@ from smodels.manifest import Manifest, load_manifest  # noqa: E402
 # Keras 3 names the h5 groups by class and position within the model (dense, dense_1, ...), not by the
 # layers' own names (dense_1 .. output in config.json). vars/0 is the kernel (in, out), vars/1 the bias.
 DENSE = ("dense", "dense_1", "dense_2", "dense_3")
+# keras 3.15 + numpy 2 under torch: noisy, harmless "__array__ ... copy keyword" warnings on every variable.
+pytestmark = pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")
 SHAPES = {"dense": (10, 64), "dense_1": (64, 64), "dense_2": (64, 64), "dense_3": (64, 1)}
 
 
