@@ -46,6 +46,7 @@ from smodels.local.procs import ManagedProcess, port_is_free, wait_for
 DEFAULT_REGION = "us-east-1"
 GCP_PROJECT = "local-project"
 UNPACKED_IDLE_S = 3 * 24 * 3600
+UNPACKED_KEEP = 12
 
 
 class LocalStackError(RuntimeError):
@@ -111,17 +112,25 @@ def _safe_name(stack: str) -> str:
     return re.sub(r"[^a-z0-9-]+", "-", stack.lower()).strip("-") or "stack"
 
 
-def _prune_unpacked(cache_root: Path, idle_s: float = UNPACKED_IDLE_S) -> None:
-    """Remove unpacked archives no local run has used for `idle_s` (each holds up to ~130 MB)."""
+def _prune_unpacked(cache_root: Path, idle_s: float = UNPACKED_IDLE_S, keep: int = UNPACKED_KEEP) -> None:
+    """Remove unpacked archives (up to ~130 MB each) idle for `idle_s`, or beyond the `keep` most recently used.
+
+    An archive used in the last hour is never removed, so a stack started meanwhile keeps its files.
+    """
     if not cache_root.is_dir():
         return
     now = time.time()
+    entries: list[tuple[float, Path]] = []
     for marker in cache_root.glob("*/.unpacked"):
         try:
-            if now - marker.stat().st_mtime > idle_s:
-                shutil.rmtree(marker.parent, ignore_errors=True)
+            entries.append((marker.stat().st_mtime, marker.parent))
         except OSError:
             pass
+    entries.sort(reverse=True)
+    for rank, (mtime, directory) in enumerate(entries):
+        idle = now - mtime
+        if idle > 3600 and (idle > idle_s or rank >= keep):
+            shutil.rmtree(directory, ignore_errors=True)
 
 
 def _answers(url: str) -> bool:

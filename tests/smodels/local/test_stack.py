@@ -154,16 +154,25 @@ def test_old_unpacked_archives_are_pruned(tmp_path: Path) -> None:
     import time
 
     cache = tmp_path / "cache"
-    old = cache / "old"
-    old.mkdir(parents=True)
-    (old / ".unpacked").write_text("x")
-    past = time.time() - stack_mod.UNPACKED_IDLE_S - 10
-    os.utime(old / ".unpacked", (past, past))
+
+    def entry(name: str, age_s: float) -> Path:
+        d = cache / name
+        d.mkdir(parents=True)
+        (d / ".unpacked").write_text("x")
+        t = time.time() - age_s
+        os.utime(d / ".unpacked", (t, t))
+        return d
+
+    stale = entry("stale", stack_mod.UNPACKED_IDLE_S + 10)
+    recent = [entry(f"r{i}", 7200 + i) for i in range(stack_mod.UNPACKED_KEEP + 2)]  # 2 over the cap
+    fresh = entry("fresh", 60)  # used within the hour: always kept
     archive = tmp_path / "a.zip"
     with zipfile.ZipFile(archive, "w") as zf:
         zf.writestr("f", "x")
     _unpack(archive, cache, "new")
-    assert not old.exists() and (cache / "new" / "f").is_file()
+    assert not stale.exists() and fresh.exists() and (cache / "new" / "f").is_file()
+    kept = [d for d in recent if d.exists()]
+    assert kept == recent[: stack_mod.UNPACKED_KEEP - 1], "the most recently used are kept, up to the cap"
 
 
 def test_safe_names() -> None:
