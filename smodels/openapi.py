@@ -32,6 +32,9 @@ DEFAULT_MAX_BATCH_ROWS = 1000
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 # ASCII digits only: JSON Schema patterns are ECMA-262, where \d is [0-9].
 NUMERIC_STRING_PATTERN = r"^[+-]?(?:[0-9]{1,20}(?:\.[0-9]{0,20})?|\.[0-9]{1,20})(?:[eE][+-]?[0-9]{1,2})?$"
+# For a float32 model input: a one-digit exponent keeps every matching string under 1e30.
+NUMERIC_STRING_PATTERN_FLOAT32 = r"^[+-]?(?:[0-9]{1,20}(?:\.[0-9]{0,20})?|\.[0-9]{1,20})(?:[eE][+-]?[0-9])?$"
+FLOAT32_MAX = 3.4028234663852886e38
 
 ERROR_CODES_4XX = (
     "invalid_json",
@@ -77,6 +80,7 @@ def _error_responses(codes: Sequence[int]) -> dict[str, Any]:
         400: "Bad request: invalid JSON, missing/unknown feature, non-numeric or non-finite value, empty batch.",
         405: "Method not allowed (the Allow header lists the allowed ones).",
         413: "Request body over MAX_BODY_BYTES, or a batch over MAX_BATCH_ROWS rows.",
+        422: "Valid input, but the model's output for it is not finite (values too extreme for the model).",
         415: "Content type other than application/json (a missing content type is accepted).",
         503: "The model cannot be loaded right now (store unreachable, integrity check failed) or the "
              "function is misconfigured.",
@@ -90,17 +94,30 @@ def _error_responses(codes: Sequence[int]) -> dict[str, Any]:
     }
 
 
-def _value_schema() -> dict[str, Any]:
+def _value_schema(max_abs: float | None) -> dict[str, Any]:
+    if max_abs is None:
+        return {
+            "anyOf": [{"type": "number"}, {"type": "string", "pattern": NUMERIC_STRING_PATTERN}],
+            "description": "A JSON number or a numeric string; must be finite as a float64.",
+        }
     return {
         "anyOf": [
-            {"type": "number"},
-            {"type": "string", "pattern": NUMERIC_STRING_PATTERN},
+            {"type": "number", "minimum": -max_abs, "maximum": max_abs},
+            {"type": "string", "pattern": NUMERIC_STRING_PATTERN_FLOAT32},
         ],
-        "description": "A JSON number or a numeric string; must be finite as a float64.",
+        "description": f"A JSON number or a numeric string, |x| <= {max_abs:.8g} (the model's float32 input).",
     }
 
 
-def _model_components(features: Sequence[str], max_batch_rows: int) -> dict[str, Any]:
+def input_limit(framework: str, runtime: str) -> float | None:
+    """Largest |value| the served model's input holds: float32 for Keras (any runtime), else None (float64).
+
+    The packager converts scikit-learn models to ONNX with a double input, and Keras MLPs with a float32 one.
+    """
+    return FLOAT32_MAX if framework == "keras" else None
+
+
+def _model_components(features: Sequence[str], max_batch_rows: int, max_abs: float | None = None) -> dict[str, Any]:
     row = {
         "type": "object",
         "description": "One row: every feature by name (the book's request).",
@@ -182,7 +199,7 @@ def _model_components(features: Sequence[str], max_batch_rows: int) -> dict[str,
         },
     }
     return {
-        "FeatureValue": _value_schema(),
+        "FeatureValue": _value_schema(max_abs),
         "Row": row,
         "RowValues": positional,
         "BatchRequest": batch,
@@ -236,7 +253,7 @@ def _model_path_item(endpoint: str, features: Sequence[str], model_name: str | N
                         }
                     },
                 },
-                **_error_responses([400, 405, 413, 415, 503]),
+                **_error_responses([400, 405, 413, 415, 422, 503]),
             },
         },
     }
@@ -315,14 +332,18 @@ def build_spec(
     path: str | None = None,
     model_name: str | None = None,
     max_batch_rows: int = DEFAULT_MAX_BATCH_ROWS,
+    max_abs: float | None = None,
     server: str | None = None,
 ) -> dict[str, Any]:
     """The OpenAPI document of one model endpoint taking ``features`` (model input order).
 
     ``path`` defaults to ``/<endpoint>`` (Cloud Functions' URL path; functions-framework serves any path).
-    Raises ValueError naming the argument if the features or limits are unusable.
+    ``max_abs``: the largest |value| the model input holds (``FLOAT32_MAX`` for a float32 model; None: any
+    finite float64). Raises ValueError naming the argument if the features or limits are unusable.
     """
     names = _check_features(features)
+    if max_abs is not None and not (isinstance(max_abs, (int, float)) and 0 < max_abs < float("inf")):
+        raise ValueError(f"max_abs: must be a positive finite number or None, got {max_abs!r}")
     if isinstance(max_batch_rows, bool) or not isinstance(max_batch_rows, int) or max_batch_rows < 1:
         raise ValueError(f"max_batch_rows: must be a positive integer, got {max_batch_rows!r}")
     route = path or f"/{endpoint}"
@@ -332,7 +353,7 @@ def build_spec(
         + f". Features in model order: {', '.join(names)}. Limits: {max_batch_rows} rows per batch, "
         f"{DEFAULT_MAX_BODY_BYTES} bytes per body (defaults; MAX_BATCH_ROWS / MAX_BODY_BYTES).",
         {route: _model_path_item(endpoint, names, model_name)},
-        _model_components(names, max_batch_rows),
+        _model_components(names, max_batch_rows, max_abs),
         server,
     )
 
@@ -368,7 +389,8 @@ def build_stack_spec(cfg: Any, endpoints: Sequence[str] | None = None, server: s
         manifest = load_manifest(ep.model, verify_artifact=False)
         models.append(f"{ep.name}: {manifest.name} ({', '.join(manifest.feature_names)})")
         item = _model_path_item(ep.name, manifest.feature_names, manifest.name)
-        comps = _model_components(manifest.feature_names, DEFAULT_MAX_BATCH_ROWS)
+        comps = _model_components(manifest.feature_names, DEFAULT_MAX_BATCH_ROWS,
+                                  input_limit(manifest.framework, ep.runtime))
         prefix = "" if len([e for e in chosen if e.kind == "model"]) == 1 else _camel(ep.name)
         if prefix:
             text = json.dumps(item)
@@ -395,12 +417,14 @@ def dumps_spec(spec: dict[str, Any]) -> str:
     return json.dumps(spec, indent=2, sort_keys=True) + "\n"
 
 
-def spec_for_model(model_dir: str | Path, endpoint: str = "pred", server: str | None = None) -> dict[str, Any]:
+def spec_for_model(model_dir: str | Path, endpoint: str = "pred", server: str | None = None,
+                   runtime: str = "onnx") -> dict[str, Any]:
     """The document of one model endpoint straight from a manifest directory (no stack config needed)."""
     from smodels.manifest import load_manifest
 
     manifest = load_manifest(model_dir, verify_artifact=False)
-    return build_spec(manifest.feature_names, endpoint, model_name=manifest.name, server=server)
+    return build_spec(manifest.feature_names, endpoint, model_name=manifest.name, server=server,
+                      max_abs=input_limit(manifest.framework, runtime))
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -410,7 +434,7 @@ def _run(args: argparse.Namespace) -> int:
         if args.model:
             if len(args.endpoint) > 1:
                 raise ValueError("--model describes one endpoint; give at most one --endpoint")
-            spec = spec_for_model(args.model, (args.endpoint or ["pred"])[0], args.server)
+            spec = spec_for_model(args.model, (args.endpoint or ["pred"])[0], args.server, args.runtime)
         else:
             project = Path(args.project_dir)
             cfg = load_stack_config(read_stack_file(project, args.stack), project)
@@ -439,6 +463,8 @@ def register(subparsers: Any) -> None:
                    help="only this endpoint (repeatable; default: every endpoint of the stack)")
     p.add_argument("--model", default=None, metavar="DIR",
                    help="describe one model endpoint from this manifest directory instead of the stack")
+    p.add_argument("--runtime", choices=["onnx", "native"], default="onnx",
+                   help="with --model: the endpoint's runtime (default onnx, the stack default)")
     p.add_argument("--server", default=None, help="base URL to put in `servers` (default: none)")
     p.add_argument("--out", default=None, help="output file (default: stdout)")
     p.set_defaults(func=_run)

@@ -192,13 +192,15 @@ def slim(site: Path, unused: tuple[str, ...] = ()) -> list[StepReport]:
 
 
 def strip_shared_objects(site: Path) -> StepReport:
-    """`strip --strip-debug` every ELF shared object (opt-in); the caller proves the package still imports."""
+    """`strip --strip-debug` the extension modules (opt-in); the caller proves the package still imports."""
     rep = StepReport("strip --strip-debug *.so")
     strip = shutil.which("strip")
     if not strip:
         raise BuildError("strip: the `strip` tool (binutils) is not installed; build without --strip")
-    for _, path in iter_files(site):
-        if ".so" not in path.name or path.is_symlink():
+    for rel, path in iter_files(site):
+        # Libraries auditwheel vendored into `<pkg>.libs/` were rewritten by patchelf; strip corrupts them
+        # (numpy's OpenBLAS then fails with "ELF load command address/offset not page-aligned").
+        if ".so" not in path.name or path.is_symlink() or rel.split("/", 1)[0].endswith(".libs"):
             continue
         before = path.stat().st_size
         res = subprocess.run([strip, "--strip-debug", str(path)], capture_output=True, text=True)

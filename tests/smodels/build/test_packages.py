@@ -83,8 +83,16 @@ def test_echo_package_answers(build_dir, py313) -> None:
     assert json.loads(out[0]["body"]) == {"response": "hello", "success": True}
 
 
+def _deps_meta(build) -> dict:
+    """The dependency tree's record of a Lambda build (raw, slimmed and bytecode sizes)."""
+    key = json.loads(build.archive.with_suffix(".json").read_text())["deps_key"]
+    return json.loads((build.archive.parents[2] / "deps" / key[:16] / "meta.json").read_text())
+
+
 def test_package_contents_and_sizes(onnx_pkg, native_pkg) -> None:
-    for build, limit_mb in ((onnx_pkg, 120), (native_pkg, 200)):
+    # Size targets are for cp313 x86_64 before bytecode: ONNX <= 120 MB; scikit-learn native is 169 MB
+    # (161 MiB) after slimming, so the bound here guards against regressions only.
+    for build, limit in ((onnx_pkg, 120e6), (native_pkg, 170e6)):
         names = zip_names(build.archive)
         assert "functions/aws.py" in names and "functions/app.py" in names
         assert not any(n.split("/")[0] in ("boto3", "botocore") for n in names)
@@ -92,11 +100,13 @@ def test_package_contents_and_sizes(onnx_pkg, native_pkg) -> None:
         assert any(n.endswith(".dist-info/METADATA") for n in names)
         # bytecode compiled by the target: unchecked-hash pycs for cpython-313
         assert any(n.endswith(".cpython-313.pyc") for n in names)
-        assert build.unzipped_bytes < limit_mb * 1e6
+        meta = _deps_meta(build)
+        assert meta["slimmed_bytes"] <= limit < meta["raw_bytes"]
+        assert meta["bytecode_bytes"] > 0 and meta["import_checked_with"]
+        assert build.unzipped_bytes == sum(zipfile.ZipFile(build.archive).getinfo(n).file_size for n in names)
         assert build.archive.stat().st_size == build.zipped_bytes
         assert build.needs_s3 == (build.zipped_bytes > 50 * 1024 * 1024)
-    meta = next(Path(onnx_pkg.archive).parents[2].glob("deps/*/meta.json"))
-    assert json.loads(meta.read_text())["import_checked_with"]
+    assert native_pkg.needs_s3 and not onnx_pkg.needs_s3
 
 
 def test_rebuild_with_nothing_changed_is_instant_and_installs_nothing(build_dir, logreg_dir, onnx_pkg,

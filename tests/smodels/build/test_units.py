@@ -194,3 +194,18 @@ def test_cli_build_json(tmp_path: Path, capsys) -> None:
     assert main(["build", "--project-dir", str(tmp_path)]) == 0
     text = capsys.readouterr().out
     assert "aws/echo" in text and "(cached)" in text
+
+
+def test_missing_wheel_names_the_package_and_platform(tmp_path: Path, monkeypatch) -> None:
+    """uv's real answer for numpy 2.4.6 on Amazon Linux 2 (python3.11: no manylinux_2_17 wheel) becomes a BuildError."""
+    import subprocess
+
+    import smodels.build.deps as deps_mod
+
+    uv_said = (
+        "error: No solution found when resolving dependencies\n  cause: Because numpy==2.4.6 has no usable wheels "
+        "and you require numpy==2.4.6, we can conclude that your requirements are unsatisfiable."
+    )
+    monkeypatch.setattr(deps_mod, "_run_uv", lambda args: subprocess.CompletedProcess(args, 1, "", uv_said))
+    with pytest.raises(BuildError, match=r"no installable wheel of numpy for cp311 x86_64-manylinux_2_17"):
+        deps_mod.install(tmp_path, ("numpy==2.4.6", "onnxruntime==1.32.0"), Target("3.11", "x86_64"))
