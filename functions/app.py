@@ -169,6 +169,30 @@ def parse_rows(payload: Any, features: tuple[str, ...], max_rows: int) -> tuple[
     return np.array([row], dtype=np.float64), False
 
 
+_PLAIN = frozenset("0123456789.+-eE")
+
+
+def _fast_floats(values: list[Any]) -> list[float] | None:
+    """The hot path: every value a finite JSON number or a plain decimal string; None sends the row to the
+    careful parser, which names the field. Same acceptance as ``parse_value``, without its per-value cost."""
+    out: list[float] = []
+    for v in values:
+        t = type(v)
+        if t is float or t is int:
+            f = float(v) if t is int and -(2**53) <= v <= 2**53 else v if t is float else None
+        elif t is str and 0 < len(v) <= 100 and _PLAIN.issuperset(v):
+            try:
+                f = float(v)
+            except ValueError:
+                return None
+        else:
+            return None
+        if f is None or f - f != 0.0:  # None, inf or nan
+            return None
+        out.append(f)
+    return out
+
+
 def _parse_row(item: Any, features: tuple[str, ...], prefix: str) -> list[float]:
     if isinstance(item, dict):
         missing = [f for f in features if f not in item]
@@ -181,11 +205,17 @@ def _parse_row(item: Any, features: tuple[str, ...], prefix: str) -> list[float]
             field = f"{prefix}.{unknown[0]}" if prefix else unknown[0]
             raise ApiError(400, "unknown_feature", f"unknown feature {unknown[0][:60]!r}; expected "
                            f"{', '.join(features)}", field)
+        fast = _fast_floats([item[f] for f in features])
+        if fast is not None:
+            return fast
         return [parse_value(item[f], f"{prefix}.{f}" if prefix else f) for f in features]
     if isinstance(item, list) and prefix:
         if len(item) != len(features):
             raise ApiError(400, "wrong_row_length", f"{prefix} has {len(item)} values; expected "
                            f"{len(features)} ({', '.join(features)})", prefix)
+        fast = _fast_floats(item)
+        if fast is not None:
+            return fast
         return [parse_value(v, f"{prefix}[{j}]") for j, v in enumerate(item)]
     where = prefix or "body"
     raise ApiError(400, "invalid_request", f"{where} must be an object of features"
@@ -256,8 +286,10 @@ class ModelApp:
         out = np.asarray(loaded.model.predict(rows), dtype=np.float64).reshape(-1)
         if out.shape[0] != rows.shape[0]:
             raise RuntimeError(f"model returned {out.shape[0]} values for {rows.shape[0]} rows")
-        nonfinite = np.flatnonzero(~np.isfinite(out))
-        if nonfinite.size:
+        preds = out.tolist()
+        total = sum(preds)
+        if total - total != 0.0:  # some output is inf or nan (cheaper than a numpy pass for one row)
+            nonfinite = np.flatnonzero(~np.isfinite(out))
             # Finite but extreme inputs can overflow inside a float32 model (inf - inf): the input's fault,
             # reported as such rather than as a NaN prediction or a 500.
             i = int(nonfinite[0])
@@ -265,11 +297,10 @@ class ModelApp:
             raise ApiError(422, "non_finite_output", f"the model's output for {where or 'this row'} is not finite; "
                            "the input values are too extreme for it", where)
         model_info = {"name": s.model_name, "version": loaded.sha256}
-        preds = [float(x) for x in out]
         log_event(
             "prediction", endpoint=s.endpoint, model=s.model_name, model_version=loaded.sha256, rows=len(preds),
             latency_ms=round((time.perf_counter() - started) * 1000, 3),
-            output={"mean": float(out.mean()), "min": float(out.min()), "max": float(out.max())},
+            output={"mean": total / len(preds), "min": min(preds), "max": max(preds)},
         )
         if batch:
             return json_response({"success": True, "predictions": preds, "model": model_info})

@@ -7,6 +7,7 @@ module ships in echo archives, which contain neither numpy nor a model runtime.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import sys
@@ -211,7 +212,11 @@ def parse_json_body(request: Request, max_bytes: int = DEFAULT_MAX_BODY_BYTES) -
 
 def max_body_bytes(environ: Mapping[str, str]) -> int:
     """``MAX_BODY_BYTES`` from the environment (default 1 MiB); an invalid value falls back to the default."""
-    raw = environ.get("MAX_BODY_BYTES", "")
+    return _max_body_bytes(environ.get("MAX_BODY_BYTES", ""))
+
+
+@functools.lru_cache(maxsize=8)
+def _max_body_bytes(raw: str) -> int:
     try:
         value = int(raw)
     except ValueError:
