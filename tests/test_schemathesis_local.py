@@ -162,6 +162,22 @@ def test_echo_conforms(servers: dict[str, str], mode: GenerationMode) -> None:
     check()
 
 
+def test_a_wrong_schema_is_caught(servers: dict[str, str]) -> None:
+    """The harness bites: a schema that allows extra properties makes valid-by-schema cases get 400s."""
+    spec = build_spec(FEATURES, "pred")
+    spec["components"]["schemas"]["Row"]["additionalProperties"] = True
+    wrong = schemathesis.openapi.from_dict(spec, config=CONFIG)
+    base_url = servers["aws/pred"]
+
+    @settings(SETTINGS, max_examples=60, derandomize=True)
+    @given(case=wrong["/pred"]["POST"].as_strategy(generation_mode=GenerationMode.POSITIVE))
+    def check(case: Any) -> None:
+        _run(case, base_url, GenerationMode.POSITIVE)
+
+    with pytest.raises(BaseException, match="(?i)valid data should have been accepted|Schema-valid request"):
+        check()
+
+
 @pytest.mark.parametrize("target", ["gcp/pred", "aws/pred"])
 def test_wrong_method_is_405_with_allow(servers: dict[str, str], target: str) -> None:
     import requests
@@ -244,3 +260,20 @@ def test_cli_writes_the_document_and_reports_errors(tmp_path: Path, capsys: pyte
     assert json.loads(out.read_text()) == json.loads((REPO_ROOT / "docs" / "openapi.json").read_text())
     assert main(["openapi", "--model", str(tmp_path / "missing")]) == 2
     assert "missing" in capsys.readouterr().err
+
+
+# -- bench/load.py against the same servers ----------------------------------------------------------------------
+
+def test_load_bench_counts_and_stops_by_itself(servers: dict[str, str]) -> None:
+    """A short level has no unexpected answers; a huge request count is cut by the time cap."""
+    requests = load.make_requests(60, seed=1)
+    assert sum(r.bad for r in requests) > 0 and any(r.kind == "batch" for r in requests)
+    result = load.run_level("aws/pred", servers["aws/pred"] + "/pred", 4, requests, max_seconds=30)
+    assert result.sent == 60 and not result.unexpected, result.unexpected
+    assert result.statuses[200] == sum(not r.bad for r in requests)
+    assert 0 < result.percentile(50) <= result.percentile(99)
+    capped = load.run_level("gcp/pred", servers["gcp/pred"] + "/pred", 2, load.make_requests(20_000), 1.0)
+    assert capped.stopped_by == "time" and 0 < capped.sent < 20_000 and capped.seconds < 10
+    assert "stopped by time cap" in load.format_results([capped])
+    with pytest.raises(SystemExit, match="loopback"):
+        load.check_loopback("http://example.com/pred")
