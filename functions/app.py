@@ -30,6 +30,7 @@ from functions.http import (
     log_event,
     method_not_allowed,
     parse_json_body,
+    write_log_line,
 )
 from functions.model_cache import ModelCache, ModelUnavailable
 
@@ -229,6 +230,7 @@ class ModelApp:
                  cache: ModelCache | None = None) -> None:
         self.settings = settings
         self._loader = loader or self._default_loader
+        self._log_heads: dict[str, str] = {}
         self.cache = cache or ModelCache(
             settings.model_uri, settings.model_sha256, self._loader, settings.ttl_seconds,
             name=settings.model_name,
@@ -297,15 +299,24 @@ class ModelApp:
             raise ApiError(422, "non_finite_output", f"the model's output for {where or 'this row'} is not finite; "
                            "the input values are too extreme for it", where)
         model_info = {"name": s.model_name, "version": loaded.sha256}
-        log_event(
-            "prediction", endpoint=s.endpoint, model=s.model_name, model_version=loaded.sha256, rows=len(preds),
-            latency_ms=round((time.perf_counter() - started) * 1000, 3),
-            output={"mean": total / len(preds), "min": min(preds), "max": max(preds)},
-        )
+        self._log_prediction(loaded.sha256, preds, total, started)
         if batch:
             return json_response({"success": True, "predictions": preds, "model": model_info})
         return json_response({"success": True, "response": str(preds[0]), "prediction": preds[0],
                               "model": model_info})
+
+    def _log_prediction(self, version: str, preds: list[float], total: float, started: float) -> None:
+        """The drift log line, the same JSON ``log_event`` writes; its constant head is encoded once per model
+        version, since this runs on every prediction (all the numbers here are finite floats and ints)."""
+        head = self._log_heads.get(version)
+        if head is None:
+            s = self.settings
+            head = json.dumps({"event": "prediction", "endpoint": s.endpoint, "model": s.model_name,
+                               "model_version": version}, separators=(",", ":"))[:-1]
+            self._log_heads = {version: head}
+        latency_ms = round((time.perf_counter() - started) * 1000, 3)
+        write_log_line(f'{head},"rows":{len(preds)},"latency_ms":{latency_ms!r},"output":{{"mean":'
+                       f'{total / len(preds)!r},"min":{min(preds)!r},"max":{max(preds)!r}}}}}')
 
     def _check_range(self, rows: np.ndarray, limit: float | None, batch: bool) -> None:
         """Values a float32 model input cannot hold would become inf in the cast: a client error, not a 500."""

@@ -104,8 +104,12 @@ def internal_error(where: str) -> Response:
 
 def log_event(event: str, **fields: Any) -> None:
     """Write one structured JSON log line to stdout (CloudWatch / Cloud Logging parse it)."""
-    line = {"event": event, **fields}
-    sys.stdout.write(json.dumps(line, separators=(",", ":"), default=str) + "\n")
+    write_log_line(json.dumps({"event": event, **fields}, separators=(",", ":"), default=str))
+
+
+def write_log_line(line: str) -> None:
+    """Write one already-encoded JSON log line to stdout and flush it (the platform ships it per line)."""
+    sys.stdout.write(line + "\n")
     sys.stdout.flush()
 
 
