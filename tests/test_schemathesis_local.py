@@ -62,13 +62,9 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]
 def localstack() -> Iterator[dict[str, str]]:
     """`smodels serve`'s own stack (built packages, emulators, awslambdaric front) for the pred endpoint.
 
-    Opt-in with SMODELS_FUZZ_LOCALSTACK=1: building the packages may download wheels, and tests here must not
-    need the network.
+    It builds the host packages (shared with the other local-stack tests through the build cache), so it
+    may download wheels from the package index on a fresh machine, like the packager's own tests.
     """
-    import os
-
-    if os.environ.get("SMODELS_FUZZ_LOCALSTACK") != "1":
-        pytest.skip("set SMODELS_FUZZ_LOCALSTACK=1 to fuzz the full local stack (builds packages)")
     from smodels.config import load_stack_config, read_stack_file
     from smodels.local.stack import LocalStack
 
