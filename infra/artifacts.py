@@ -11,7 +11,7 @@ import base64
 import binascii
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
 from smodels.config import StackConfig
 
@@ -144,27 +144,3 @@ def source_object_name(build: FunctionBuildLike) -> str:
     if name:
         return str(name)
     return f"sources/{build.endpoint}/{build.archive_sha256}.zip"
-
-
-def function_env(build: FunctionBuildLike, ttl_seconds: int, uri: Any) -> dict[str, Any]:
-    """The function environment of DESIGN.md (`uri` may be a Pulumi Output), plus any the packager adds."""
-    import json
-
-    extra = getattr(build, "environment", None) or {}
-    env: dict[str, Any] = {**extra, "ENDPOINT_NAME": build.endpoint}
-    model = build.model
-    if model is None:
-        return env
-    manifest = model.manifest
-    env.update(
-        {
-            "MODEL_URI": uri,
-            "MODEL_SHA256": model.sha256,
-            "MODEL_FORMAT": model.format,
-            "MODEL_NAME": manifest.name,
-            "MODEL_FEATURES": json.dumps(list(manifest.feature_names), separators=(",", ":")),
-            "MODEL_FRAMEWORK": f"{manifest.framework} {manifest.framework_version}",
-            "MODEL_TTL_SECONDS": str(ttl_seconds),
-        }
-    )
-    return env

@@ -30,11 +30,11 @@ from infra.artifacts import (
     LAMBDA_DIRECT_UPLOAD_MAX_BYTES,
     FunctionBuildLike,
     ModelArtifactLike,
-    function_env,
     lambda_code_hash,
     model_objects,
 )
 from smodels.config import EndpointConfig, StackConfig
+from smodels.function_env import function_env
 
 LOG_RETENTION_DAYS = 14
 LAMBDA_ASSUME_ROLE_POLICY = json.dumps(

@@ -25,8 +25,9 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_gcp as gcp
 
-from infra.artifacts import FunctionBuildLike, function_env, model_objects, source_object_name
+from infra.artifacts import FunctionBuildLike, model_objects, source_object_name
 from smodels.config import EndpointConfig, StackConfig
+from smodels.function_env import function_env
 
 SERVICES = (
     "cloudfunctions.googleapis.com",

@@ -13,7 +13,7 @@ start() does what `pulumi up` does, locally:
 5. wait until every server answers, then write a state file (our pid and every child's) for tooling.
 stop() tears everything down (children are process-group leaders: SIGTERM, wait, SIGKILL).
 
-The function environment comes from `infra.artifacts.function_env`, the very function the Pulumi program
+The function environment comes from `smodels.function_env.function_env`, the very function the Pulumi program
 uses, with MODEL_URI pointing at the emulator bucket and the emulator endpoints added (AWS_ENDPOINT_URL_S3,
 STORAGE_EMULATOR_HOST). Lambda workers see only the package plus what the managed runtime ships
 (awslambdaric, boto3); functions-framework workers see the package first, then this virtualenv's
@@ -317,7 +317,7 @@ class LocalStack:
         return f"{scheme}://{self.bucket}/{build.model.key}"
 
     def _function_env(self, build: Any, ttl: int, uri: str | None) -> dict[str, str]:
-        from infra.artifacts import function_env
+        from smodels.function_env import function_env
 
         return {k: str(v) for k, v in function_env(build, ttl, uri).items() if v is not None}
 
