@@ -140,34 +140,29 @@ def _load_skops(data: bytes) -> Predictor:
     refused = [t for t in untrusted if not t.startswith(_SAFE_TYPE_PREFIXES)]
     if refused:
         raise PredictorError(f"skops file contains types outside sklearn/numpy, refused: {', '.join(refused)}")
-    try:
-        return SklearnPredictor(sio.loads(data, trusted=untrusted))
-    except PredictorError:
-        raise
-    except Exception as exc:
-        raise PredictorError(f"skops cannot load the model: {exc}") from None
+    return _sklearn_predictor("skops", lambda: sio.loads(data, trusted=untrusted))
 
 
 def _load_joblib(data: bytes) -> Predictor:
     import joblib  # lazy
 
-    try:
-        return SklearnPredictor(joblib.load(io.BytesIO(data)))
-    except PredictorError:
-        raise
-    except Exception as exc:
-        raise PredictorError(f"joblib cannot load the model: {exc}") from None
+    return _sklearn_predictor("joblib", lambda: joblib.load(io.BytesIO(data)))
 
 
 def _load_pickle(data: bytes) -> Predictor:
     import pickle
 
+    return _sklearn_predictor("pickle", lambda: pickle.loads(data))
+
+
+def _sklearn_predictor(fmt: str, deserialise: Callable[[], Any]) -> Predictor:
+    """Wrap what `deserialise` returns; any failure becomes a PredictorError naming the format."""
     try:
-        return SklearnPredictor(pickle.loads(data))
+        return SklearnPredictor(deserialise())
     except PredictorError:
         raise
     except Exception as exc:
-        raise PredictorError(f"pickle cannot load the model: {exc}") from None
+        raise PredictorError(f"{fmt} cannot load the model: {exc}") from None
 
 
 _LOADERS: dict[str, Callable[[bytes], Predictor]] = {

@@ -11,16 +11,14 @@ ONNX runtime's 500 on out-of-range values is pinned separately in tests/function
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from collections.abc import Iterator
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
 import schemathesis
+from bench_support import load_bench
 from hypothesis import HealthCheck, given, settings
 from schemathesis import GenerationMode
 
@@ -33,17 +31,8 @@ EXAMPLES = 60
 pytestmark = pytest.mark.slow
 
 
-def _load(name: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(f"smodels_bench_{name}", REPO_ROOT / "bench" / f"{name}.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-load = _load("load")
-fuzz = _load("fuzz")
+load = load_bench("load")
+fuzz = load_bench("fuzz")
 
 
 @pytest.fixture(scope="module")

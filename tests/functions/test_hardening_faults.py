@@ -8,17 +8,17 @@ functions-framework's gunicorn over HTTP.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import sys
 import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
+from bench_support import load_bench
+from fn_support import free_port
 
 from functions import aws, store
 
@@ -26,22 +26,6 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 BOOK = {"G1": "1", **{f"G{i}": "0" for i in range(2, 11)}}
 
 
-def _load_bench(name: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(f"smodels_bench_{name}", REPO_ROOT / "bench" / f"{name}.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-def free_port() -> int:
-    """A free TCP port on 127.0.0.1."""
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def call(event: Any) -> tuple[int, dict[str, Any]]:
@@ -147,13 +131,13 @@ def test_gcs_down_at_cold_start_is_503_then_recovers_via_gcp_adapter(models, con
     import subprocess
     import urllib.request
 
-    load = _load_bench("load")
+    load = load_bench("load")
     port = free_port()
     host = f"http://127.0.0.1:{port}"
     monkeypatch.setenv("STORAGE_EMULATOR_HOST", host)
     key = f"models/games-test/{models.skops.sha256}.skops"
     configure(f"gs://models-up/{key}", models.skops.sha256, "skops")
-    fuzz = _load_bench("fuzz")
+    fuzz = load_bench("fuzz")
     client = fuzz.gcp_client("pred")
     resp = client.post("/pred", json=BOOK)
     assert resp.status_code == 503, resp.get_data()
@@ -291,7 +275,7 @@ def test_concurrent_first_requests_over_http_to_functions_framework_load_once(mo
     """16 simultaneous first requests to gunicorn (8 threads): one model_loaded line in the server's log."""
     import urllib.request
 
-    load = _load_bench("load")
+    load = load_bench("load")
     env = {"MODEL_URI": models.skops.uri, "MODEL_SHA256": models.skops.sha256, "MODEL_FORMAT": "skops",
            "MODEL_NAME": "games-test", "MODEL_FEATURES": json.dumps([f"G{i}" for i in range(1, 11)]),
            "ENDPOINT_NAME": "pred", "THREADS": "8"}

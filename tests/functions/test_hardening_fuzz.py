@@ -8,32 +8,21 @@ document. The last section pins the defects fuzzing found in functions/ (all fix
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
+from bench_support import load_bench
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
-def _load_fuzz() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("smodels_bench_fuzz", REPO_ROOT / "bench" / "fuzz.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-fuzz = _load_fuzz()
+fuzz = load_bench("fuzz")
 FUZZ = settings(max_examples=250, deadline=None, database=None, suppress_health_check=list(HealthCheck))
 BOOK = {"G1": "1", **{f"G{i}": "0" for i in range(2, 11)}}
 BOOK_OUTPUT = 0.06745113592634559
