@@ -1,7 +1,7 @@
 """serverless-models: a trained model as an HTTPS prediction endpoint on AWS Lambda and Cloud Functions (2nd gen).
 
 Reads the whole `serverless-models:*` stack config (unknown keys included, so typos fail), validates it up
-front, packages every function with `smodels.build`, and composes the components of `infra/`. Any config or
+front, packages every function with `smodels.packager`, and composes the components of `infra/`. Any config or
 packaging problem stops `pulumi preview` with one message naming the key, before a resource is registered.
 
 Stack outputs:
@@ -71,9 +71,7 @@ def main() -> None:
 
     try:
         builds = artifacts.builds_for(cfg)
-        for cloud in cfg.clouds:
-            for ep in cfg.endpoints_for(cloud):
-                artifacts.find_build(builds, cloud, ep.name)
+        artifacts.check_builds(cfg, builds)
     except artifacts.BuildFailed as exc:
         raise pulumi.RunError(str(exc)) from None
 
@@ -85,7 +83,7 @@ def main() -> None:
 
         aws_side = AwsServerlessModels(
             "aws",
-            AwsStackArgs(config=cfg, builds=[b for b in builds if b.cloud == "aws"], name_prefix=prefix),
+            AwsStackArgs(config=cfg, builds=builds, name_prefix=prefix),
         )
         endpoints["aws"] = aws_side.endpoints
         buckets["aws"] = {"models": aws_side.bucket.bucket.bucket}
@@ -106,7 +104,7 @@ def main() -> None:
             "gcp",
             GcpStackArgs(
                 config=cfg,
-                builds=[b for b in builds if b.cloud == "gcp"],
+                builds=builds,
                 project=str(gcp.config.project),
                 region=str(gcp.config.region),
                 name_prefix=prefix,

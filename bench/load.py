@@ -1,43 +1,36 @@
-"""Bounded load against the locally served model endpoints: latency percentiles, throughput, status counts.
+"""Bounded load against the endpoints `smodels serve` runs: latency percentiles, throughput, status counts.
 
-    venv/bin/python bench/load.py                       # starts its own servers, levels 1, 4, 16
-    venv/bin/python bench/load.py --requests 3000 --max-seconds 30 --levels 1,4,16
-    venv/bin/python bench/load.py --url gcp/pred=http://127.0.0.1:8081/pred --url aws/pred=http://127.0.0.1:8080/pred
-    venv/bin/python bench/load.py --localstack          # the full `smodels serve` stack (packages + emulators)
+    venv/bin/python bench/load.py                       # the dev stack's model endpoints, levels 1, 4, 16
+    venv/bin/python bench/load.py --endpoint pred --runtime native --requests 3000 --max-seconds 30
+    venv/bin/python bench/load.py --url aws/pred=http://127.0.0.1:8080/pred --url gcp/pred=http://127.0.0.1:8081/
 
-Servers started by default (loopback only, stopped at the end): the GCP ``pred`` entry point under
-functions-framework (gunicorn, as Cloud Functions runs it) and the Lambda ``lambda_handler`` behind a small
-API Gateway (payload 2.0) front, each in its own process, both serving models/logreg with the runtime chosen
-by ``--runtime`` (``onnx``: float32 ONNX converted like the packager does; ``native``: the skops file).
+By default the stack's model endpoints are started the way `smodels serve` starts them (smodels.local's
+LocalStack: packages built for this interpreter, local S3 and GCS, awslambdaric behind the payload-2.0 front,
+functions-framework), on free ports of 127.0.0.1, and stopped at the end. ``--url`` loads endpoints that are
+already running instead (a `smodels serve` in another terminal); loopback URLs only.
 
 Each level sends a fixed number of requests AND stops at a time cap, whichever comes first; the mix is 80%
 good single rows, 10% batches of 50 rows and 10% bad requests (rotating: missing feature, non-numeric value,
 invalid JSON, unknown feature, wrong content type, empty batch). A bad request answered with its 4xx is
 expected; anything else (a good request not 200, a bad one not 4xx, a 5xx, a connection error) is counted
-as unexpected. stdlib only: threads and http.client, one keep-alive connection per thread.
+as unexpected. Threads and http.client, one keep-alive connection per thread.
 """
 
 from __future__ import annotations
 
 import argparse
-import base64
 import contextlib
+import dataclasses
 import http.client
 import json
 import os
 import random
-import socket
-import subprocess
 import sys
-import tempfile
 import threading
 import time
-import urllib.error
 import urllib.request
 from collections import Counter
-from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -47,157 +40,19 @@ FEATURES = [f"G{i}" for i in range(1, 11)]
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
-# -- servers ---------------------------------------------------------------------------------------------
+def local_stack(stack: str, endpoints: list[str], runtime: str | None, workers: int) -> Any:
+    """`smodels serve --stack <stack> --port 0` for the model endpoints (all, or ``endpoints``), not yet started."""
+    from smodels.config import stack_config_for
+    from smodels.local import LocalStack
 
-def free_port() -> int:
-    """A free TCP port on 127.0.0.1."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_until_answering(url: str, proc: subprocess.Popen | None = None, timeout: float = 60.0) -> None:
-    """Poll ``url`` with GET until it answers any HTTP status; raise if the process dies or time runs out."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc is not None and proc.poll() is not None:
-            raise RuntimeError(f"server for {url} exited with {proc.returncode} before answering")
-        try:
-            urllib.request.urlopen(url, timeout=2).close()
-            return
-        except urllib.error.HTTPError:
-            return
-        except OSError:
-            time.sleep(0.1)
-    raise TimeoutError(f"{url} did not answer within {timeout:.0f}s")
-
-
-def stop_process(proc: subprocess.Popen) -> None:
-    """Stop a process this module started (its own process group): SIGTERM, wait, then SIGKILL."""
-    if proc.poll() is not None:
-        return
-    try:
-        os.killpg(proc.pid, 15)
-    except ProcessLookupError:
-        return
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, 9)
-        proc.wait(timeout=10)
-
-
-def _child_env(model_env: dict[str, str]) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("MODEL_", "AWS_", "STORAGE_EMULATOR"))}
-    env.update(model_env)
-    env["PYTHONPATH"] = str(REPO_ROOT)
-    env.setdefault("KERAS_BACKEND", "torch")
-    return env
-
-
-@contextlib.contextmanager
-def serve_gcp(model_env: dict[str, str], target: str = "pred", log: Path | None = None) -> Iterator[str]:
-    """The GCP entry point ``target`` under functions-framework on 127.0.0.1; yields its URL (``/<target>``)."""
-    workdir = Path(tempfile.mkdtemp(prefix="smodels-ff-"))
-    (workdir / "main.py").write_text("from functions.gcp import echo, pred, predict, serve  # noqa: F401\n")
-    port = free_port()
-    exe = Path(sys.executable).with_name("functions-framework")
-    out = open(log, "ab") if log else subprocess.DEVNULL  # noqa: SIM115 - closed below
-    proc = subprocess.Popen([str(exe), "--target", target, "--source", str(workdir / "main.py"), "--host",
-                             "127.0.0.1", "--port", str(port)], env=_child_env(model_env), cwd=workdir,
-                            stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-    url = f"http://127.0.0.1:{port}/{target}"
-    try:
-        wait_until_answering(url, proc)
-        yield url
-    finally:
-        stop_process(proc)
-        if log:
-            out.close()
-
-
-@contextlib.contextmanager
-def serve_aws(model_env: dict[str, str], handler: str = "model", log: Path | None = None) -> Iterator[str]:
-    """``lambda_handler`` (or ``echo_handler``) behind a payload-2.0 HTTP front in a child process."""
-    port = free_port()
-    out = open(log, "ab") if log else subprocess.DEVNULL  # noqa: SIM115 - closed below
-    proc = subprocess.Popen([sys.executable, str(Path(__file__).resolve()), "_aws-front", "--port", str(port),
-                             "--handler", handler], env=_child_env(model_env), cwd=REPO_ROOT,
-                            stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-    url = f"http://127.0.0.1:{port}/pred"
-    try:
-        wait_until_answering(url, proc)
-        yield url
-    finally:
-        stop_process(proc)
-        if log:
-            out.close()
-
-
-def http_api_v2_event(method: str, path: str, headers: dict[str, str], body: bytes) -> dict[str, Any]:
-    """The HTTP API (payload 2.0) event for a request: text bodies as is, anything else base64."""
-    lowered = {k.lower(): v for k, v in headers.items()}
-    event: dict[str, Any] = {
-        "version": "2.0", "routeKey": f"ANY {path}", "rawPath": path, "rawQueryString": "", "headers": lowered,
-        "requestContext": {"http": {"method": method, "path": path, "protocol": "HTTP/1.1",
-                                    "sourceIp": "127.0.0.1"}, "stage": "$default"},
-        "isBase64Encoded": False,
-    }
-    if body:
-        ctype = lowered.get("content-type", "").split(";")[0].strip().lower()
-        textual = ctype.startswith("text/") or ctype.endswith("json")
-        try:
-            event["body"] = body.decode("utf-8") if textual else None
-        except UnicodeDecodeError:
-            event["body"] = None
-        if event["body"] is None:
-            event["body"] = base64.b64encode(body).decode("ascii")
-            event["isBase64Encoded"] = True
-    return event
-
-
-def _aws_front(port: int, handler_name: str) -> None:
-    """Run the Lambda handler behind an HTTP front (what API Gateway does), until terminated."""
-    sys.path.insert(0, str(REPO_ROOT))
-    from functions import aws
-
-    handler = aws.echo_handler if handler_name == "echo" else aws.lambda_handler
-
-    class Front(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-        # Headers and body in one segment: otherwise Nagle + delayed ACK add ~40 ms to every keep-alive reply.
-        disable_nagle_algorithm = True
-        wbufsize = 1 << 16
-
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
-            pass
-
-        def _any(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
-            # API Gateway's own limit is 10 MB; read it all like it does, the function enforces its 1 MiB.
-            body = self.rfile.read(min(length, 10 * 1024 * 1024)) if length > 0 else b""
-            event = http_api_v2_event(self.command, self.path.split("?")[0], dict(self.headers.items()), body)
-            try:
-                result = handler(event, None)
-                status, headers, data = int(result["statusCode"]), result.get("headers") or {}, result["body"]
-                payload = base64.b64decode(data) if result.get("isBase64Encoded") else data.encode()
-            except Exception as exc:  # what API Gateway does with a function error
-                status, headers = 500, {"Content-Type": "application/json"}
-                payload = json.dumps({"message": "Internal Server Error", "local": repr(exc)}).encode()
-            self.send_response(status)
-            for k, v in headers.items():
-                self.send_header(k, str(v))
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
-            self.wfile.flush()
-
-        do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = _any  # noqa: N815
-
-    server = ThreadingHTTPServer(("127.0.0.1", port), Front)
-    server.daemon_threads = True
-    server.serve_forever()
+    cfg = stack_config_for(REPO_ROOT, stack)
+    eps = tuple(dataclasses.replace(ep, runtime=runtime or ep.runtime) for ep in cfg.endpoints
+                if ep.kind == "model" and (not endpoints or ep.name in endpoints))
+    if not eps:
+        raise SystemExit(f"bench/load.py: no model endpoint {' '.join(endpoints)} in Pulumi.{stack}.yaml")
+    return LocalStack(dataclasses.replace(cfg, endpoints=eps), stack=stack, port=0, pool_size=workers,
+                      run_dir=cfg.project_dir / ".build" / "local" / f"{stack}-load",
+                      progress=lambda m: print(f"smodels: {m}", file=sys.stderr, flush=True))
 
 
 # -- request mix -----------------------------------------------------------------------------------------
@@ -373,33 +228,17 @@ def warm_up(url: str) -> None:
         resp.read()
 
 
-def _model_env(runtime: str, workdir: Path) -> dict[str, str]:
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from fuzz import book_model_env  # bench/fuzz.py: same env, same ONNX conversion
-
-    return book_model_env(runtime, workdir)
-
-
 def main(argv: list[str] | None = None) -> int:
     """Parse the arguments, start (or take) the targets, run every level, print the table."""
-    argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] == ["_aws-front"]:
-        p = argparse.ArgumentParser()
-        p.add_argument("--port", type=int, required=True)
-        p.add_argument("--handler", default="model")
-        a = p.parse_args(argv[1:])
-        _aws_front(a.port, a.handler)
-        return 0
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--url", action="append", default=[], metavar="NAME=URL",
-                        help="a loopback endpoint to load instead of starting servers (repeatable)")
-    parser.add_argument("--localstack", action="store_true",
-                        help="start the stack's pred endpoints with smodels.local.LocalStack (packages + emulators)")
-    parser.add_argument("--stack", default="dev", help="stack for --localstack (default dev)")
+                        help="a loopback endpoint to load instead of starting the stack (repeatable)")
+    parser.add_argument("--stack", default="dev", help="stack whose Pulumi.<stack>.yaml to serve (default dev)")
     parser.add_argument("--endpoint", action="append", default=[], metavar="NAME",
-                        help="with --localstack: only these endpoints of the stack (repeatable; default all)")
-    parser.add_argument("--runtime", choices=["onnx", "native"], default="onnx",
-                        help="model runtime of the servers this script starts (default onnx)")
+                        help="only these model endpoints of the stack (repeatable; default all)")
+    parser.add_argument("--runtime", choices=["onnx", "native"], default=None,
+                        help="model runtime of the endpoints started (default: the stack's)")
+    parser.add_argument("--workers", type=int, default=2, help="Lambda worker processes per function (default 2)")
     parser.add_argument("--levels", default="1,4,16", help="concurrency levels (default 1,4,16)")
     parser.add_argument("--requests", type=int, default=2000, help="requests per level (default 2000)")
     parser.add_argument("--max-seconds", type=float, default=20.0, help="time cap per level (default 20)")
@@ -407,8 +246,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     levels = [int(x) for x in args.levels.split(",") if x.strip()]
-    if not levels or min(levels) < 1 or args.requests < 1 or args.max_seconds <= 0:
-        parser.error("levels, --requests and --max-seconds must be positive")
+    if not levels or min(levels) < 1 or args.requests < 1 or args.max_seconds <= 0 or args.workers < 1:
+        parser.error("levels, --requests, --max-seconds and --workers must be positive")
 
     with contextlib.ExitStack() as stack:
         targets: list[tuple[str, str]] = []
@@ -418,24 +257,9 @@ def main(argv: list[str] | None = None) -> int:
                 parser.error(f"--url {item!r}: expected NAME=URL")
             check_loopback(url)
             targets.append((name, url))
-        if args.localstack:
-            from smodels.config import load_stack_config, read_stack_file
-            from smodels.local.stack import LocalStack
-
-            raw = read_stack_file(REPO_ROOT, args.stack)
-            key = "serverless-models:endpoints"
-            if args.endpoint and isinstance(raw.get(key), dict):
-                raw[key] = {k: v for k, v in raw[key].items() if k in args.endpoint}
-            cfg = load_stack_config(raw, REPO_ROOT)
-            local = stack.enter_context(LocalStack(cfg, stack=args.stack, port=0,
-                                                   progress=lambda m: print(m, file=sys.stderr)))
-            targets += [(f"{ep.cloud}/{ep.name}", ep.url) for ep in local.endpoints if ep.kind == "model"]
         if not targets:
-            env = _model_env(args.runtime, Path(tempfile.mkdtemp(prefix="smodels-load-")))
-            print(f"starting local servers (runtime {args.runtime}: {env['MODEL_FORMAT']} {env['MODEL_URI']})",
-                  file=sys.stderr)
-            targets.append(("gcp/pred", stack.enter_context(serve_gcp(env))))
-            targets.append(("aws/pred", stack.enter_context(serve_aws(env))))
+            local = stack.enter_context(local_stack(args.stack, args.endpoint, args.runtime, args.workers))
+            targets = [(f"{ep.cloud}/{ep.name}", ep.url) for ep in local.endpoints]
         for _, url in targets:
             warm_up(url)
         print(f"{len(targets)} target(s); {args.requests} requests or {args.max_seconds:.0f}s per level; mix 80% "

@@ -22,14 +22,15 @@ import subprocess
 import sys
 import time
 import zipfile
+from dataclasses import replace
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from smodels.build import BuildOptions, build_function, find_interpreter  # noqa: E402
-from smodels.build.archive import iter_files  # noqa: E402
 from smodels.config import load_stack_config  # noqa: E402
+from smodels.packager import BuildOptions, build_function, find_interpreter  # noqa: E402
+from smodels.packager.archive import iter_files  # noqa: E402
 
 BOOK_EVENT = {f"G{i}": "1" if i == 1 else "0" for i in range(1, 11)}
 PIP_PLATFORMS = [f"manylinux_2_{m}_x86_64" for m in range(34, 16, -1)] + ["manylinux2014_x86_64"]
@@ -145,7 +146,7 @@ def ours(out: Path, runtime: str, bytecode: bool, fresh: bool) -> object:
     build_dir = out / f"ours-{runtime}-{'bc' if bytecode else 'src'}"
     if fresh:
         shutil.rmtree(build_dir, ignore_errors=True)
-    return build_function(cfg, cfg.endpoints[0], "aws", BuildOptions(out_dir=build_dir, bytecode=bytecode))
+    return build_function(replace(cfg, bytecode=bytecode), cfg.endpoints[0], "aws", BuildOptions(out_dir=build_dir))
 
 
 def measure_start(py: str, folder: Path, handler: str, event: dict, env: dict, runs: int) -> dict:

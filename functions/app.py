@@ -1,6 +1,6 @@
 """The generic model endpoint: ``GET`` metadata, ``POST`` one row (the book's flat object) or a batch.
 
-Configured from the environment at first use (see DESIGN.md, "Function environment"), so the same code
+Configured from the environment at first use (:mod:`functions.contract`), so the same code
 serves any endpoint. The model itself loads on the first prediction (see :mod:`functions.model_cache`).
 """
 
@@ -13,13 +13,13 @@ import platform
 import re
 import threading
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
-from functions import predictors, store
+from functions import contract, predictors
+from functions.contract import MisconfiguredError, Settings
 from functions.http import (
     ApiError,
     Request,
@@ -34,94 +34,8 @@ from functions.http import (
 )
 from functions.model_cache import ModelCache, ModelUnavailable
 
-DEFAULT_MAX_BATCH_ROWS = 1000
-DEFAULT_MAX_BODY_BYTES = 1024 * 1024
-_SHA256 = re.compile(r"^[0-9a-f]{64}$")
 # Plain decimal numbers only: float() would also take "nan", "inf", "1_000" and surrounding blanks.
 _NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
-
-
-class ConfigError(Exception):
-    """The function's environment is incomplete or invalid; the message names the variable."""
-
-
-@dataclass(frozen=True)
-class Settings:
-    """The model endpoint's configuration, validated."""
-
-    model_uri: str
-    model_sha256: str
-    model_format: str
-    features: tuple[str, ...]
-    model_name: str = "model"
-    framework: str = ""
-    endpoint: str = "pred"
-    ttl_seconds: float = 0.0
-    max_batch_rows: int = DEFAULT_MAX_BATCH_ROWS
-    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
-
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
-        """Read and validate the ``MODEL_*`` variables; raise ConfigError listing every problem."""
-        env = os.environ if environ is None else environ
-        problems: list[str] = []
-
-        def need(name: str) -> str:
-            value = env.get(name, "").strip()
-            if not value:
-                problems.append(f"{name} is required")
-            return value
-
-        def positive(name: str, default: float, kind: type) -> Any:
-            raw = env.get(name, "").strip()
-            if not raw:
-                return default
-            try:
-                value = kind(raw)
-            except ValueError:
-                problems.append(f"{name}={raw!r} is not a {kind.__name__}")
-                return default
-            if not math.isfinite(value) or value < 0 or (value == 0 and name != "MODEL_TTL_SECONDS"):
-                problems.append(f"{name}={raw!r} must be {'>= 0' if name == 'MODEL_TTL_SECONDS' else '> 0'}")
-                return default
-            return value
-
-        uri = need("MODEL_URI")
-        if uri:
-            try:
-                store.parse_uri(uri)
-            except store.StoreError as exc:
-                problems.append(str(exc))
-        sha = need("MODEL_SHA256").lower()
-        if sha and not _SHA256.match(sha):
-            problems.append("MODEL_SHA256 must be 64 hex digits")
-        fmt = need("MODEL_FORMAT").lower()
-        if fmt and fmt not in predictors.FORMATS:
-            problems.append(f"MODEL_FORMAT={fmt!r} must be one of {', '.join(predictors.FORMATS)}")
-        features: tuple[str, ...] = ()
-        raw_features = need("MODEL_FEATURES")
-        if raw_features:
-            try:
-                parsed = json.loads(raw_features)
-            except ValueError:
-                parsed = None
-            if (not isinstance(parsed, list) or not parsed or not all(isinstance(f, str) and f for f in parsed)
-                    or len(set(parsed)) != len(parsed)):
-                problems.append("MODEL_FEATURES must be a JSON list of distinct non-empty names")
-            else:
-                features = tuple(parsed)
-        ttl = positive("MODEL_TTL_SECONDS", 0.0, float)
-        max_rows = positive("MAX_BATCH_ROWS", DEFAULT_MAX_BATCH_ROWS, int)
-        max_body = positive("MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES, int)
-        if problems:
-            raise ConfigError("; ".join(problems))
-        return cls(
-            model_uri=uri, model_sha256=sha, model_format=fmt, features=features,
-            model_name=env.get("MODEL_NAME", "").strip() or "model",
-            framework=env.get("MODEL_FRAMEWORK", "").strip(),
-            endpoint=env.get("ENDPOINT_NAME", "").strip() or "pred",
-            ttl_seconds=ttl, max_batch_rows=max_rows, max_body_bytes=max_body,
-        )
 
 
 def parse_value(value: Any, field: str) -> float:
@@ -336,13 +250,13 @@ _app_lock = threading.Lock()
 
 
 def get_app() -> ModelApp:
-    """The process-wide app, built from the environment on first use; raises ConfigError if misconfigured."""
+    """The process-wide app, built from the environment on first use; raises MisconfiguredError if misconfigured."""
     global _app
     if _app is not None:
         return _app
     with _app_lock:
         if _app is None:
-            _app = ModelApp(Settings.from_env())
+            _app = ModelApp(contract.read_env(os.environ))
         return _app
 
 
@@ -357,7 +271,7 @@ def handle(request: Request) -> Response:
     """Serve ``request`` with the process-wide app; a misconfigured environment is a logged JSON 503."""
     try:
         app = get_app()
-    except ConfigError as exc:
+    except MisconfiguredError as exc:
         log_event("config_error", message=str(exc))
         return error_response(503, "misconfigured", f"the function is misconfigured: {exc}")
     return app.handle(request)

@@ -12,10 +12,10 @@ import base64
 import binascii
 import json
 import os
-from collections.abc import Callable
 from typing import Any
 
-from functions.http import ApiError, Request, Response, internal_error, max_body_bytes
+from functions.contract import max_body_bytes
+from functions.http import ApiError, Request, Response, app_handle, internal_error
 
 
 def _is_http_event(event: dict[str, Any]) -> bool:
@@ -94,34 +94,22 @@ def to_lambda(response: Response) -> dict[str, Any]:
             "isBase64Encoded": False}
 
 
-def _serve(event: Any, app_handle: Callable[[], Callable[[Request], Response]], where: str) -> dict[str, Any]:
+def _serve(event: Any, kind: str, where: str) -> dict[str, Any]:
     try:
         try:
             request = event_to_request(event, max_body_bytes(os.environ))
         except ApiError as err:
             return to_lambda(err.to_response())
-        return to_lambda(app_handle()(request))
+        return to_lambda(app_handle(kind)(request))
     except Exception:
         return to_lambda(internal_error(where))
 
 
-def _model_handle() -> Callable[[Request], Response]:
-    from functions import app  # lazy: an echo archive has no app.py (nor numpy)
-
-    return app.handle
-
-
-def _echo_handle() -> Callable[[Request], Response]:
-    from functions import echo
-
-    return echo.handle
-
-
 def lambda_handler(event: Any, context: Any = None) -> dict[str, Any]:
     """Model endpoint entry point (handler string ``functions.aws.lambda_handler``)."""
-    return _serve(event, _model_handle, "lambda_handler")
+    return _serve(event, "model", "lambda_handler")
 
 
 def echo_handler(event: Any, context: Any = None) -> dict[str, Any]:
     """Echo entry point (handler string ``functions.aws.echo_handler``)."""
-    return _serve(event, _echo_handle, "echo_handler")
+    return _serve(event, "echo", "echo_handler")

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import os
 
+from functions.contract import max_body_bytes
 from functions.http import (
     ApiError,
     Request,
     Response,
     internal_error,
     json_response,
-    max_body_bytes,
     method_not_allowed,
     parse_json_body,
 )

@@ -1,17 +1,17 @@
-"""Google Cloud Functions (functions-framework) adapter: entry points ``echo``, ``pred``, ``predict``, ``serve``.
+"""Google Cloud Functions (functions-framework) adapter: entry points ``echo``, ``pred``, ``predict``.
 
 Each takes the flask request functions-framework passes and returns a flask response with a JSON body.
-``pred``, ``predict`` and ``serve`` are the same generic model app, configured from the environment. flask
+``pred`` and ``predict`` are the same generic model app, configured from the environment. flask
 is imported lazily (functions-framework has already imported it by the time a request arrives).
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 from typing import Any
 
-from functions.http import ApiError, Request, Response, internal_error, max_body_bytes
+from functions.contract import max_body_bytes
+from functions.http import ApiError, Request, Response, app_handle, internal_error
 
 
 def flask_to_request(flask_request: Any, max_bytes: int) -> Request:
@@ -34,44 +34,28 @@ def to_flask(response: Response) -> Any:
                           mimetype="application/json")
 
 
-def _serve(flask_request: Any, app_handle: Callable[[], Callable[[Request], Response]], where: str) -> Any:
+def _serve(flask_request: Any, kind: str, where: str) -> Any:
     try:
         try:
             request = flask_to_request(flask_request, max_body_bytes(os.environ))
         except ApiError as err:
             return to_flask(err.to_response())
-        return to_flask(app_handle()(request))
+        return to_flask(app_handle(kind)(request))
     except Exception:
         return to_flask(internal_error(where))
 
 
-def _model_handle() -> Callable[[Request], Response]:
-    from functions import app  # lazy: an echo archive has no app.py (nor numpy)
-
-    return app.handle
-
-
-def _echo_handle() -> Callable[[Request], Response]:
-    from functions import echo
-
-    return echo.handle
-
-
 def echo(request: Any) -> Any:
     """The book's echo function."""
-    return _serve(request, _echo_handle, "echo")
+    return _serve(request, "echo", "echo")
 
 
 def pred(request: Any) -> Any:
     """The generic model endpoint (the book's scikit-learn ``pred``)."""
-    return _serve(request, _model_handle, "pred")
+    return _serve(request, "model", "pred")
 
 
 def predict(request: Any) -> Any:
     """The generic model endpoint (the book's Keras ``predict``)."""
-    return _serve(request, _model_handle, "predict")
+    return _serve(request, "model", "predict")
 
-
-def serve(request: Any) -> Any:
-    """The generic model endpoint for endpoint names other than the book's."""
-    return _serve(request, _model_handle, "serve")

@@ -7,18 +7,15 @@ module ships in echo archives, which contain neither numpy nor a model runtime.
 
 from __future__ import annotations
 
-import functools
 import json
 import re
 import sys
 import traceback
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-#: Deepest nesting of JSON arrays/objects accepted in a request body. A batch of rows needs 3.
-MAX_JSON_DEPTH = 8
-DEFAULT_MAX_BODY_BYTES = 1024 * 1024
+from functions.contract import DEFAULT_MAX_BODY_BYTES, MAX_JSON_DEPTH
 
 _JSON_CT = re.compile(r"^application/(?:[a-z0-9.+-]+\+)?json$")
 
@@ -113,16 +110,6 @@ def write_log_line(line: str) -> None:
     sys.stdout.flush()
 
 
-def normalize_headers(headers: Any) -> dict[str, str]:
-    """Lower-case header names; ignore anything that is not a string pair (events can hold junk)."""
-    out: dict[str, str] = {}
-    if isinstance(headers, Mapping):
-        for k, v in headers.items():
-            if isinstance(k, str) and isinstance(v, str):
-                out[k.lower()] = v
-    return out
-
-
 def method_not_allowed(method: str, allow: str) -> ApiError:
     """A 405 naming the allowed methods (also in the ``Allow`` header)."""
     return ApiError(405, "method_not_allowed", f"method {method!r} not allowed; use {allow}", None, {"Allow": allow})
@@ -214,15 +201,14 @@ def parse_json_body(request: Request, max_bytes: int = DEFAULT_MAX_BODY_BYTES) -
     return parse_json_bytes(request.body, max_bytes)
 
 
-def max_body_bytes(environ: Mapping[str, str]) -> int:
-    """``MAX_BODY_BYTES`` from the environment (default 1 MiB); an invalid value falls back to the default."""
-    return _max_body_bytes(environ.get("MAX_BODY_BYTES", ""))
 
+def app_handle(kind: str) -> Callable[[Request], Response]:
+    """The ``handle`` of the ``"model"`` or ``"echo"`` app, imported on first use: an echo archive has neither
+    ``app.py`` nor numpy, so the adapters must not import the model app before a model request needs it."""
+    if kind == "echo":
+        from functions import echo
 
-@functools.lru_cache(maxsize=8)
-def _max_body_bytes(raw: str) -> int:
-    try:
-        value = int(raw)
-    except ValueError:
-        return DEFAULT_MAX_BODY_BYTES
-    return value if value > 0 else DEFAULT_MAX_BODY_BYTES
+        return echo.handle
+    from functions import app
+
+    return app.handle

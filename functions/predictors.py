@@ -16,15 +16,13 @@ from typing import Any, Protocol
 
 import numpy as np
 
-FORMATS = ("skops", "onnx", "keras", "joblib", "pickle")
+from functions.contract import FLOAT32_MAX, FORMATS
+
 _SAFE_TYPE_PREFIXES = ("sklearn.", "numpy.")
 
 
 class PredictorError(Exception):
     """The artifact could not be turned into a predictor (refused type, wrong shape, broken file)."""
-
-
-FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
 class Predictor(Protocol):
@@ -130,7 +128,8 @@ class KerasPredictor:
         return _positive_column(self._to_numpy(out), "keras model")
 
 
-def _load_skops(data: bytes) -> Predictor:
+def skops_estimator(data: bytes) -> Any:
+    """The estimator in a skops file, refusing any type outside scikit-learn and numpy (skops' trust list)."""
     import skops.io as sio  # lazy; pulls in scikit-learn
 
     try:
@@ -140,37 +139,43 @@ def _load_skops(data: bytes) -> Predictor:
     refused = [t for t in untrusted if not t.startswith(_SAFE_TYPE_PREFIXES)]
     if refused:
         raise PredictorError(f"skops file contains types outside sklearn/numpy, refused: {', '.join(refused)}")
-    return _sklearn_predictor("skops", lambda: sio.loads(data, trusted=untrusted))
-
-
-def _load_joblib(data: bytes) -> Predictor:
-    import joblib  # lazy
-
-    return _sklearn_predictor("joblib", lambda: joblib.load(io.BytesIO(data)))
-
-
-def _load_pickle(data: bytes) -> Predictor:
-    import pickle
-
-    return _sklearn_predictor("pickle", lambda: pickle.loads(data))
-
-
-def _sklearn_predictor(fmt: str, deserialise: Callable[[], Any]) -> Predictor:
-    """Wrap what `deserialise` returns; any failure becomes a PredictorError naming the format."""
     try:
-        return SklearnPredictor(deserialise())
-    except PredictorError:
-        raise
+        return sio.loads(data, trusted=untrusted)
+    except Exception as exc:
+        raise PredictorError(f"skops cannot load the model: {exc}") from None
+
+
+def sklearn_estimator(data: bytes, fmt: str) -> Any:
+    """Deserialise a scikit-learn estimator stored as ``fmt`` (skops, joblib or pickle); PredictorError on failure.
+
+    joblib and pickle run code while loading: call this only on bytes whose sha256 was checked against the pin.
+    """
+    if fmt == "skops":
+        return skops_estimator(data)
+    try:
+        if fmt == "joblib":
+            import joblib  # lazy
+
+            return joblib.load(io.BytesIO(data))
+        if fmt == "pickle":
+            import pickle
+
+            return pickle.loads(data)
     except Exception as exc:
         raise PredictorError(f"{fmt} cannot load the model: {exc}") from None
+    raise PredictorError(f"format {fmt!r} does not hold a scikit-learn estimator")
+
+
+def _sklearn_loader(fmt: str) -> Callable[[bytes], Predictor]:
+    return lambda data: SklearnPredictor(sklearn_estimator(data, fmt))
 
 
 _LOADERS: dict[str, Callable[[bytes], Predictor]] = {
-    "skops": _load_skops,
+    "skops": _sklearn_loader("skops"),
     "onnx": OnnxPredictor,
     "keras": KerasPredictor,
-    "joblib": _load_joblib,
-    "pickle": _load_pickle,
+    "joblib": _sklearn_loader("joblib"),
+    "pickle": _sklearn_loader("pickle"),
 }
 
 

@@ -20,21 +20,14 @@ Composition (all ComponentResources take typed args dataclasses and parent their
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_aws as aws
 
-from infra.artifacts import (
-    LAMBDA_DIRECT_UPLOAD_MAX_BYTES,
-    FunctionBuildLike,
-    ModelArtifactLike,
-    lambda_code_hash,
-    model_objects,
-)
+from infra.artifacts import Builds, lambda_code_hash, model_objects
 from smodels.config import EndpointConfig, StackConfig
-from smodels.function_env import function_env
+from smodels.packager import LAMBDA_DIRECT_UPLOAD_LIMIT, FunctionBuild, ModelArtifact
 
 LOG_RETENTION_DAYS = 14
 LAMBDA_ASSUME_ROLE_POLICY = json.dumps(
@@ -115,7 +108,7 @@ class LambdaEndpointArgs:
     """Everything one Lambda endpoint needs: its config, its build, where its model and code live."""
 
     endpoint: EndpointConfig
-    build: FunctionBuildLike
+    build: FunctionBuild
     function_name: str
     runtime: str
     architecture: str
@@ -137,7 +130,7 @@ class LambdaEndpoint(pulumi.ComponentResource):
         super().__init__("serverless-models:aws:LambdaEndpoint", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         ep, build = args.endpoint, args.build
-        model: ModelArtifactLike | None = build.model
+        model: ModelArtifact | None = build.model
 
         self.log_group = aws.cloudwatch.LogGroup(
             f"{name}-logs",
@@ -158,7 +151,7 @@ class LambdaEndpoint(pulumi.ComponentResource):
         )
 
         code_args, layers = self._code(name, args, child)
-        env = function_env(build, ep.ttl_seconds, args.model_uri)
+        env = build.function_env(args.model_uri, ep.ttl_seconds)
         deps: list[pulumi.Resource] = [self.policy_attachment]
         if args.model_object_dependency is not None:
             deps.append(args.model_object_dependency)
@@ -220,7 +213,7 @@ class LambdaEndpoint(pulumi.ComponentResource):
         build = args.build
         code = self._archive_args(f"{name}-code", build.archive, build.archive_sha256, build.zipped_bytes, args, child)
         layers: list[pulumi.Input[str]] = []
-        layer_build = getattr(build, "layer", None)
+        layer_build = build.layer
         if layer_build is not None:
             layer_code = self._archive_args(
                 f"{name}-layer-code",
@@ -252,7 +245,7 @@ class LambdaEndpoint(pulumi.ComponentResource):
     ) -> dict[str, object]:
         """`code` for a zip Lambda takes directly, else an S3 object under `lambda/` (new key per hash)."""
         code_hash = lambda_code_hash(sha256_hex)
-        if zipped_bytes <= LAMBDA_DIRECT_UPLOAD_MAX_BYTES:
+        if zipped_bytes <= LAMBDA_DIRECT_UPLOAD_LIMIT:
             return {"code": pulumi.FileArchive(str(archive)), "source_code_hash": code_hash}
         obj = aws.s3.BucketObjectv2(
             name,
@@ -343,7 +336,7 @@ class AwsStackArgs:
     """The validated stack config and the Lambda builds (one per AWS endpoint)."""
 
     config: StackConfig
-    builds: Sequence[FunctionBuildLike]
+    builds: Builds
     name_prefix: str
     log_retention_days: int = LOG_RETENTION_DAYS
     tags: dict[str, str] = field(default_factory=dict)
@@ -361,7 +354,7 @@ class AwsServerlessModels(pulumi.ComponentResource):
         self.bucket = ModelBucket(f"{name}-models", ModelBucketArgs(), opts=child)
 
         self.model_objects: dict[str, aws.s3.BucketObjectv2] = {}
-        for key, (suffix, m) in model_objects(args.builds).items():
+        for key, (suffix, m) in model_objects(args.builds, "aws").items():
             self.model_objects[key] = aws.s3.BucketObjectv2(
                 f"{name}-model-{suffix}",
                 bucket=self.bucket.bucket.id,
@@ -379,9 +372,8 @@ class AwsServerlessModels(pulumi.ComponentResource):
             opts=child,
         )
         self.functions: dict[str, LambdaEndpoint] = {}
-        by_endpoint = {b.endpoint: b for b in args.builds}
         for ep in cfg.endpoints_for("aws"):
-            build = by_endpoint[ep.name]
+            build = args.builds[("aws", ep.name)]
             obj = self.model_objects.get(build.model.key) if build.model is not None else None
             uri = pulumi.Output.concat("s3://", obj.bucket, "/", obj.key) if obj is not None else None
             self.functions[ep.name] = LambdaEndpoint(
@@ -422,7 +414,7 @@ class AwsServerlessModels(pulumi.ComponentResource):
 
         self.endpoints = {}
         for ep_name, fn in self.functions.items():
-            build = by_endpoint[ep_name]
+            build = args.builds[("aws", ep_name)]
             obj = self.model_objects.get(build.model.key) if build.model is not None else None
             self.endpoints[ep_name] = pulumi.Output.all(
                 url=fn.url,

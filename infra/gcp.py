@@ -25,9 +25,9 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_gcp as gcp
 
-from infra.artifacts import FunctionBuildLike, model_objects, source_object_name
+from infra.artifacts import Builds, model_objects
 from smodels.config import EndpointConfig, StackConfig
-from smodels.function_env import function_env
+from smodels.packager import FunctionBuild
 
 SERVICES = (
     "cloudfunctions.googleapis.com",
@@ -153,7 +153,7 @@ class CloudFunctionEndpointArgs:
     """Everything one Cloud Function endpoint needs."""
 
     endpoint: EndpointConfig
-    build: FunctionBuildLike
+    build: FunctionBuild
     function_name: str
     runtime_account_id: str
     project: str
@@ -202,12 +202,12 @@ class CloudFunctionEndpoint(pulumi.ComponentResource):
         self.source = gcp.storage.BucketObject(
             f"{name}-source",
             bucket=args.source_bucket.name,
-            name=source_object_name(build),
+            name=build.object_name,
             source=pulumi.FileAsset(str(build.archive)),
             content_type="application/zip",
             opts=child,
         )
-        env = function_env(build, ep.ttl_seconds, args.model_uri)
+        env = build.function_env(args.model_uri, ep.ttl_seconds)
         self.function = gcp.cloudfunctionsv2.Function(
             name,
             name=args.function_name,
@@ -264,7 +264,7 @@ class GcpStackArgs:
     """The validated stack config, the Cloud Functions builds, and where to deploy."""
 
     config: StackConfig
-    builds: Sequence[FunctionBuildLike]
+    builds: Builds
     project: str
     region: str
     name_prefix: str
@@ -297,7 +297,7 @@ class GcpServerlessModels(pulumi.ComponentResource):
         ).bucket
 
         self.model_objects: dict[str, gcp.storage.BucketObject] = {}
-        for key, (suffix, m) in model_objects(args.builds).items():
+        for key, (suffix, m) in model_objects(args.builds, "gcp").items():
             self.model_objects[key] = gcp.storage.BucketObject(
                 f"{name}-model-{suffix}",
                 bucket=self.model_bucket.name,
@@ -318,11 +318,10 @@ class GcpServerlessModels(pulumi.ComponentResource):
             ),
             opts=child,
         )
-        by_endpoint = {b.endpoint: b for b in args.builds}
         self.functions: dict[str, CloudFunctionEndpoint] = {}
         self.endpoints = {}
         for ep in cfg.endpoints_for("gcp"):
-            build = by_endpoint[ep.name]
+            build = args.builds[("gcp", ep.name)]
             obj = self.model_objects.get(build.model.key) if build.model is not None else None
             uri = pulumi.Output.concat("gs://", obj.bucket, "/", obj.name) if obj is not None else None
             fn = CloudFunctionEndpoint(

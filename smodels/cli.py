@@ -3,27 +3,22 @@
 from __future__ import annotations
 
 import argparse
-import importlib
-import importlib.util
 import sys
 
+from smodels import invoke, openapi, smoke
+from smodels.local import cli as local_cli
+from smodels.packager import cli as packager_cli
+
 # Each module defines `register(subparsers)`, which adds its parsers and sets `func` on them.
-COMMAND_MODULES = (
-    "smodels.build.cli",
-    "smodels.local.cli",
-    "smodels.invoke",
-    "smodels.openapi",
-)
+COMMAND_MODULES = (packager_cli, local_cli, smoke, invoke, openapi)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The full argument parser, with every available sub-command."""
+    """The full argument parser, with every sub-command."""
     parser = argparse.ArgumentParser(prog="smodels", description=__doc__)
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in COMMAND_MODULES:
-        if importlib.util.find_spec(name) is None:
-            continue
-        importlib.import_module(name).register(subparsers)
+    for module in COMMAND_MODULES:
+        module.register(subparsers)
     return parser
 
 

@@ -10,14 +10,18 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from functions.contract import ttl_problem
+
+if TYPE_CHECKING:
+    from smodels.manifest import Manifest
 
 NAMESPACE = "serverless-models"
 CLOUDS = ("aws", "gcp")
 PYTHON_VERSIONS = ("3.11", "3.12", "3.13", "3.14")
-DEFAULT_PYTHON = "3.13"
 ARCHITECTURES = ("x86_64", "arm64")
 RUNTIMES = ("native", "onnx")
 KINDS = ("echo", "model")
@@ -56,12 +60,34 @@ ENDPOINT_KEYS = (
     "entryPoint",
 )
 
+# Every setting's default, in one place: the stack's and an endpoint's. The dataclasses below have no defaults
+# of their own, so nothing can disagree with these tables.
+STACK_DEFAULTS: dict[str, Any] = {
+    "clouds": list(CLOUDS),
+    "pythonVersion": "3.13",
+    "architecture": "x86_64",
+    "public": False,
+    "invokers": [],
+    "throttle": {"rateLimit": 50, "burstLimit": 100},
+    "publisher": False,
+    "lambdaLayer": False,
+    "bytecode": True,
+}
+ENDPOINT_DEFAULTS: dict[str, Any] = {
+    "runtime": "onnx",
+    "memory": 512,
+    "timeout": 30,
+    "maxInstances": 10,
+    "minInstances": 0,
+    "reservedConcurrency": None,
+    "ttlSeconds": 0,
+}
 # The book's three endpoints. ONNX is the default runtime: a package a third the size of scikit-learn's,
 # a cold start several times faster, no executing deserialiser, and the Keras model fits Lambda at all.
 BOOK_ENDPOINTS: dict[str, dict[str, Any]] = {
     "echo": {"kind": "echo", "memory": 128, "timeout": 10},
-    "pred": {"kind": "model", "model": "models/logreg", "runtime": "onnx", "memory": 512, "timeout": 30},
-    "predict": {"kind": "model", "model": "models/keras", "runtime": "onnx", "memory": 512, "timeout": 30},
+    "pred": {"kind": "model", "model": "models/logreg"},
+    "predict": {"kind": "model", "model": "models/keras"},
 }
 NAME_RE = re.compile(r"^[a-z][a-z0-9-]{0,30}$")
 GCP_MEMBER_RE = re.compile(r"^(user|serviceAccount|group|domain|principal|principalSet):\S+$")
@@ -77,20 +103,21 @@ class ConfigError(ValueError):
 
 @dataclass(frozen=True)
 class EndpointConfig:
-    """One endpoint (function) of the stack, as deployed to each cloud in `clouds`."""
+    """One endpoint (function) of the stack, as deployed to each cloud in `clouds` (defaults: ENDPOINT_DEFAULTS)."""
 
     name: str
     kind: str
     clouds: tuple[str, ...]
-    model: Path | None = None
-    runtime: str = "onnx"
-    memory: int = 512
-    timeout: int = 30
-    max_instances: int = 10
-    min_instances: int = 0
-    reserved_concurrency: int | None = None
-    ttl_seconds: int = 0
-    entry_point: str = "pred"
+    model: Path | None
+    manifest: Manifest | None  # the validated manifest of `model` (its artifact's sha256 checked)
+    runtime: str
+    memory: int
+    timeout: int
+    max_instances: int
+    min_instances: int
+    reserved_concurrency: int | None
+    ttl_seconds: int
+    entry_point: str
 
     @property
     def lambda_handler(self) -> str:
@@ -100,20 +127,20 @@ class EndpointConfig:
 
 @dataclass(frozen=True)
 class StackConfig:
-    """The validated `serverless-models:*` configuration of one stack."""
+    """The validated `serverless-models:*` configuration of one stack (defaults: STACK_DEFAULTS)."""
 
     project_dir: Path
-    clouds: tuple[str, ...] = CLOUDS
-    python_version: str = DEFAULT_PYTHON
-    architecture: str = "x86_64"
-    public: bool = False
-    invokers: tuple[str, ...] = ()
-    throttle_rate: float = 50.0
-    throttle_burst: int = 100
-    publisher: bool = False
-    lambda_layer: bool = False
-    bytecode: bool = True
-    endpoints: tuple[EndpointConfig, ...] = field(default_factory=tuple)
+    clouds: tuple[str, ...]
+    python_version: str
+    architecture: str
+    public: bool
+    invokers: tuple[str, ...]
+    throttle_rate: float
+    throttle_burst: int
+    publisher: bool
+    lambda_layer: bool
+    bytecode: bool
+    endpoints: tuple[EndpointConfig, ...]
 
     @property
     def lambda_runtime(self) -> str:
@@ -174,12 +201,12 @@ def _python(value: Any, problems: list[str]) -> str:
     key = f"{NAMESPACE}:pythonVersion"
     if isinstance(value, float):
         problems.append(f'{key}: {value!r} is a number; quote it ("3.13"), YAML reads 3.10 as 3.1')
-        return DEFAULT_PYTHON
+        return STACK_DEFAULTS["pythonVersion"]
     text = str(value).strip().removeprefix("python")
     if text not in PYTHON_VERSIONS:
         hint = ' (YAML reads an unquoted 3.10 as 3.1: quote it, "3.10")' if re.fullmatch(r"3\.\d", text) else ""
         problems.append(f"{key}: {value!r} is not supported; use one of {list(PYTHON_VERSIONS)}{hint}")
-        return DEFAULT_PYTHON
+        return STACK_DEFAULTS["pythonVersion"]
     return text
 
 
@@ -202,16 +229,16 @@ def _platform_int(
     return value
 
 
-def _manifest_problem(manifest: Path) -> str | None:
-    """Why the manifest (or the artifact it pins) is unusable, or None. Imported lazily: config stays light."""
+def _load_manifest(manifest: Path, key: str, problems: list[str]) -> Manifest | None:
+    """The manifest with its artifact's sha256 verified, or None and a problem. Imported lazily: config stays light."""
     from smodels.manifest import ManifestError, load_manifest
 
     try:
-        load_manifest(manifest, verify_artifact=True)
+        return load_manifest(manifest, verify_artifact=True)
     except ManifestError as exc:
-        return f"{manifest}: {exc}"
+        problems.append(f"{key}: {manifest}: {exc}")
     except OSError as exc:
-        return f"{manifest}: cannot read: {exc}"
+        problems.append(f"{key}: {manifest}: cannot read: {exc}")
     return None
 
 
@@ -235,32 +262,35 @@ def _endpoint(
         problems.append(f"{key}.kind: expected one of {list(KINDS)} (or give a model), got {kind!r}")
         return None
     clouds = _clouds(f"{key}.clouds", merged["clouds"], problems) if "clouds" in merged else stack_clouds
+    merged = {**ENDPOINT_DEFAULTS, **merged}
     model_path: Path | None = None
-    runtime = merged.get("runtime", "onnx")
+    manifest: Manifest | None = None
+    runtime = merged["runtime"]
     if kind == "model":
         if "model" not in merged:
             problems.append(f"{key}.model: a model endpoint needs the path of its manifest directory")
         else:
             model_path = (project_dir / str(merged["model"])).resolve()
-            manifest = model_path / "model.json" if model_path.suffix != ".json" else model_path
-            if not manifest.is_file():
-                problems.append(f"{key}.model: no model manifest at {manifest}")
+            manifest_file = model_path / "model.json" if model_path.suffix != ".json" else model_path
+            if not manifest_file.is_file():
+                problems.append(f"{key}.model: no model manifest at {manifest_file}")
             else:
-                problem = _manifest_problem(manifest)
-                if problem:
-                    problems.append(f"{key}.model: {problem}")
+                manifest = _load_manifest(manifest_file, f"{key}.model", problems)
         if runtime not in RUNTIMES:
             problems.append(f"{key}.runtime: expected one of {list(RUNTIMES)}, got {runtime!r}")
-    memory = _platform_int(f"{key}.memory", merged.get("memory", 512), "MB", clouds, MEMORY_RANGES, problems)
-    timeout = _platform_int(f"{key}.timeout", merged.get("timeout", 30), "s", clouds, TIMEOUT_RANGES, problems)
-    max_i = _int(f"{key}.maxInstances", merged.get("maxInstances", 10), 1, 1000, problems)
-    min_i = _int(f"{key}.minInstances", merged.get("minInstances", 0), 0, 1000, problems)
+    memory = _platform_int(f"{key}.memory", merged["memory"], "MB", clouds, MEMORY_RANGES, problems)
+    timeout = _platform_int(f"{key}.timeout", merged["timeout"], "s", clouds, TIMEOUT_RANGES, problems)
+    max_i = _int(f"{key}.maxInstances", merged["maxInstances"], 1, 1000, problems)
+    min_i = _int(f"{key}.minInstances", merged["minInstances"], 0, 1000, problems)
     if min_i > max_i:
         problems.append(f"{key}.minInstances: {min_i} is more than maxInstances {max_i}")
-    reserved = merged.get("reservedConcurrency")
+    reserved = merged["reservedConcurrency"]
     if reserved is not None:
         reserved = _int(f"{key}.reservedConcurrency", reserved, 0, 1000, problems)
-    ttl = _int(f"{key}.ttlSeconds", merged.get("ttlSeconds", 0), 0, 86400, problems)
+    ttl = merged["ttlSeconds"]
+    problem = ttl_problem(ttl)
+    if problem:
+        problems.append(f"{key}.ttlSeconds: {problem}")
     default_entry = name if name in BOOK_ENDPOINTS else ("echo" if kind == "echo" else "pred")
     entry = str(merged.get("entryPoint", default_entry))
     if entry not in ("echo", "pred", "predict"):
@@ -270,6 +300,7 @@ def _endpoint(
         kind=kind,
         clouds=clouds,
         model=model_path if kind == "model" else None,
+        manifest=manifest if kind == "model" else None,
         runtime=runtime if kind == "model" else "native",
         memory=memory,
         timeout=timeout,
@@ -300,18 +331,19 @@ def load_stack_config(mapping: Mapping[str, Any], project_dir: str | Path = ".")
             continue
         # pythonVersion stays text: decoding "3.10" as JSON would give the number 3.1.
         ours[key] = value if key == "pythonVersion" else _decode(value)
+    ours = {**STACK_DEFAULTS, **ours}
 
-    clouds = _clouds(f"{NAMESPACE}:clouds", ours.get("clouds", list(CLOUDS)), problems)
-    python = _python(ours.get("pythonVersion", DEFAULT_PYTHON), problems)
-    arch = ours.get("architecture", "x86_64")
+    clouds = _clouds(f"{NAMESPACE}:clouds", ours["clouds"], problems)
+    python = _python(ours["pythonVersion"], problems)
+    arch = ours["architecture"]
     if arch not in ARCHITECTURES:
         problems.append(f"{NAMESPACE}:architecture: expected one of {list(ARCHITECTURES)}, got {arch!r}")
-    public = _bool("public", ours.get("public", False), problems)
-    publisher = _bool("publisher", ours.get("publisher", False), problems)
-    layer = _bool("lambdaLayer", ours.get("lambdaLayer", False), problems)
-    bytecode = _bool("bytecode", ours.get("bytecode", True), problems)
+    public = _bool("public", ours["public"], problems)
+    publisher = _bool("publisher", ours["publisher"], problems)
+    layer = _bool("lambdaLayer", ours["lambdaLayer"], problems)
+    bytecode = _bool("bytecode", ours["bytecode"], problems)
 
-    invokers = ours.get("invokers", [])
+    invokers = ours["invokers"]
     if isinstance(invokers, str):
         invokers = [invokers]
     if not isinstance(invokers, list):
@@ -323,20 +355,21 @@ def load_stack_config(mapping: Mapping[str, Any], project_dir: str | Path = ".")
                 f"{NAMESPACE}:invokers: {member!r} is not an IAM member (user:..., serviceAccount:..., group:...)"
             )
 
-    throttle = ours.get("throttle", {}) or {}
-    rate, burst = 50.0, 100
+    throttle = {**STACK_DEFAULTS["throttle"], **(ours["throttle"] or {})} if isinstance(
+        ours["throttle"], (dict, type(None))) else ours["throttle"]
+    rate, burst = 0.0, 0
     if not isinstance(throttle, dict):
         problems.append(f"{NAMESPACE}:throttle: expected {{rateLimit: N, burstLimit: N}}, got {throttle!r}")
     else:
         unknown = sorted(set(throttle) - {"rateLimit", "burstLimit"})
         if unknown:
             problems.append(f"{NAMESPACE}:throttle: unknown setting(s) {unknown}; allowed: rateLimit, burstLimit")
-        rate_raw = throttle.get("rateLimit", rate)
+        rate_raw = throttle["rateLimit"]
         if isinstance(rate_raw, bool) or not isinstance(rate_raw, (int, float)) or not 0 < rate_raw <= 10000:
             problems.append(f"{NAMESPACE}:throttle.rateLimit: expected a number in (0, 10000], got {rate_raw!r}")
         else:
             rate = float(rate_raw)
-        burst = _int(f"{NAMESPACE}:throttle.burstLimit", throttle.get("burstLimit", burst), 1, 5000, problems)
+        burst = _int(f"{NAMESPACE}:throttle.burstLimit", throttle["burstLimit"], 1, 5000, problems)
 
     raw_endpoints = ours.get("endpoints", {name: {} for name in BOOK_ENDPOINTS})
     endpoints: list[EndpointConfig] = []

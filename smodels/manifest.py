@@ -16,10 +16,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from functions.contract import FORMATS
+
 SCHEMA_VERSION = 1
 MANIFEST_FILE = "model.json"
 FRAMEWORKS = ("scikit-learn", "keras")
-FORMATS = ("skops", "keras", "onnx", "joblib", "pickle")
 FEATURE_TYPES = ("binary", "numeric")
 TASKS = ("binary-classification",)
 MIN_SAMPLES = 3
@@ -346,7 +347,7 @@ def manifest_from_dict(data: Any, directory: Path | str, *, verify_artifact: boo
     python_version = _str(data, "python_version", "python_version")
     if not re.match(r"^3\.\d+\.\d+", python_version):
         raise ManifestError("python_version", f"must be a CPython version like 3.11.7, got {python_version!r}")
-    fmt = _choice(data, "format", "format", FORMATS)
+    fmt = _choice(data, "format", "format", tuple(FORMATS))
     allowed = {"scikit-learn": ("skops", "onnx", "joblib", "pickle"), "keras": ("keras", "onnx")}[framework]
     if fmt not in allowed:
         raise ManifestError("format", f"{fmt!r} is not a format for {framework} (one of {', '.join(allowed)})")

@@ -2,7 +2,7 @@
 
 Targets, each a real HTTP server on 127.0.0.1 in its own process (started and stopped here):
 - GCP ``pred`` and ``echo`` under functions-framework (gunicorn, as Cloud Functions runs them);
-- the Lambda ``lambda_handler`` behind an API Gateway payload-2.0 front (bench/load.py ``_aws-front``).
+- the Lambda ``lambda_handler`` under awslambdaric behind smodels.local's payload-2.0 front (tests/local_servers.py).
 Positive cases (valid by the schema) must get 200 with a conforming body; negative cases (schema broken in
 a body, type, required property, extra property, array length...) must get a 4xx with the JSON error body;
 nothing may get a 5xx. The model is the book's skops LogisticRegression from models/logreg (the float32
@@ -18,10 +18,12 @@ from typing import Any
 
 import pytest
 import schemathesis
-from bench_support import load_bench
+from fuzz_strategies import book_model_env
 from hypothesis import HealthCheck, given, settings
+from local_servers import serve_aws, serve_gcp
 from schemathesis import GenerationMode
 
+from bench import load
 from smodels.openapi import FLOAT32_MAX, build_echo_spec, build_spec
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -31,18 +33,14 @@ EXAMPLES = 60
 pytestmark = pytest.mark.slow
 
 
-load = load_bench("load")
-fuzz = load_bench("fuzz")
-
-
 @pytest.fixture(scope="module")
 def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     """Base URLs of gcp/pred, gcp/echo and aws/pred; every process is stopped at the end."""
-    env = fuzz.book_model_env("native")
+    env = book_model_env("native")
     logs = tmp_path_factory.mktemp("logs")
-    with load.serve_gcp(env, "pred", logs / "gcp-pred.log") as gcp_pred, \
-            load.serve_gcp({}, "echo", logs / "gcp-echo.log") as gcp_echo, \
-            load.serve_aws(env, "model", logs / "aws-pred.log") as aws_pred:
+    with serve_gcp(env, "pred", logs / "gcp-pred.log") as gcp_pred, \
+            serve_gcp({}, "echo", logs / "gcp-echo.log") as gcp_echo, \
+            serve_aws(env, "model", logs) as aws_pred:
         yield {"gcp/pred": gcp_pred.rsplit("/", 1)[0], "gcp/echo": gcp_echo.rsplit("/", 1)[0],
                "aws/pred": aws_pred.rsplit("/", 1)[0]}
 

@@ -4,17 +4,18 @@
         for ep in stack.endpoints: print(ep.cloud, ep.name, ep.url)
 
 start() does what `pulumi up` does, locally:
-1. package every function for the host interpreter (`smodels.build.build_stack(cfg, BuildOptions(host=True))`);
+1. package every function for the host interpreter (`smodels.packager.build_stack(cfg, BuildOptions(host=True))`);
 2. start moto (S3) and gcp-storage-emulator (GCS), create a model bucket in each and upload every model object
    under the key the builder chose (`models/<name>/<sha256>.<ext>`), the bytes the builder prepared;
 3. unpack each Lambda zip (and its layer, if any) and run it under awslambdaric against a local Runtime API,
    behind one HTTP front on `port` (`/<endpoint>`, like the HTTP API stage);
-4. unpack each Cloud Functions source archive and run it with functions-framework on `port + 1 + i`;
+4. unpack each Cloud Functions source archive and run it under functions-framework (`cloud_functions`) on
+   `port + 1 + i`;
 5. wait until every server answers, then write a state file (our pid and every child's) for tooling.
 stop() tears everything down (children are process-group leaders: SIGTERM, wait, SIGKILL).
 
-The function environment comes from `smodels.function_env.function_env`, the very function the Pulumi program
-uses, with MODEL_URI pointing at the emulator bucket and the emulator endpoints added (AWS_ENDPOINT_URL_S3,
+The function environment comes from `FunctionBuild.function_env` (functions.contract), the very one the Pulumi
+program uses, with MODEL_URI pointing at the emulator bucket and the emulator endpoints added (AWS_ENDPOINT_URL_S3,
 STORAGE_EMULATOR_HOST). Lambda workers see only the package plus what the managed runtime ships
 (awslambdaric, boto3); functions-framework workers see the package first, then this virtualenv's
 site-packages in place of the buildpack's `pip install -r requirements.txt`.
@@ -26,11 +27,8 @@ import json
 import os
 import re
 import shutil
-import sys
 import threading
 import time
-import urllib.error
-import urllib.request
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -38,10 +36,12 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from smodels.config import StackConfig
+from smodels.local.cloud_functions import CloudFunction
 from smodels.local.emulators import GCSEmulator, S3Emulator
 from smodels.local.front import FrontServer
 from smodels.local.lambda_runtime import LambdaFunction, lambda_base_env, runtime_dir
-from smodels.local.procs import ManagedProcess, port_is_free, wait_for
+from smodels.local.procs import ManagedProcess, port_is_free
+from smodels.packager.types import FunctionBuild
 
 DEFAULT_REGION = "us-east-1"
 GCP_PROJECT = "local-project"
@@ -65,7 +65,7 @@ class LocalEndpoint:
     model_uri: str | None = None
     model_sha256: str | None = None
     manifest: Any = None  # smodels.manifest.Manifest for model endpoints
-    build: Any = None  # smodels.build FunctionBuild
+    build: FunctionBuild | None = None
 
     def as_output(self) -> dict[str, Any]:
         """The shape of one entry of the stack output `endpoints.<cloud>.<name>`."""
@@ -133,17 +133,6 @@ def _prune_unpacked(cache_root: Path, idle_s: float = UNPACKED_IDLE_S, keep: int
             shutil.rmtree(directory, ignore_errors=True)
 
 
-def _answers(url: str) -> bool:
-    """True once an HTTP server answers at `url` with any status."""
-    try:
-        with urllib.request.urlopen(url, timeout=2):
-            return True
-    except urllib.error.HTTPError:
-        return True
-    except OSError:
-        return False
-
-
 class LocalStack:
     """Start and stop a whole stack locally; a context manager (`with LocalStack(cfg) as s: s.endpoints`)."""
 
@@ -175,12 +164,12 @@ class LocalStack:
         self.ready_timeout = ready_timeout
         self.endpoints: list[LocalEndpoint] = []
         self.timings = Timings()
-        self.builds: list[Any] = []
+        self.builds: dict[tuple[str, str], FunctionBuild] = {}
         self.s3: S3Emulator | None = None
         self.gcs: GCSEmulator | None = None
         self.front: FrontServer | None = None
         self.lambdas: dict[str, LambdaFunction] = {}
-        self.gcp_procs: dict[str, ManagedProcess] = {}
+        self.gcp_functions: dict[str, CloudFunction] = {}
         self._started = False
 
     # -- helpers -------------------------------------------------------------------------------------------
@@ -238,7 +227,7 @@ class LocalStack:
                 raise LocalStackError(f"port(s) {busy} already in use; pick another --port (0 = any free ports)")
 
         self.builds = self._step("building packages for the host interpreter", self._build)
-        by_key = {(b.cloud, b.endpoint): b for b in self.builds}
+        by_key = self.builds
         for cloud, eps in (("aws", aws_eps), ("gcp", gcp_eps)):
             for ep in eps:
                 if (cloud, ep.name) not in by_key:
@@ -261,17 +250,11 @@ class LocalStack:
 
     def _build(self) -> list[Any]:
         try:
-            from smodels.build import BuildOptions, build_stack
+            from smodels.packager import BuildOptions, build_stack
         except ImportError as exc:
-            raise LocalStackError(f"the packager smodels.build is not available: {exc}") from None
-        opts = BuildOptions(
-            out_dir=self.build_dir,
-            host=True,
-            bytecode=self.cfg.bytecode,
-            layer=self.cfg.lambda_layer,
-            progress=lambda m: self._say(f"  build: {m}"),
-        )
-        return list(build_stack(self.cfg, opts))
+            raise LocalStackError(f"the packager smodels.packager is not available: {exc}") from None
+        opts = BuildOptions(out_dir=self.build_dir, host=True, progress=lambda m: self._say(f"  build: {m}"))
+        return build_stack(self.cfg, opts)
 
     def _start_emulators(self, needs_s3: bool, needs_gcs: bool) -> None:
         log_dir = self.run_dir / "logs"
@@ -317,9 +300,7 @@ class LocalStack:
         return f"{scheme}://{self.bucket}/{build.model.key}"
 
     def _function_env(self, build: Any, ttl: int, uri: str | None) -> dict[str, str]:
-        from smodels.function_env import function_env
-
-        return {k: str(v) for k, v in function_env(build, ttl, uri).items() if v is not None}
+        return {k: str(v) for k, v in build.function_env(uri, ttl).items() if v is not None}
 
     def _start_lambdas(self, eps: list[Any], by_key: dict[tuple[str, str], Any], rt: Path) -> None:
         unpack_root = self.build_dir / "local" / "unpacked"
@@ -368,56 +349,28 @@ class LocalStack:
 
     def _start_gcp(self, eps: list[Any], by_key: dict[tuple[str, str], Any]) -> None:
         unpack_root = self.build_dir / "local" / "unpacked"
-        exe = Path(sys.executable).with_name("functions-framework")
-        ff = [str(exe)] if exe.exists() else [sys.executable, "-m", "functions_framework"]
-        from smodels.local.procs import free_port
-
         for i, ep in enumerate(eps):
             build = by_key[("gcp", ep.name)]
             src = _unpack(Path(build.archive), unpack_root, build.archive_sha256)
             if not (src / "main.py").is_file():
                 raise LocalStackError(f"gcp {ep.name}: the source archive {build.archive} has no main.py")
-            port = self.port + 1 + i if self.port else free_port()
-            entry = build.entry_point or ep.entry_point
             uri = self._model_uri("gcp", build)
-            env = {k: os.environ[k] for k in ("PATH", "HOME", "LANG", "LC_ALL") if k in os.environ}
-            env.update({
-                "PYTHONPATH": str(src),
-                "PYTHONUNBUFFERED": "1",
-                "PORT": str(port),
-                "K_SERVICE": f"serverless-models-{_safe_name(self.stack)}-{ep.name}",
-                "K_REVISION": f"serverless-models-{_safe_name(self.stack)}-{ep.name}-00001-loc",
-                "K_CONFIGURATION": f"serverless-models-{_safe_name(self.stack)}-{ep.name}",
-                "FUNCTION_TARGET": entry,
-                "FUNCTION_SIGNATURE_TYPE": "http",
-                "GOOGLE_CLOUD_PROJECT": GCP_PROJECT,
-                "LOG_EXECUTION_ID": "true",
-            })
-            if self.gcs is not None:
-                env["STORAGE_EMULATOR_HOST"] = self.gcs.host
-            env.update(self._function_env(build, ep.ttl_seconds, uri))
-            proc = ManagedProcess(
-                f"gcp/{ep.name}",
-                [*ff, "--target", entry, "--source", "main.py", "--host", "127.0.0.1", "--port", str(port)],
-                cwd=src,
-                env=env,
-                log_path=self.run_dir / "logs" / f"gcp-{ep.name}.log",
-                echo=self.logs,
+            fn = CloudFunction(
+                name=ep.name, entry_point=build.entry_point or ep.entry_point, source_dir=src, project=GCP_PROJECT,
+                service=f"serverless-models-{_safe_name(self.stack)}-{ep.name}", log_dir=self.run_dir / "logs",
+                env=self._function_env(build, ep.ttl_seconds, uri), port=self.port + 1 + i if self.port else 0,
+                storage_emulator_host=self.gcs.host if self.gcs is not None else None, echo=self.logs,
             ).start()
-            self.gcp_procs[ep.name] = proc
+            self.gcp_functions[ep.name] = fn
             self.endpoints.append(LocalEndpoint(
-                cloud="gcp", name=ep.name, kind=ep.kind, url=f"http://127.0.0.1:{port}/", runtime=build.runtime,
+                cloud="gcp", name=ep.name, kind=ep.kind, url=fn.url, runtime=build.runtime,
                 model_uri=uri, model_sha256=build.model.sha256 if build.model else None,
                 manifest=build.model.manifest if build.model else None, build=build,
             ))
 
     def _wait_ready(self) -> None:
-        for fn in self.lambdas.values():
+        for fn in [*self.lambdas.values(), *self.gcp_functions.values()]:
             fn.wait_ready(self.ready_timeout)
-        for ep in self.endpoints:
-            if ep.cloud == "gcp":
-                wait_for(lambda u=ep.url: _answers(u), timeout=self.ready_timeout,
-                         what=f"Cloud Function {ep.name} (functions-framework)", proc=self.gcp_procs[ep.name])
 
     # -- state and output ----------------------------------------------------------------------------------
 
@@ -425,7 +378,7 @@ class LocalStack:
         """Every child process we started (each is its own process-group leader)."""
         out: list[dict[str, Any]] = []
         procs: list[ManagedProcess] = [e.proc for e in (self.s3, self.gcs) if e is not None]
-        procs += list(self.gcp_procs.values())
+        procs += [fn.proc for fn in self.gcp_functions.values()]
         procs += [w.proc for fn in self.lambdas.values() for w in fn.workers if w.proc is not None]
         for p in procs:
             if p.pid is not None and p.alive():
@@ -449,7 +402,7 @@ class LocalStack:
             "endpoints": self.outputs(),
             "emulators": {"s3": self.s3.url if self.s3 else None, "gcs": self.gcs.url if self.gcs else None},
             "timings": {"total_s": self.timings.total, "steps_s": self.timings.steps},
-            "cached_builds": all(bool(getattr(b, "cached", False)) for b in self.builds),
+            "cached_builds": all(b.cached for b in self.builds.values()),
         }
         self.state_file.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.state_file.with_suffix(".tmp")
@@ -474,7 +427,7 @@ class LocalStack:
         if self.front is not None:
             self.front.stop()
         threads = [threading.Thread(target=fn.stop, daemon=True) for fn in self.lambdas.values()]
-        threads += [threading.Thread(target=p.stop, daemon=True) for p in self.gcp_procs.values()]
+        threads += [threading.Thread(target=fn.stop, daemon=True) for fn in self.gcp_functions.values()]
         threads += [threading.Thread(target=e.stop, daemon=True) for e in (self.s3, self.gcs) if e is not None]
         for t in threads:
             t.start()

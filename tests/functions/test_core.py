@@ -13,7 +13,8 @@ import pytest
 from fn_cases import BOOK, FEATURES
 
 from functions import echo, predictors
-from functions.app import ConfigError, ModelApp, Settings, parse_rows, parse_value
+from functions.app import ModelApp, parse_rows, parse_value
+from functions.contract import MisconfiguredError, Settings, read_env
 from functions.http import ApiError, Request, check_content_type, parse_json_bytes
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -123,17 +124,17 @@ def test_parse_rows_single_and_batch() -> None:
     assert err.value.status == 413
 
 
-def test_settings_from_env_lists_every_problem() -> None:
-    with pytest.raises(ConfigError) as err:
-        Settings.from_env({"MODEL_URI": "http://x/y", "MODEL_SHA256": "abc", "MODEL_FORMAT": "h5",
+def test_read_env_lists_every_problem() -> None:
+    with pytest.raises(MisconfiguredError) as err:
+        read_env({"MODEL_URI": "http://x/y", "MODEL_SHA256": "abc", "MODEL_FORMAT": "h5",
                            "MODEL_FEATURES": '["a", "a"]', "MAX_BATCH_ROWS": "0", "MODEL_TTL_SECONDS": "x"})
     msg = str(err.value)
     for name in ("MODEL_URI", "MODEL_SHA256", "MODEL_FORMAT", "MODEL_FEATURES", "MAX_BATCH_ROWS", "MODEL_TTL_SECONDS"):
         assert name in msg
 
 
-def test_settings_from_env_defaults() -> None:
-    s = Settings.from_env({"MODEL_URI": "gs://b/k", "MODEL_SHA256": "A" * 64, "MODEL_FORMAT": "ONNX",
+def test_read_env_defaults() -> None:
+    s = read_env({"MODEL_URI": "gs://b/k", "MODEL_SHA256": "A" * 64, "MODEL_FORMAT": "ONNX",
                            "MODEL_FEATURES": json.dumps(FEATURES), "MODEL_TTL_SECONDS": "0"})
     assert (s.model_sha256, s.model_format, s.ttl_seconds, s.max_batch_rows, s.max_body_bytes) == (
         "a" * 64, "onnx", 0.0, 1000, 1048576)
@@ -184,8 +185,8 @@ def test_echo_handle() -> None:
 
 # -- archive module sets (DESIGN.md) ----------------------------------------------------------------------
 
-ECHO_SET = ("__init__.py", "http.py", "echo.py")
-MODEL_SET = ("__init__.py", "http.py", "store.py", "predictors.py", "model_cache.py", "app.py")
+ECHO_SET = ("__init__.py", "contract.py", "http.py", "echo.py")
+MODEL_SET = ("__init__.py", "contract.py", "http.py", "store.py", "predictors.py", "model_cache.py", "app.py")
 
 
 def _interpreters() -> list[str]:

@@ -16,8 +16,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import fuzz_strategies as fuzz
+import local_servers as load
 import pytest
-from bench_support import load_bench
 from fn_support import free_port
 
 from functions import aws, store
@@ -131,13 +132,11 @@ def test_gcs_down_at_cold_start_is_503_then_recovers_via_gcp_adapter(models, con
     import subprocess
     import urllib.request
 
-    load = load_bench("load")
     port = free_port()
     host = f"http://127.0.0.1:{port}"
     monkeypatch.setenv("STORAGE_EMULATOR_HOST", host)
     key = f"models/games-test/{models.skops.sha256}.skops"
     configure(f"gs://models-up/{key}", models.skops.sha256, "skops")
-    fuzz = load_bench("fuzz")
     client = fuzz.gcp_client("pred")
     resp = client.post("/pred", json=BOOK)
     assert resp.status_code == 503, resp.get_data()
@@ -204,7 +203,7 @@ def test_tampered_artifact_is_refused_and_never_deserialised(models, configure, 
 
 @pytest.mark.slow
 def test_ttl_reload_failures_keep_old_model_and_log_once_per_attempt(models, configure, s3_server, capsys) -> None:
-    ttl = 2.0
+    ttl = 2
     s3_server.up()
     client = s3_server.client()
     client.create_bucket(Bucket="models")
@@ -275,7 +274,6 @@ def test_concurrent_first_requests_over_http_to_functions_framework_load_once(mo
     """16 simultaneous first requests to gunicorn (8 threads): one model_loaded line in the server's log."""
     import urllib.request
 
-    load = load_bench("load")
     env = {"MODEL_URI": models.skops.uri, "MODEL_SHA256": models.skops.sha256, "MODEL_FORMAT": "skops",
            "MODEL_NAME": "games-test", "MODEL_FEATURES": json.dumps([f"G{i}" for i in range(1, 11)]),
            "ENDPOINT_NAME": "pred", "THREADS": "8"}

@@ -1,6 +1,6 @@
 """Fuzz the Lambda and functions-framework adapters with hypothesis (a few hundred cases each in `make test`).
 
-The strategies and rules live in bench/fuzz.py (which runs the same targets with 10,000 cases each): never
+The strategies and rules live in tests/fuzz_strategies.py (bench/fuzz.py runs them with 10,000 cases each): never
 raise, always ``{statusCode, headers, body}`` on Lambda, no 5xx while the store is up (503 only when it is
 deliberately down), every 4xx body the JSON error shape, every 200 body a success shape of the OpenAPI
 document. The last section pins the defects fuzzing found in functions/ (all fixed there since).
@@ -14,15 +14,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import fuzz_strategies as fuzz
 import pytest
-from bench_support import load_bench
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
-
-fuzz = load_bench("fuzz")
 FUZZ = settings(max_examples=250, deadline=None, database=None, suppress_health_check=list(HealthCheck))
 BOOK = {"G1": "1", **{f"G{i}": "0" for i in range(2, 11)}}
 BOOK_OUTPUT = 0.06745113592634559

@@ -13,7 +13,8 @@ import pytest
 from fn_cases import BOOK
 
 from functions import predictors, store
-from functions.app import ModelApp, Settings
+from functions.app import ModelApp
+from functions.contract import Settings
 from functions.http import Request
 from functions.model_cache import ModelCache, ModelUnavailable
 

@@ -3,8 +3,8 @@
 `RecordingMocks` records every `new_resource` call (type, name, inputs) and answers with the inputs plus the
 computed attributes the program reads (ARNs, URLs, emails...), derived only from the resource's name so two runs
 give identical graphs. `run_program(config, builds)` resets the engine's global state, installs fresh mocks,
-points the packager seam at the given builds, executes `__main__.py` and returns the recorded resources and the
-stack outputs, fully resolved.
+points the packager seam (`infra.artifacts.builds_for`) at the given builder, executes `__main__.py` and returns
+the recorded resources and the stack outputs, fully resolved.
 """
 
 from __future__ import annotations
@@ -14,13 +14,15 @@ import json
 import runpy
 import zipfile
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pulumi
 import pytest
 from pulumi.runtime import settings as pulumi_settings
+
+from smodels.packager import FunctionBuild, LayerBuild, ModelArtifact
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 PROGRAM = REPO_ROOT / "__main__.py"
@@ -113,59 +115,7 @@ class RecordingMocks(pulumi.runtime.Mocks):
         return {f"{r.typ}::{r.name}": r for r in self.resources}
 
 
-# --- fake packager output -------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class FakeFeature:
-    name: str
-
-
-@dataclass(frozen=True)
-class FakeManifest:
-    name: str
-    framework: str = "scikit-learn"
-    framework_version: str = "1.9.1"
-    features: tuple[str, ...] = tuple(f"G{i}" for i in range(1, 11))
-
-    @property
-    def feature_names(self) -> list[str]:
-        return list(self.features)
-
-
-@dataclass(frozen=True)
-class FakeModel:
-    path: Path
-    sha256: str
-    format: str
-    key: str
-    manifest: FakeManifest
-
-
-@dataclass(frozen=True)
-class FakeLayer:
-    archive: Path
-    archive_sha256: str
-    zipped_bytes: int
-    unzipped_bytes: int
-
-
-@dataclass(frozen=True)
-class FakeBuild:
-    cloud: str
-    endpoint: str
-    kind: str
-    runtime: str
-    archive: Path
-    archive_sha256: str
-    zipped_bytes: int
-    unzipped_bytes: int
-    object_name: str
-    handler: str | None = None
-    entry_point: str | None = None
-    layer: FakeLayer | None = None
-    model: FakeModel | None = None
-    environment: dict[str, str] = field(default_factory=dict)
+# --- packager output made from small real files ---------------------------------------------------------------
 
 
 def sha256_of(path: Path) -> str:
@@ -183,7 +133,8 @@ def make_zip(path: Path, files: dict[str, str]) -> Path:
 
 
 class FakeBuilder:
-    """Writes small real archives and model files under a directory and returns FakeBuilds for a config.
+    """Writes small real archives and model files under a directory and returns the packager's `FunctionBuild`s
+    for a config, keyed by (cloud, endpoint) as `smodels.packager.build_stack` returns them.
 
     `handler_source[(cloud, endpoint)]` and `model_bytes[model name]` can be changed between runs to see what
     the program's graph does with a changed handler or model.
@@ -196,25 +147,21 @@ class FakeBuilder:
         self.zipped_bytes_override: dict[tuple[str, str], int] = {}
         self.with_layer = False
 
-    def __call__(self, cfg: Any) -> list[FakeBuild]:
-        builds: list[FakeBuild] = []
-        for cloud in cfg.clouds:
-            for ep in cfg.endpoints_for(cloud):
-                builds.append(self._build(cfg, cloud, ep))
-        return builds
+    def __call__(self, cfg: Any) -> dict[tuple[str, str], FunctionBuild]:
+        return {(c, ep.name): self._build(cfg, c, ep) for c in cfg.clouds for ep in cfg.endpoints_for(c)}
 
-    def _model(self, ep: Any) -> FakeModel | None:
+    def _model(self, ep: Any) -> ModelArtifact | None:
         if ep.kind != "model":
             return None
-        name = "games-logreg" if ep.model is None or "logreg" in str(ep.model) else Path(ep.model).name
+        name = ep.manifest.name
         data = self.model_bytes.setdefault(name, f"onnx bytes of {name}".encode())
         path = self.root / "models" / f"{name}.onnx"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(data)
         sha = sha256_of(path)
-        return FakeModel(path, sha, "onnx", f"models/{name}/{sha}.onnx", FakeManifest(name))
+        return ModelArtifact(path, sha, "onnx", f"models/{name}/{sha}.onnx", ep.manifest, size_bytes=len(data))
 
-    def _build(self, cfg: Any, cloud: str, ep: Any) -> FakeBuild:
+    def _build(self, cfg: Any, cloud: str, ep: Any) -> FunctionBuild:
         source = self.handler_source.setdefault((cloud, ep.name), f"# {cloud} {ep.name} handler v1\n")
         files = {"functions/__init__.py": "", f"functions/{cloud}.py": source}
         if cloud == "gcp":
@@ -225,8 +172,9 @@ class FakeBuilder:
         layer = None
         if cloud == "aws" and self.with_layer:
             lpath = make_zip(self.root / cloud / f"{ep.name}-layer.zip", {"python/numpy/__init__.py": "x = 1\n"})
-            layer = FakeLayer(lpath, sha256_of(lpath), lpath.stat().st_size, 1000)
-        return FakeBuild(
+            layer = LayerBuild(lpath, sha256_of(lpath), lpath.stat().st_size, 1000, key="deps",
+                               compatible_runtime=cfg.lambda_runtime, architecture=cfg.architecture)
+        return FunctionBuild(
             cloud=cloud,
             endpoint=ep.name,
             kind=ep.kind,
@@ -235,9 +183,13 @@ class FakeBuilder:
             archive_sha256=sha,
             zipped_bytes=self.zipped_bytes_override.get((cloud, ep.name), archive.stat().st_size),
             unzipped_bytes=sum(len(v) for v in files.values()),
+            seconds=0.0,
+            cached=False,
             object_name=f"{ep.name}-{sha[:16]}.zip",
             handler=ep.lambda_handler if cloud == "aws" else None,
             entry_point=ep.entry_point if cloud == "gcp" else None,
+            cloud_runtime=cfg.lambda_runtime if cloud == "aws" else cfg.gcp_runtime,
+            architecture=cfg.architecture,
             layer=layer,
             model=self._model(ep),
         )

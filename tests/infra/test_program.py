@@ -55,7 +55,7 @@ def test_aws_only_registers_every_aws_resource(monkeypatch: pytest.MonkeyPatch, 
     for r in ("aws-models-public-access", "aws-models-versioning", "aws-models-encryption"):
         assert r in run.depends_on["aws:s3/bucketObjectv2:BucketObjectv2::aws-model-games-logreg-onnx"]
 
-    build = next(b for b in fake_builder(_cfg(clouds=["aws"])) if b.endpoint == "pred")
+    build = fake_builder(_cfg(clouds=["aws"]))[("aws", "pred")]
     obj = run.inputs("aws:s3/bucketObjectv2:BucketObjectv2", "model")
     assert obj["key"] == f"models/games-logreg/{build.model.sha256}.onnx"
     assert Path(obj["source"].path).read_bytes() == build.model.path.read_bytes()
@@ -213,7 +213,7 @@ def test_gcp_only_registers_every_gcp_resource(monkeypatch: pytest.MonkeyPatch, 
         assert b.inputs["versioning"] == {"enabled": True} and b.inputs["forceDestroy"] is True
         assert b.inputs["location"] == "us-central1"
 
-    build = {b.endpoint: b for b in fake_builder(_cfg(clouds=["gcp"]))}
+    build = {e: b for (_, e), b in fake_builder(_cfg(clouds=["gcp"])).items()}
     model_obj = run.inputs("gcp:storage/bucketObject:BucketObject", "gcp-model-")
     assert model_obj["bucket"] == "gcp-models-bucket"
     assert model_obj["name"] == f"models/games-logreg/{build['pred'].model.sha256}.onnx"
@@ -447,8 +447,8 @@ def test_packager_failure_is_a_clean_run_error(monkeypatch: pytest.MonkeyPatch) 
         run_program(
             monkeypatch,
             base_config(),
-            lambda cfg: [b for b in FakeBuilder(Path("/tmp/x"))(cfg) if b.cloud == "aws" or b.endpoint != "pred"],
-        )  # noqa: E501
+            lambda cfg: {k: b for k, b in FakeBuilder(Path("/tmp/x"))(cfg).items() if k != ("gcp", "pred")},
+        )
 
 
 def _sdk_classes(typ: str) -> tuple[type, type]:

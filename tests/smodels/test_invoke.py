@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from smodels import invoke
+from smodels import client, invoke
 from smodels.cli import main
 
 AKID, SECRET, REGION = "AKIAIOSFODNN7EXAMPLE", "testing-secret", "eu-west-2"
@@ -152,7 +152,8 @@ def test_tampered_body_fails_signature_check(server: str, aws_creds: None) -> No
     """The server's check is real: a body changed after signing is refused."""
     import requests
 
-    url, headers, body = invoke.build_request("aws", f"{server}/pred", "POST", {"G1": 1}, True, region=REGION)
+    url = f"{server}/pred"
+    headers, body = invoke.build_request("aws", url, "POST", {"G1": 1}, True, region=REGION)
     resp = requests.post(url, data=body.replace(b"1", b"0"), headers=headers, timeout=5)
     assert resp.status_code == 403
     resp = requests.post(url, data=body, headers=headers, timeout=5)
@@ -186,7 +187,7 @@ def test_private_gcp_sends_id_token_for_the_function_url(
 ) -> None:
     Recorder.mode = "gcp"
     audiences: list[str] = []
-    monkeypatch.setattr(invoke, "token_fetcher", lambda aud: audiences.append(aud) or "fake-id-token")
+    monkeypatch.setattr(client, "token_fetcher", lambda aud: audiences.append(aud) or "fake-id-token")
     out = _outputs(tmp_path, server)
     assert main(["invoke", "pred", "--cloud", "gcp", "--outputs", str(out), "--data", '{"G1": 1}']) == 0
     assert audiences == [f"{server}/gcp-pred"]
@@ -196,7 +197,7 @@ def test_private_gcp_sends_id_token_for_the_function_url(
 
 def test_gcp_wrong_token_is_a_401_exit_1(server: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     Recorder.mode = "gcp"
-    monkeypatch.setattr(invoke, "token_fetcher", lambda aud: "stale")
+    monkeypatch.setattr(client, "token_fetcher", lambda aud: "stale")
     out = _outputs(tmp_path, server)
     assert main(["invoke", "pred", "--cloud", "gcp", "--outputs", str(out)]) == 1
 
@@ -223,8 +224,8 @@ def test_public_endpoint_is_not_signed(server: str, tmp_path: Path, monkeypatch:
 
 
 def test_region_parsed_from_api_gateway_url() -> None:
-    assert invoke.region_from_url("https://abc123.execute-api.ap-southeast-2.amazonaws.com/pred") == "ap-southeast-2"
-    assert invoke.region_from_url("http://127.0.0.1:8080/pred") is None
+    assert client.region_from_url("https://abc123.execute-api.ap-southeast-2.amazonaws.com/pred") == "ap-southeast-2"
+    assert client.region_from_url("http://127.0.0.1:8080/pred") is None
 
 
 @pytest.mark.parametrize(

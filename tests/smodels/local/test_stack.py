@@ -11,7 +11,6 @@ import json
 import socket
 import urllib.request
 import zipfile
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -20,25 +19,10 @@ import pytest
 from smodels.config import load_stack_config
 from smodels.local import stack as stack_mod
 from smodels.local.stack import LocalStack, LocalStackError, _safe_name, _unpack
+from smodels.packager import FunctionBuild
 
 REPO = Path(__file__).resolve().parents[3]
-ECHO_MODULES = ("__init__.py", "http.py", "echo.py")
-
-
-@dataclass
-class FakeBuild:
-    cloud: str
-    endpoint: str
-    kind: str
-    archive: Path
-    archive_sha256: str
-    runtime: str = "native"
-    handler: str | None = None
-    entry_point: str | None = None
-    model: Any = None
-    layer: Any = None
-    cached: bool = True
-    environment: dict[str, str] = field(default_factory=dict)
+ECHO_MODULES = ("__init__.py", "contract.py", "http.py", "echo.py")
 
 
 def _echo_archive(dest: Path, cloud: str) -> Path:
@@ -52,20 +36,21 @@ def _echo_archive(dest: Path, cloud: str) -> Path:
 
 @pytest.fixture
 def fake_builder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import smodels.build
+    import smodels.packager
 
-    def build_stack(cfg: Any, opts: Any) -> list[FakeBuild]:
+    def build_stack(cfg: Any, opts: Any) -> dict[tuple[str, str], FunctionBuild]:
         assert opts.host is True, "local mode must build for the host interpreter"
-        out = []
+        out = {}
         for cloud in cfg.clouds:
             for ep in cfg.endpoints_for(cloud):
                 archive = _echo_archive(tmp_path / f"{cloud}-{ep.name}.zip", cloud)
                 sha = hashlib.sha256(archive.read_bytes()).hexdigest()
-                out.append(FakeBuild(cloud, ep.name, ep.kind, archive, sha, handler=ep.lambda_handler,
-                                     entry_point=ep.entry_point))
+                out[(cloud, ep.name)] = FunctionBuild(
+                    cloud, ep.name, ep.kind, "native", archive, sha, archive.stat().st_size, 0, 0.0, True,
+                    f"{ep.name}-{sha[:16]}.zip", handler=ep.lambda_handler, entry_point=ep.entry_point)
         return out
 
-    monkeypatch.setattr(smodels.build, "build_stack", build_stack)
+    monkeypatch.setattr(smodels.packager, "build_stack", build_stack)
 
 
 def _post(url: str, payload: dict) -> tuple[int, dict]:
@@ -121,9 +106,9 @@ def test_busy_base_port_is_refused(tmp_path: Path, fake_builder: None) -> None:
 
 
 def test_missing_build_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import smodels.build
+    import smodels.packager
 
-    monkeypatch.setattr(smodels.build, "build_stack", lambda cfg, opts: [])
+    monkeypatch.setattr(smodels.packager, "build_stack", lambda cfg, opts: {})
     with pytest.raises(LocalStackError, match="no aws build for endpoint 'echo'"):
         with LocalStack(_cfg(), stack="unit", run_dir=tmp_path / "run", build_dir=tmp_path / "b"):
             pass

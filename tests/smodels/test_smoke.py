@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from smodels.local.smoke import Smoke, Target, book_request, targets_from_outputs
 from smodels.manifest import load_manifest
+from smodels.smoke import Smoke, SmokeTarget, book_request, targets_from_outputs
 
-REPO = Path(__file__).resolve().parents[3]
+REPO = Path(__file__).resolve().parents[2]
 PROJECT = Path(os.environ.get("SMODELS_E2E_PROJECT", REPO))
 STACK = os.environ.get("SMODELS_E2E_STACK", "dev")
 
@@ -58,8 +58,8 @@ class FakeModel:
         return 200, {}, json.dumps({"success": True, "response": str(p), "prediction": p, "model": model}).encode()
 
 
-def _target(manifest) -> Target:
-    return Target("aws", "pred", "model", "http://x/pred", manifest.sha256, manifest)
+def _target(manifest) -> SmokeTarget:
+    return SmokeTarget("aws", "pred", "model", "http://x/pred", manifest.sha256, manifest)
 
 
 def test_book_request_is_the_books_row_as_strings(manifest) -> None:
@@ -146,14 +146,14 @@ def test_smoke_local_passes_on_both_clouds(tmp_path: Path) -> None:
 
 
 def test_private_targets_are_signed(monkeypatch: pytest.MonkeyPatch, manifest) -> None:
-    from smodels import invoke
-    from smodels.local.smoke import signing_sender
+    from smodels import client
+    from smodels.smoke import signing_sender
 
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "secret")
     monkeypatch.delenv("AWS_SESSION_TOKEN", raising=False)
     monkeypatch.delenv("AWS_PROFILE", raising=False)
-    monkeypatch.setattr(invoke, "token_fetcher", lambda audience: f"token-for-{audience}")
+    monkeypatch.setattr(client, "token_fetcher", lambda audience: f"token-for-{audience}")
     seen: dict[str, dict] = {}
 
     def record(method: str, url: str, body: bytes | None, headers: dict) -> tuple[int, dict, bytes]:
@@ -161,9 +161,9 @@ def test_private_targets_are_signed(monkeypatch: pytest.MonkeyPatch, manifest) -
         return 200, {}, b"{}"
 
     targets = [
-        Target("aws", "pred", "model", "https://abc.execute-api.eu-west-1.amazonaws.com/pred", private=True),
-        Target("gcp", "pred", "model", "https://pred-xyz.a.run.app", private=True),
-        Target("gcp", "echo", "echo", "https://echo-xyz.a.run.app", private=False),
+        SmokeTarget("aws", "pred", "model", "https://abc.execute-api.eu-west-1.amazonaws.com/pred", private=True),
+        SmokeTarget("gcp", "pred", "model", "https://pred-xyz.a.run.app", private=True),
+        SmokeTarget("gcp", "echo", "echo", "https://echo-xyz.a.run.app", private=False),
     ]
     send = signing_sender(targets, record)
     for t in targets:
@@ -173,3 +173,25 @@ def test_private_targets_are_signed(monkeypatch: pytest.MonkeyPatch, manifest) -
     assert "/eu-west-1/execute-api/aws4_request" in aws["Authorization"]
     assert seen[targets[1].url]["Authorization"] == "Bearer token-for-https://pred-xyz.a.run.app"
     assert "Authorization" not in seen[targets[2].url]
+
+
+def test_deployed_stack_outputs_are_read_without_secrets(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`smoke --stack NAME` asks pulumi for the outputs without --show-secrets, like `invoke` (one client)."""
+    from smodels.cli import main
+
+    outputs = {"endpoints": {"aws": {"echo": {"url": "http://127.0.0.1:9/echo", "auth": "none"}}},
+               "publisher": "[secret]"}
+    (tmp_path / "outputs.json").write_text(json.dumps(outputs))
+    fake = tmp_path / "bin" / "pulumi"
+    fake.parent.mkdir()
+    fake.write_text(f'#!/bin/sh\necho "$@" > {tmp_path}/args\ncat {tmp_path}/outputs.json\n')
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{fake.parent}:/usr/bin:/bin")
+    assert main(["smoke", "--stack", STACK, "--project-dir", str(PROJECT)]) == 1, "nothing listens on port 9"
+    assert (tmp_path / "args").read_text().split() == ["stack", "output", "--json", "--stack", STACK]
+    report = json.loads(capsys.readouterr().out)
+    assert report["target"] == {"local": False, "stack": STACK, "private": []}
+    assert [c["check"] for c in report["endpoints"][0]["checks"]] == ["echo", "bad-request"]
+    assert all("request failed" in c["detail"] for c in report["endpoints"][0]["checks"])

@@ -13,15 +13,15 @@ from pathlib import Path
 import pytest
 from build_support import BOOK_PROBABILITY, BOOK_REQUEST, options, run_lambda, stack, zip_names
 
-import smodels.build.deps as deps_mod
-from smodels.build import BuildError, build_function, build_stack, prepare_model
-from smodels.build.archive import sha256_file
+import smodels.packager.deps as deps_mod
+from smodels.packager import BuildError, build_function, build_stack, prepare_model
+from smodels.packager.archive import sha256_file
 
 pytestmark = pytest.mark.slow
 
 
-def _build(build_dir: Path, endpoints: dict, cloud: str = "aws", **kw):
-    cfg = stack(endpoints, clouds=(cloud,))
+def _build(build_dir: Path, endpoints: dict, cloud: str = "aws", top: dict | None = None, **kw):
+    cfg = stack(endpoints, clouds=(cloud,), **(top or {}))
     return build_function(cfg, cfg.endpoints[0], cloud, options(build_dir, **kw))
 
 
@@ -128,7 +128,7 @@ def test_same_inputs_give_byte_identical_packages(tmp_path, logreg_dir, onnx_pkg
 
 def test_layer_split_and_handler_only_change(build_dir, logreg_dir, onnx_pkg, tmp_path, monkeypatch) -> None:
     _no_uv(monkeypatch)  # the dependency tree is the session's: nothing is installed for the layer either
-    first = _build(build_dir, {"pred": {"model": logreg_dir, "runtime": "onnx"}}, layer=True)
+    first = _build(build_dir, {"pred": {"model": logreg_dir, "runtime": "onnx"}}, top={"lambdaLayer": True})
     assert first.layer is not None and first.zipped_bytes < 200_000
     assert zip_names(first.archive) and all(n.startswith("functions/") for n in zip_names(first.archive))
     layer_names = zip_names(first.layer.archive)
@@ -139,7 +139,8 @@ def test_layer_split_and_handler_only_change(build_dir, logreg_dir, onnx_pkg, tm
     shutil.copytree(Path(__file__).resolve().parents[3] / "functions", functions,
                     ignore=shutil.ignore_patterns("__pycache__"))
     (functions / "app.py").write_text((functions / "app.py").read_text() + "\n# handler-only change\n")
-    second = _build(build_dir, {"pred": {"model": logreg_dir, "runtime": "onnx"}}, layer=True, functions_dir=functions)
+    second = _build(build_dir, {"pred": {"model": logreg_dir, "runtime": "onnx"}}, top={"lambdaLayer": True},
+                    functions_dir=functions)
     assert second.archive_sha256 != first.archive_sha256
     assert second.layer.archive_sha256 == first.layer.archive_sha256 and second.layer.cached
     assert second.seconds < 5
@@ -162,7 +163,7 @@ def test_gcp_source_archives(build_dir, logreg_dir, keras_dir) -> None:
         },
         clouds=("gcp",),
     )
-    builds = {b.endpoint: b for b in build_stack(cfg, options(build_dir))}
+    builds = {b.endpoint: b for b in build_stack(cfg, options(build_dir)).values()}
     for b in builds.values():
         with zipfile.ZipFile(b.archive) as zf:
             assert zf.read("main.py") == b"from functions.gcp import echo, pred, predict  # noqa: F401\n"
@@ -182,7 +183,7 @@ def test_gcp_source_archives(build_dir, logreg_dir, keras_dir) -> None:
     assert set(builds["onnx"].requirements) == {"onnxruntime==1.32.0", "numpy==2.4.6", "functions-framework==3.10.2"}
     assert builds["onnx"].model.format == "onnx" and builds["pred"].model.format == "skops"
     # a rebuild gives the same archive; a changed archive gets a new object name
-    again = {b.endpoint: b for b in build_stack(cfg, options(build_dir))}
+    again = {b.endpoint: b for b in build_stack(cfg, options(build_dir)).values()}
     assert all(again[k].cached and again[k].archive_sha256 == b.archive_sha256 for k, b in builds.items())
 
 

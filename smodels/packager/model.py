@@ -18,11 +18,11 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-from smodels.build.archive import sha256_file
-from smodels.build.types import BuildError, ModelArtifact
+from functions.contract import FORMATS
+from smodels.manifest import sha256_file
+from smodels.packager.types import BuildError, ModelArtifact
 
 PARITY_TOLERANCE = 1e-5
-FORMAT_EXT = {"skops": "skops", "keras": "keras", "onnx": "onnx", "joblib": "joblib", "pickle": "pkl"}
 ONNX_OPSET = 17
 ONNX_IR_VERSION = 8
 KERAS_ACTIVATIONS = {"relu": "Relu", "sigmoid": "Sigmoid", "tanh": "Tanh", "linear": None, None: None}
@@ -31,7 +31,7 @@ MODEL_CONVERTER_VERSION = "4"
 
 def object_key(name: str, sha256: str, fmt: str) -> str:
     """The model's object key in the cloud bucket: `models/<manifest name>/<sha256>.<ext>`."""
-    return f"models/{name}/{sha256}.{FORMAT_EXT[fmt]}"
+    return f"models/{name}/{sha256}.{FORMATS[fmt]}"
 
 
 def load_model_manifest(model: Any):
@@ -131,21 +131,14 @@ def _tool_versions(framework: str) -> dict[str, str]:
 
 
 def _load_sklearn(manifest) -> Any:
-    """Deserialise the manifest's scikit-learn artifact (its sha256 was verified when the manifest loaded)."""
-    data = manifest.artifact_path.read_bytes()
-    if manifest.format == "skops":
-        import skops.io as sio
+    """The manifest's scikit-learn estimator, read by the very loader the function ships (skops trust list
+    included); its sha256 was verified when the manifest loaded, which is what makes joblib/pickle acceptable."""
+    from functions.predictors import PredictorError, sklearn_estimator
 
-        untrusted = sio.get_untrusted_types(data=data)
-        foreign = [t for t in untrusted if not t.startswith(("sklearn.", "numpy."))]
-        if foreign:
-            raise BuildError(f"artifact: skops file references non-scikit-learn types {foreign}; refusing to load")
-        return sio.loads(data, trusted=untrusted)
-    if manifest.format in ("joblib", "pickle"):
-        import joblib
-
-        return joblib.load(io.BytesIO(data))  # pickle; safe only because the sha256 was pinned and checked
-    raise BuildError(f"format: cannot read a scikit-learn model stored as {manifest.format!r}")
+    try:
+        return sklearn_estimator(manifest.artifact_path.read_bytes(), manifest.format)
+    except PredictorError as exc:
+        raise BuildError(f"artifact: {exc}") from None
 
 
 def _convert_sklearn(manifest) -> bytes:
@@ -311,20 +304,12 @@ def convert_keras_file(path: Path, n_features: int) -> bytes:
 
 
 def onnx_positive_probability(onnx_bytes: bytes, rows) -> Any:
-    """Run ONNX bytes on `rows` with onnxruntime; the probability of the positive class per row."""
+    """What the function will answer for `rows`: the shipped ONNX predictor (functions.predictors) run on them."""
     import numpy as np
-    import onnxruntime as ort
 
-    sess = ort.InferenceSession(onnx_bytes, providers=["CPUExecutionProvider"])
-    inp = sess.get_inputs()[0]
-    dtype = np.float64 if inp.type == "tensor(double)" else np.float32
-    outputs = sess.run(None, {inp.name: np.asarray(rows, dtype=dtype)})
-    names = [o.name for o in sess.get_outputs()]
-    out = outputs[names.index("probabilities")] if "probabilities" in names else outputs[-1]
-    out = np.asarray(out, dtype=np.float64)
-    if out.ndim == 2:
-        out = out[:, 1] if out.shape[1] == 2 else out[:, 0]
-    return out
+    from functions.predictors import OnnxPredictor
+
+    return OnnxPredictor(onnx_bytes).predict(np.asarray(rows, dtype=np.float64))
 
 
 def check_parity(onnx_bytes: bytes, manifest) -> float:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from smodels.build import find_interpreter
+from smodels.packager import find_interpreter
 
 REPO = Path(__file__).resolve().parents[3]
 

@@ -76,22 +76,24 @@ def _mb(n: int) -> str:
 
 def run(args: argparse.Namespace) -> int:
     """Build the stack's functions; exit 1 with the reason on a BuildError."""
-    from smodels.build import BuildError, BuildOptions, build_stack
     from smodels.config import stack_config_for
+    from smodels.packager import BuildError, BuildOptions, build_stack
 
     project = Path(args.project_dir).resolve()
     cfg = stack_config_for(project, args.stack)
-    if args.python:
-        cfg = replace(cfg, python_version=args.python)
+    # Command-line choices override the stack's settings; the build reads them from the config alone.
+    cfg = replace(
+        cfg,
+        python_version=args.python or cfg.python_version,
+        architecture=args.arch or cfg.architecture,
+        bytecode=cfg.bytecode and not args.no_bytecode,
+        lambda_layer=cfg.lambda_layer or args.layer,
+    )
     tty = sys.stderr.isatty()
     opts = BuildOptions(
         out_dir=Path(args.out) if args.out else project / ".build",
-        python=args.python,
-        arch=args.arch,
         host=args.host,
-        bytecode=False if args.no_bytecode else None,
         strip=args.strip,
-        layer=True if args.layer else None,
         progress=(lambda m: print(f"  .. {m}", file=sys.stderr)) if tty or not args.json else None,
     )
     try:
@@ -100,9 +102,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"smodels build: {exc}", file=sys.stderr)
         return 1
     if args.json:
-        print(json.dumps([_result_dict(r) for r in results], indent=2))
+        print(json.dumps([_result_dict(r) for r in results.values()], indent=2))
         return 0
-    for r in results:
+    for r in results.values():
         entry = r.handler or r.entry_point
         print(f"{r.cloud}/{r.endpoint}  [{r.kind}, {r.runtime}, {r.cloud_runtime} {r.architecture}]  {entry}")
         print(f"  archive   {r.archive}{'  (cached)' if r.cached else ''}")

@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 from build_support import options, stack
 
-from smodels.build import BuildError, Target, build_function, prepare_model, requirements_for
-from smodels.build.archive import write_zip
-from smodels.build.deps import PINS, slim
-from smodels.build.target import verify_wheel_tags
 from smodels.manifest import load_manifest
+from smodels.packager import BuildError, Target, build_function, prepare_model, requirements_for
+from smodels.packager.archive import write_zip
+from smodels.packager.deps import PINS, slim
+from smodels.packager.target import verify_wheel_tags
 
 
 def test_zip_is_byte_identical_with_fixed_time_and_modes(tmp_path: Path) -> None:
@@ -142,7 +142,7 @@ def test_size_limit_names_the_size(tmp_path: Path, build_dir: Path) -> None:
 def test_missing_function_module_is_named(tmp_path: Path) -> None:
     fdir = tmp_path / "functions"
     fdir.mkdir()
-    for name in ("__init__.py", "http.py", "aws.py"):
+    for name in ("__init__.py", "contract.py", "http.py", "aws.py"):
         (fdir / name).write_text("")
     cfg = stack({"echo": {}})
     with pytest.raises(BuildError, match="lacks echo.py"):
@@ -159,7 +159,7 @@ def test_bad_target_is_named() -> None:
 def test_host_mode_targets_this_interpreter(tmp_path: Path) -> None:
     import sys
 
-    from smodels.build.builder import resolve_target
+    from smodels.packager.builder import resolve_target
 
     target = resolve_target(stack({"echo": {}}), options(tmp_path, host=True))
     assert target.host and target.uv_args() == ["--python", sys.executable]
@@ -200,7 +200,7 @@ def test_missing_wheel_names_the_package_and_platform(tmp_path: Path, monkeypatc
     """uv's real answer for numpy 2.4.6 on Amazon Linux 2 (python3.11: no manylinux_2_17 wheel) becomes a BuildError."""
     import subprocess
 
-    import smodels.build.deps as deps_mod
+    import smodels.packager.deps as deps_mod
 
     uv_said = (
         "error: No solution found when resolving dependencies\n  cause: Because numpy==2.4.6 has no usable wheels "

@@ -6,11 +6,12 @@ Same inputs give byte-identical zips: entries sorted by name, one fixed timestam
 
 from __future__ import annotations
 
-import hashlib
 import os
 import zipfile
 from collections.abc import Iterable
 from pathlib import Path
+
+from smodels.manifest import sha256_file
 
 FIXED_TIME = (1980, 1, 1, 0, 0, 0)
 COMPRESS_LEVEL = 6
@@ -53,15 +54,6 @@ def write_zip(dest: Path, entries: Iterable[tuple[str, Path | bytes]]) -> str:
             zf.writestr(info, data, compress_type=zipfile.ZIP_DEFLATED, compresslevel=COMPRESS_LEVEL)
     os.replace(tmp, dest)
     return sha256_file(dest)
-
-
-def sha256_file(path: Path) -> str:
-    """Hex sha256 of a file's bytes."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def unzipped_size(path: Path) -> int:

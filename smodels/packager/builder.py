@@ -12,8 +12,8 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
-from smodels.build.archive import iter_files, sha256_file, top, unzipped_size, write_zip
-from smodels.build.deps import (
+from smodels.packager.archive import iter_files, sha256_file, top, unzipped_size, write_zip
+from smodels.packager.deps import (
     BUILDER_VERSION,
     DepsSpec,
     build_deps,
@@ -22,13 +22,13 @@ from smodels.build.deps import (
     deps_key,
     pin,
 )
-from smodels.build.model import load_model_manifest, prepare_model
-from smodels.build.target import Target, interpreter_version
-from smodels.build.types import BuildError, BuildOptions, FunctionBuild, LayerBuild
+from smodels.packager.model import load_model_manifest, prepare_model
+from smodels.packager.target import Target, interpreter_version
+from smodels.packager.types import BuildError, BuildOptions, FunctionBuild, LayerBuild
 
 MODULES = {
-    "echo": ("__init__.py", "http.py", "echo.py"),
-    "model": ("__init__.py", "http.py", "store.py", "predictors.py", "model_cache.py", "app.py"),
+    "echo": ("__init__.py", "contract.py", "http.py", "echo.py"),
+    "model": ("__init__.py", "contract.py", "http.py", "store.py", "predictors.py", "model_cache.py", "app.py"),
 }
 ADAPTER = {"aws": "aws.py", "gcp": "gcp.py"}
 GCP_MAIN = b"from functions.gcp import echo, pred, predict  # noqa: F401\n"
@@ -36,10 +36,10 @@ SKLEARN_VERSION = "1.9.1"  # the scikit-learn the pins below are tested with (th
 
 
 def resolve_target(cfg, opts: BuildOptions) -> Target:
-    """The target platform from options (host, python, arch) falling back to the stack config."""
+    """The stack config's target platform, or this interpreter and machine with `opts.host`."""
     if opts.host:
         return Target.for_host()
-    return Target(python=opts.python or cfg.python_version, arch=opts.arch or cfg.architecture)
+    return Target(python=cfg.python_version, arch=cfg.architecture)
 
 
 def requirements_for(cloud: str, kind: str, runtime: str, manifest) -> DepsSpec:
@@ -49,7 +49,7 @@ def requirements_for(cloud: str, kind: str, runtime: str, manifest) -> DepsSpec:
         return DepsSpec(pins=ff)
     if runtime == "onnx" or manifest.format == "onnx":
         # onnxruntime's protobuf/flatbuffers/packaging serve its offline tools only; InferenceSession never
-        # imports them (proven: the slimmed package answers requests in tests/smodels/build).
+        # imports them (proven: the slimmed package answers requests in tests/smodels/packager).
         return DepsSpec(
             pins=(pin("numpy"), pin("onnxruntime"), *ff),
             unused=("flatbuffers", "protobuf", "packaging") if cloud == "aws" else (),
@@ -124,7 +124,7 @@ def build_function(cfg, endpoint, cloud: str, opts: BuildOptions) -> FunctionBui
     if endpoint.kind == "model":
         if endpoint.model is None:
             raise BuildError(f"endpoint {endpoint.name}: a model endpoint needs a model manifest")
-        manifest = load_model_manifest(endpoint.model)
+        manifest = endpoint.manifest or load_model_manifest(endpoint.model)
         spec = requirements_for(cloud, endpoint.kind, endpoint.runtime, manifest)
         opts.say(f"{cloud}/{endpoint.name}: preparing model {manifest.name} ({endpoint.runtime})")
         model = prepare_model(manifest, endpoint.runtime, opts.out_dir)
@@ -165,7 +165,7 @@ def _build_gcp(cfg, endpoint, sources, spec: DepsSpec, model, opts: BuildOptions
         cached=cached,
         object_name=f"{endpoint.name}-{sha[:16]}.zip",
         entry_point=endpoint.entry_point,
-        cloud_runtime=cfg.gcp_runtime if not opts.python else "python" + opts.python.replace(".", ""),
+        cloud_runtime=cfg.gcp_runtime,
         architecture="x86_64",
         top_packages=(("functions", unzipped),),
         model=model,
@@ -176,8 +176,8 @@ def _build_gcp(cfg, endpoint, sources, spec: DepsSpec, model, opts: BuildOptions
 
 def _build_aws(cfg, endpoint, sources, spec: DepsSpec, model, opts: BuildOptions, t0: float) -> FunctionBuild:
     target = resolve_target(cfg, opts)
-    bytecode = cfg.bytecode if opts.bytecode is None else opts.bytecode
-    use_layer = (cfg.lambda_layer if opts.layer is None else opts.layer) and bool(spec.pins)
+    bytecode = cfg.bytecode
+    use_layer = cfg.lambda_layer and bool(spec.pins)
     interp, warning = bytecode_interpreter(target) if bytecode else (None, None)
     warnings = [warning] if warning else []
     dkey = deps_key(spec, target, interp, opts.strip) if spec.pins else None
@@ -314,9 +314,9 @@ def _aws_result(cfg, endpoint, target, archive, info, layer, model, spec, t0, ca
     )
 
 
-def build_stack(cfg, opts: BuildOptions) -> list[FunctionBuild]:
-    """Build every function of the stack config: each endpoint for each cloud it deploys to, config order."""
-    results = []
+def build_stack(cfg, opts: BuildOptions) -> dict[tuple[str, str], FunctionBuild]:
+    """Build every function of the stack config, keyed by (cloud, endpoint), in config order."""
+    results: dict[tuple[str, str], FunctionBuild] = {}
     for cloud in cfg.clouds:
         for endpoint in cfg.endpoints_for(cloud):
             result = build_function(cfg, endpoint, cloud, opts)
@@ -324,6 +324,6 @@ def build_stack(cfg, opts: BuildOptions) -> list[FunctionBuild]:
                 f"{cloud}/{endpoint.name}: {'cached' if result.cached else 'built'} {result.archive} "
                 f"({result.zipped_bytes / 1e6:.1f} MB zipped) in {result.seconds:.2f}s"
             )
-            results.append(result)
+            results[(cloud, endpoint.name)] = result
     return results
 

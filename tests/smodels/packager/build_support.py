@@ -9,8 +9,8 @@ import zipfile
 from dataclasses import replace
 from pathlib import Path
 
-from smodels.build import BuildOptions
 from smodels.config import load_stack_config
+from smodels.packager import BuildOptions
 
 REPO = Path(__file__).resolve().parents[3]
 BOOK_REQUEST = {f"G{i}": "1" if i == 1 else "0" for i in range(1, 11)}

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from packaging.tags import Tag, compatible_tags, cpython_tags, parse_tag, sys_tags
 
-from smodels.build.types import BuildError
+from smodels.packager.types import BuildError
 
 MACHINES = {"x86_64": "x86_64", "arm64": "aarch64"}
 

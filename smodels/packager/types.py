@@ -5,7 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from smodels.manifest import Manifest
 
 # Lambda's hard limit for the unzipped function plus all its layers, and the direct-upload zip limit.
 LAMBDA_UNZIPPED_LIMIT = 262_144_000
@@ -18,23 +21,17 @@ class BuildError(RuntimeError):
 
 @dataclass(frozen=True)
 class BuildOptions:
-    """How to build. `python`/`arch` default to the stack config's when left as None.
+    """How to build. What to build for (Python, architecture, bytecode, layer) is the stack config's alone.
 
     host: build for the running interpreter and platform (the local runner runs Lambda packages here).
-    bytecode: ship `.pyc` compiled by the target interpreter (unchecked-hash, deterministic).
     strip: strip debug symbols from `.so` files (opt-in; the package is still imported after stripping).
-    layer: put the dependencies in a Lambda layer zip (under `python/`), the handler zip keeps only `functions`.
     size_limit: Lambda's unzipped limit (function + layers); tests lower it.
     functions_dir: where the `functions` package is read from (default: <project>/functions).
     """
 
     out_dir: Path = Path(".build")
-    python: str | None = None
-    arch: str | None = None
     host: bool = False
-    bytecode: bool | None = None
     strip: bool = False
-    layer: bool | None = None
     size_limit: int = LAMBDA_UNZIPPED_LIMIT
     functions_dir: Path | None = None
     progress: Callable[[str], None] | None = None
@@ -53,7 +50,7 @@ class ModelArtifact:
     sha256: str
     format: str
     key: str
-    manifest: Any  # smodels.manifest.Manifest
+    manifest: Manifest
     size_bytes: int = 0
     converted: bool = False
     parity_max_abs_diff: float | None = None
@@ -103,6 +100,20 @@ class FunctionBuild:
     def needs_s3(self) -> bool:
         """True when the zip is too big for a direct Lambda upload and must go through S3."""
         return self.cloud == "aws" and self.zipped_bytes > LAMBDA_DIRECT_UPLOAD_LIMIT
+
+    def function_env(self, uri: Any, ttl_seconds: int) -> dict[str, Any]:
+        """The function's environment (functions.contract): what the package needs, the endpoint and the model.
+        `uri` (the model object's, possibly a Pulumi Output) is None for an echo function."""
+        from functions.contract import write_env
+
+        m = self.model
+        if m is None:
+            return write_env(self.endpoint, extra=self.environment)
+        return write_env(
+            self.endpoint, uri=uri, sha256=m.sha256, fmt=m.format, name=m.manifest.name,
+            features=m.manifest.feature_names, framework=f"{m.manifest.framework} {m.manifest.framework_version}",
+            ttl_seconds=ttl_seconds, extra=self.environment,
+        )
 
     @property
     def total_unzipped_bytes(self) -> int:

@@ -9,29 +9,34 @@ Per endpoint:
 - every endpoint: one bad request (a body that is not JSON) -> a 4xx JSON error with `success: false`.
 The report is JSON (per endpoint: cloud, name, url, checks, latency in ms, ok); exit status 1 on any failure.
 
-Targets are a running `LocalStack` (`--local`) or a deployed stack's outputs (`pulumi stack output --json`,
-or `--outputs FILE`), whose shape is `{"endpoints": {"aws": {"pred": {"url", "model_uri", "model_sha256"}}}}`.
+    smodels smoke --local [--stack dev]             start the stack locally (like serve), check it, stop it
+    smodels smoke --stack prod [--outputs FILE]     check a deployed stack (signed when private)
+
+Targets are a running `LocalStack` (`--local`) or a deployed stack's outputs (read by `smodels.client`), whose
+shape is `{"endpoints": {"aws": {"pred": {"url", "model_uri", "model_sha256"}}}}`.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
-import subprocess
+import signal
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from smodels import client
+
 TOLERANCE = 1e-6
-TIMEOUT_S = 60.0
 
 # send(method, url, body bytes or None, headers) -> (status, headers, body bytes)
 Sender = Callable[[str, str, bytes | None, dict[str, str]], tuple[int, dict[str, str], bytes]]
 
 
 @dataclass
-class Target:
+class SmokeTarget:
     """One endpoint to check."""
 
     cloud: str
@@ -63,7 +68,7 @@ class Check:
 class EndpointReport:
     """Every check of one endpoint."""
 
-    target: Target
+    target: SmokeTarget
     checks: list[Check] = field(default_factory=list)
 
     @property
@@ -85,43 +90,20 @@ class EndpointReport:
         }
 
 
-def urllib_sender(method: str, url: str, body: bytes | None, headers: dict[str, str]) -> tuple[int, dict, bytes]:
-    """Plain HTTP(S) with the standard library; a 4xx/5xx is returned, not raised."""
-    import urllib.error
-    import urllib.request
-
-    req = urllib.request.Request(url, data=body, method=method, headers=headers)
-    try:
-        with urllib.request.urlopen(req, timeout=TIMEOUT_S) as resp:
-            return resp.status, {k.lower(): v for k, v in resp.headers.items()}, resp.read()
-    except urllib.error.HTTPError as exc:
-        return exc.code, {k.lower(): v for k, v in exc.headers.items()}, exc.read()
-
-
-def signing_sender(targets: list[Target], send: Sender | None = None) -> Sender:
-    """A sender that signs requests to private targets with `smodels.invoke` (SigV4 on AWS, an ID token on GCP).
+def signing_sender(targets: list[SmokeTarget], send: Sender = client.send) -> Sender:
+    """A sender that signs requests to private targets with `smodels.client` (SigV4, or an ID token per URL).
 
     Signing problems (no credentials) surface as failed checks whose detail says what to configure.
     """
-    from smodels import invoke
-
-    base = send or urllib_sender
-    by_url = {t.url: t for t in targets}
+    private = {t.url: t.cloud for t in targets if t.private}
     tokens: dict[str, str] = {}
 
     def signed(method: str, url: str, body: bytes | None, headers: dict[str, str]) -> tuple[int, dict, bytes]:
-        target = by_url.get(url)
-        if target is not None and target.private:
-            if target.cloud == "aws":
-                region = invoke.region_from_url(url)
-                if not region:
-                    raise ValueError(f"cannot tell the AWS region from {url}")
-                headers = invoke.sigv4_headers(method, url, body or b"", headers, region)
-            else:
-                if url not in tokens:
-                    tokens[url] = invoke.token_fetcher(url)
-                headers = {**headers, "Authorization": f"Bearer {tokens[url]}"}
-        return base(method, url, body, headers)
+        if url in private:
+            if private[url] == "gcp" and url not in tokens:
+                tokens[url] = client.token_fetcher(url)
+            headers = client.sign(private[url], method, url, body or b"", headers, token=tokens.get(url))
+        return send(method, url, body, headers)
 
     return signed
 
@@ -154,7 +136,7 @@ def _json(body: bytes) -> Any:
 class Smoke:
     """Runs the checks with a `Sender` (plain HTTP locally; signed for a private deployed stack)."""
 
-    def __init__(self, send: Sender = urllib_sender) -> None:
+    def __init__(self, send: Sender = client.send) -> None:
         self.send = send
 
     def _call(self, method: str, url: str, payload: Any = None, raw: bytes | None = None) -> tuple[int | None, Any,
@@ -168,7 +150,7 @@ class Smoke:
             return None, None, (time.perf_counter() - t0) * 1000, f"request failed: {exc}"
         return status, _json(data), (time.perf_counter() - t0) * 1000, data[:300].decode("utf-8", "replace")
 
-    def check_endpoint(self, target: Target) -> EndpointReport:
+    def check_endpoint(self, target: SmokeTarget) -> EndpointReport:
         """Run every check that applies to `target`."""
         report = EndpointReport(target)
         if target.kind == "echo":
@@ -180,14 +162,14 @@ class Smoke:
         report.checks.append(self._bad(target))
         return report
 
-    def _echo(self, t: Target) -> Check:
+    def _echo(self, t: SmokeTarget) -> Check:
         status, body, ms, text = self._call("POST", t.url, {"msg": "hello"})
         ok = (status == 200 and isinstance(body, dict) and body.get("success") is True
               and body.get("response") == "hello")
         detail = "" if ok else f"expected 200 {{response: hello, success: true}}, got {text}"
         return Check("echo", ok, status, ms, detail)
 
-    def _metadata(self, t: Target) -> Check:
+    def _metadata(self, t: SmokeTarget) -> Check:
         status, body, ms, text = self._call("GET", t.url)
         version = body.get("model", {}).get("version") if isinstance(body, dict) and isinstance(
             body.get("model"), dict) else None
@@ -199,7 +181,7 @@ class Smoke:
             ok, detail = False, f"serves model {version}, the stack deployed {t.model_sha256}"
         return Check("metadata", ok, status, ms, detail or f"model {str(version)[:12]}")
 
-    def _book(self, t: Target) -> Check:
+    def _book(self, t: SmokeTarget) -> Check:
         if t.manifest is None:
             return Check("book-request", False, None, 0.0, "no manifest for this endpoint: cannot know the answer")
         payload, expected = book_request(t.manifest)
@@ -215,7 +197,7 @@ class Smoke:
         ok = isinstance(got, (int, float)) and abs(float(got) - expected) <= TOLERANCE
         return Check("book-request", ok, status, ms, f"got {got!r}, manifest {expected!r}, tolerance {TOLERANCE}")
 
-    def _batch(self, t: Target) -> Check:
+    def _batch(self, t: SmokeTarget) -> Check:
         if t.manifest is None:
             return Check("batch", False, None, 0.0, "no manifest for this endpoint: cannot know the answer")
         names = t.manifest.feature_names
@@ -229,7 +211,7 @@ class Smoke:
         ok = worst <= TOLERANCE
         return Check("batch", ok, status, ms, f"{len(preds)} rows, max abs diff {worst:.2e}")
 
-    def _bad(self, t: Target) -> Check:
+    def _bad(self, t: SmokeTarget) -> Check:
         status, body, ms, text = self._call("POST", t.url, raw=b'{"msg": "hello",')
         ok = (
             status is not None and 400 <= status < 500 and isinstance(body, dict) and body.get("success") is False
@@ -237,7 +219,7 @@ class Smoke:
         )
         return Check("bad-request", ok, status, ms, "" if ok else f"expected a 4xx JSON error, got {status} {text}")
 
-    def run(self, targets: list[Target]) -> dict[str, Any]:
+    def run(self, targets: list[SmokeTarget]) -> dict[str, Any]:
         """Check every target; the JSON report (`ok` is the overall verdict)."""
         reports = [self.check_endpoint(t) for t in targets]
         return {
@@ -251,40 +233,20 @@ class Smoke:
         }
 
 
-def targets_from_local(stack: Any) -> list[Target]:
+def targets_from_local(stack: Any) -> list[SmokeTarget]:
     """Targets for every endpoint of a running LocalStack."""
-    return [Target(e.cloud, e.name, e.kind, e.url, e.model_sha256, e.manifest) for e in stack.endpoints]
+    return [SmokeTarget(e.cloud, e.name, e.kind, e.url, e.model_sha256, e.manifest) for e in stack.endpoints]
 
 
-def read_outputs(stack: str, outputs_file: Path | None, project_dir: Path) -> dict[str, Any]:
-    """A deployed stack's outputs: `--outputs FILE`, or `pulumi stack output --json --stack NAME`."""
-    if outputs_file is not None:
-        try:
-            return json.loads(Path(outputs_file).read_text())
-        except (OSError, ValueError) as exc:
-            raise ValueError(f"--outputs {outputs_file}: cannot read JSON: {exc}") from None
-    try:
-        proc = subprocess.run(
-            ["pulumi", "stack", "output", "--json", "--show-secrets", "--stack", stack],
-            cwd=project_dir, capture_output=True, text=True, timeout=120,
-        )
-    except FileNotFoundError:
-        raise ValueError("pulumi is not on PATH; pass --outputs FILE (pulumi stack output --json > FILE)") from None
-    if proc.returncode != 0:
-        raise ValueError(f"pulumi stack output --stack {stack} failed: {proc.stderr.strip()[:500]}")
-    return json.loads(proc.stdout or "{}")
-
-
-def targets_from_outputs(outputs: dict[str, Any], cfg: Any) -> list[Target]:
+def targets_from_outputs(outputs: dict[str, Any], cfg: Any) -> list[SmokeTarget]:
     """Targets from stack outputs; kinds and manifests come from the stack config (the same file `up` read)."""
-    from smodels.invoke import is_private
     from smodels.manifest import load_manifest
 
     endpoints = outputs.get("endpoints")
     if not isinstance(endpoints, dict) or not endpoints:
         raise ValueError("the stack outputs have no 'endpoints' (was the stack deployed with this program?)")
     by_name = {e.name: e for e in cfg.endpoints}
-    targets: list[Target] = []
+    targets: list[SmokeTarget] = []
     for cloud, eps in sorted(endpoints.items()):
         if not isinstance(eps, dict):
             raise ValueError(f"outputs endpoints.{cloud}: expected an object of endpoint -> {{url, ...}}")
@@ -295,6 +257,66 @@ def targets_from_outputs(outputs: dict[str, Any], cfg: Any) -> list[Target]:
             if ep is None:
                 raise ValueError(f"outputs endpoints.{cloud}.{name}: not an endpoint of the stack config")
             manifest = load_manifest(ep.model) if ep.model is not None else None
-            targets.append(Target(cloud, name, ep.kind, info["url"], info.get("model_sha256"), manifest,
-                                  private=is_private(outputs, info)))
+            targets.append(SmokeTarget(cloud, name, ep.kind, info["url"], info.get("model_sha256"), manifest,
+                                       private=client.is_private(outputs, info)))
     return targets
+
+
+def register(subparsers: Any) -> None:
+    """Add `smoke` to the `smodels` parser."""
+    from smodels.local.cli import port_arg
+
+    smoke = subparsers.add_parser("smoke", help="send the book's requests to every endpoint and check the answers",
+                                  description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    smoke.add_argument("--stack", default="dev", help="stack name (config file, or the deployed stack)")
+    where = smoke.add_mutually_exclusive_group()
+    where.add_argument("--local", action="store_true", help="start the stack locally (like serve) and check it")
+    where.add_argument("--outputs", type=Path, default=None,
+                       help="deployed stack: read outputs from this JSON file instead of `pulumi stack output`")
+    smoke.add_argument("--project-dir", type=Path, default=Path("."), help="directory holding Pulumi.yaml")
+    smoke.add_argument("--port", type=port_arg, default=0, help="with --local: base port (default 0 = free ports)")
+    smoke.add_argument("--report", type=Path, default=None, help="also write the JSON report to this file")
+    smoke.set_defaults(func=cmd_smoke)
+
+
+def cmd_smoke(args: argparse.Namespace) -> int:
+    """Check every endpoint; print the JSON report; 0 only if every check passed."""
+    from smodels.config import stack_config_for
+    from smodels.local.cli import Stop, progress, raise_stop
+
+    cfg = stack_config_for(args.project_dir, args.stack)
+    if args.local:
+        from smodels.local.stack import LocalStack, LocalStackError
+
+        previous = {s: signal.signal(s, raise_stop) for s in (signal.SIGTERM, signal.SIGHUP)}
+        try:
+            with LocalStack(cfg, stack=args.stack, port=args.port, progress=progress,
+                            run_dir=cfg.project_dir / ".build" / "local" / f"{args.stack}-smoke") as stack:
+                progress("sending the book's requests")
+                report = Smoke().run(targets_from_local(stack))
+                report["target"] = {"local": True, "stack": args.stack, "startup_s": stack.timings.total}
+        except LocalStackError as exc:
+            progress(f"error: {exc}")
+            return 1
+        except Stop as stop:
+            progress(f"{stop}: stopping")
+            return 1
+        finally:
+            for s, h in previous.items():
+                signal.signal(s, h)
+    else:
+        try:
+            targets = targets_from_outputs(client.read_outputs(args.outputs, args.stack, cfg.project_dir), cfg)
+        except ValueError as exc:
+            progress(f"error: {exc}")
+            return 2
+        report = Smoke(signing_sender(targets)).run(targets)
+        report["target"] = {"local": False, "stack": args.stack, "private": [f"{t.cloud}/{t.name}" for t in targets
+                                                                               if t.private]}
+    text = json.dumps(report, indent=2)
+    print(text, flush=True)
+    if args.report is not None:
+        args.report.write_text(text + "\n")
+    failed = report["summary"]["failed"]
+    progress("all checks passed" if report["ok"] else f"FAILED: {', '.join(failed) or 'no endpoints'}")
+    return 0 if report["ok"] else 1

@@ -17,9 +17,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from smodels.build.archive import dist_name_version, distribution_sizes, iter_files, top, tree_size
-from smodels.build.target import Target, find_interpreter, interpreter_version, verify_wheel_tags
-from smodels.build.types import BuildError, BuildOptions
+from smodels.packager.archive import dist_name_version, distribution_sizes, iter_files, top, tree_size
+from smodels.packager.target import Target, find_interpreter, interpreter_version, verify_wheel_tags
+from smodels.packager.types import BuildError, BuildOptions
 
 # Bump when the install/slim/compile recipe changes: every cached dependency tree is rebuilt.
 BUILDER_VERSION = "1"

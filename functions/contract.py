@@ -1,0 +1,210 @@
+"""The runtime contract: what a deployed function reads, and the limits and error codes it answers with.
+
+This module is the one definition of every fact the deployer and the function must agree on: the
+environment variable names, their defaults and limits, the model formats and their object extensions, and
+the error codes. The Pulumi program and the local stack write the environment with :func:`write_env`; the
+function reads it with :func:`read_env`. Standard library only: it ships in every archive, echo's included.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+# --- environment variable names ------------------------------------------------------------------------------
+MODEL_URI = "MODEL_URI"  # s3://bucket/key, gs://bucket/key, file:///abs/path
+MODEL_SHA256 = "MODEL_SHA256"  # the artifact is never deserialised unless its bytes hash to this
+MODEL_FORMAT = "MODEL_FORMAT"  # a key of FORMATS
+MODEL_NAME = "MODEL_NAME"  # the manifest's name
+MODEL_FRAMEWORK = "MODEL_FRAMEWORK"  # e.g. "scikit-learn 1.9.1" (reported by GET)
+MODEL_FEATURES = "MODEL_FEATURES"  # JSON list of feature names in model input order
+MODEL_TTL_SECONDS = "MODEL_TTL_SECONDS"  # 0: never re-check the model object
+ENDPOINT_NAME = "ENDPOINT_NAME"
+MAX_BATCH_ROWS = "MAX_BATCH_ROWS"
+MAX_BODY_BYTES = "MAX_BODY_BYTES"
+
+# --- defaults and limits -------------------------------------------------------------------------------------
+DEFAULT_MAX_BATCH_ROWS = 1000
+DEFAULT_MAX_BODY_BYTES = 1024 * 1024
+MAX_TTL_SECONDS = 86400
+#: Deepest nesting of JSON arrays/objects accepted in a request body. A batch of rows needs 3.
+MAX_JSON_DEPTH = 8
+#: The largest finite float32 (numpy.finfo(numpy.float32).max), the input bound of a float32 model.
+FLOAT32_MAX = 3.4028234663852886e38
+
+#: MODEL_FORMAT values and the extension of their object in the model bucket.
+FORMATS: dict[str, str] = {"skops": "skops", "onnx": "onnx", "keras": "keras", "joblib": "joblib", "pickle": "pkl"}
+
+#: Every ``error.code`` a function answers with, and its HTTP status.
+ERROR_CODES: dict[str, int] = {
+    "invalid_json": 400,
+    "invalid_request": 400,
+    "invalid_base64": 400,
+    "missing_field": 400,
+    "missing_feature": 400,
+    "unknown_feature": 400,
+    "unknown_field": 400,
+    "invalid_value": 400,
+    "wrong_row_length": 400,
+    "empty_batch": 400,
+    "method_not_allowed": 405,
+    "batch_too_large": 413,
+    "body_too_large": 413,
+    "unsupported_media_type": 415,
+    "non_finite_output": 422,
+    "internal": 500,
+    "model_unavailable": 503,
+    "misconfigured": 503,
+}
+
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+
+
+class MisconfiguredError(Exception):
+    """The function's environment is incomplete or invalid; the message names the variable."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """A model endpoint's environment, validated."""
+
+    model_uri: str
+    model_sha256: str
+    model_format: str
+    features: tuple[str, ...]
+    model_name: str = "model"
+    framework: str = ""
+    endpoint: str = "pred"
+    ttl_seconds: int = 0
+    max_batch_rows: int = DEFAULT_MAX_BATCH_ROWS
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+
+
+def ttl_problem(value: Any) -> str | None:
+    """Why ``value`` is not a valid model TTL (a whole number of seconds, 0..MAX_TTL_SECONDS), or None.
+
+    The one rule for both sides: the stack config's ``ttlSeconds`` and the function's MODEL_TTL_SECONDS.
+    """
+    if isinstance(value, bool) or not isinstance(value, int):
+        return f"expected a whole number of seconds, got {value!r}"
+    if not 0 <= value <= MAX_TTL_SECONDS:
+        return f"{value} is outside the allowed range 0..{MAX_TTL_SECONDS}"
+    return None
+
+
+def read_env(environ: Mapping[str, str]) -> Settings:
+    """Read and validate a model endpoint's variables; raise MisconfiguredError listing every problem."""
+    from functions import store  # lazy: echo archives have no store module
+
+    problems: list[str] = []
+
+    def need(name: str) -> str:
+        value = environ.get(name, "").strip()
+        if not value:
+            problems.append(f"{name} is required")
+        return value
+
+    def whole(name: str, default: int, low: int) -> int:
+        raw = environ.get(name, "").strip()
+        if not raw:
+            return default
+        try:
+            value = int(raw)
+        except ValueError:
+            problems.append(f"{name}={raw!r} is not a whole number")
+            return default
+        if value < low:
+            problems.append(f"{name}={raw!r} must be >= {low}")
+            return default
+        return value
+
+    uri = need(MODEL_URI)
+    if uri:
+        try:
+            store.parse_uri(uri)
+        except store.StoreError as exc:
+            problems.append(str(exc))
+    sha = need(MODEL_SHA256).lower()
+    if sha and not _SHA256.match(sha):
+        problems.append(f"{MODEL_SHA256} must be 64 hex digits")
+    fmt = need(MODEL_FORMAT).lower()
+    if fmt and fmt not in FORMATS:
+        problems.append(f"{MODEL_FORMAT}={fmt!r} must be one of {', '.join(FORMATS)}")
+    features: tuple[str, ...] = ()
+    raw_features = need(MODEL_FEATURES)
+    if raw_features:
+        try:
+            parsed = json.loads(raw_features)
+        except ValueError:
+            parsed = None
+        if (not isinstance(parsed, list) or not parsed or not all(isinstance(f, str) and f for f in parsed)
+                or len(set(parsed)) != len(parsed)):
+            problems.append(f"{MODEL_FEATURES} must be a JSON list of distinct non-empty names")
+        else:
+            features = tuple(parsed)
+    ttl = whole(MODEL_TTL_SECONDS, 0, 0)
+    problem = ttl_problem(ttl)
+    if problem:
+        problems.append(f"{MODEL_TTL_SECONDS}: {problem}")
+    max_rows = whole(MAX_BATCH_ROWS, DEFAULT_MAX_BATCH_ROWS, 1)
+    max_body = whole(MAX_BODY_BYTES, DEFAULT_MAX_BODY_BYTES, 1)
+    if problems:
+        raise MisconfiguredError("; ".join(problems))
+    return Settings(
+        model_uri=uri, model_sha256=sha, model_format=fmt, features=features,
+        model_name=environ.get(MODEL_NAME, "").strip() or "model",
+        framework=environ.get(MODEL_FRAMEWORK, "").strip(),
+        endpoint=environ.get(ENDPOINT_NAME, "").strip() or "pred",
+        ttl_seconds=ttl, max_batch_rows=max_rows, max_body_bytes=max_body,
+    )
+
+
+def write_env(
+    endpoint: str,
+    *,
+    uri: Any = None,
+    sha256: str | None = None,
+    fmt: str | None = None,
+    name: str = "",
+    features: Sequence[str] = (),
+    framework: str = "",
+    ttl_seconds: int = 0,
+    extra: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """The environment of one function: ``extra`` (what its package needs), the endpoint name and, for a model
+    endpoint (``sha256`` given), the model variables. ``uri`` may be a Pulumi Output; everything else is text."""
+    env: dict[str, Any] = {**(extra or {}), ENDPOINT_NAME: endpoint}
+    if sha256 is None:
+        return env
+    env.update({
+        MODEL_URI: uri,
+        MODEL_SHA256: sha256,
+        MODEL_FORMAT: fmt,
+        MODEL_NAME: name,
+        MODEL_FEATURES: json.dumps(list(features), separators=(",", ":")),
+        MODEL_FRAMEWORK: framework,
+        MODEL_TTL_SECONDS: str(ttl_seconds),
+    })
+    return env
+
+
+def max_body_bytes(environ: Mapping[str, str]) -> int:
+    """MAX_BODY_BYTES from ``environ`` (default 1 MiB); an invalid value falls back to the default.
+
+    Adapters read this per request, before any app is built, so it is cached by the raw text.
+    """
+    return _max_body_bytes(environ.get(MAX_BODY_BYTES, ""))
+
+
+@functools.lru_cache(maxsize=8)
+def _max_body_bytes(raw: str) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        return DEFAULT_MAX_BODY_BYTES
+    return value if value > 0 else DEFAULT_MAX_BODY_BYTES
+

@@ -1,0 +1,116 @@
+"""The adapters in functions/ as real HTTP servers on 127.0.0.1, each in its own processes, for the tests.
+
+- :func:`serve_gcp`: an entry point of functions/gcp.py under functions-framework (gunicorn, as Cloud
+  Functions runs it), the source being this repository.
+- :func:`serve_aws`: ``lambda_handler`` (or ``echo_handler``) under awslambdaric, with smodels.local's own
+  Runtime API and payload-2.0 translation in front, on an ``ANY /<endpoint>`` route (so every method reaches
+  the handler, as through a function URL), the package being this repository and this virtualenv its layer.
+Both serve whatever model environment they are given (see ``fuzz_strategies.book_model_env``) and stop every
+process they started on the way out. `smodels serve` (smodels.local.LocalStack) is the same with built
+packages and storage emulators; these skip the build.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sys
+import sysconfig
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from smodels.local import apigw
+from smodels.local.front import FrontServer, _FrontHandler, result_to_http
+from smodels.local.lambda_runtime import LambdaFunction, lambda_base_env, runtime_dir
+from smodels.local.procs import ManagedProcess, free_port
+from smodels.packager.builder import GCP_MAIN
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def _answers(url: str) -> bool:
+    try:
+        urllib.request.urlopen(url, timeout=2).close()
+    except urllib.error.HTTPError:
+        pass
+    except OSError:
+        return False
+    return True
+
+
+def wait_until_answering(url: str, proc: Any = None, timeout: float = 60.0) -> None:
+    """Poll ``url`` until it answers any HTTP status; raise if ``proc`` (anything with ``poll()``) exits first."""
+    deadline = time.monotonic() + timeout
+    while not _answers(url):
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"server for {url} exited with {proc.poll()} before answering")
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{url} did not answer within {timeout:.0f}s")
+        time.sleep(0.1)
+
+
+@contextlib.contextmanager
+def serve_gcp(model_env: dict[str, str], target: str = "pred", log: Path | None = None) -> Iterator[str]:
+    """The GCP entry point ``target`` under functions-framework on 127.0.0.1; yields its URL (``/<target>``)."""
+    src = Path(tempfile.mkdtemp(prefix="smodels-ff-"))
+    (src / "main.py").write_bytes(GCP_MAIN)  # the main.py the packager ships
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MODEL_", "AWS_", "STORAGE_EMULATOR"))}
+    env.update({**model_env, "PYTHONPATH": str(REPO_ROOT)})
+    exe = Path(sys.executable).with_name("functions-framework")
+    proc = ManagedProcess(f"gcp/{target}", [exe, "--target", target, "--source", "main.py", "--host", "127.0.0.1",
+                                            "--port", str(port)], cwd=src, env=env, log_path=log).start()
+    url = f"http://127.0.0.1:{port}/{target}"
+    try:
+        wait_until_answering(url, proc)
+        yield url
+    finally:
+        proc.stop()
+
+
+class _AnyRoute(_FrontHandler):
+    """`ANY /<endpoint>`: every method goes to the function (the program's own routes are GET and POST only)."""
+
+    def _handle(self) -> None:
+        path, _, query = self.path.partition("?")
+        body = self._read_body()
+        function = self.server.functions.get(path.strip("/"))
+        if body is None or function is None:
+            if body is not None:
+                self._send(apigw.json_response(404, {"message": "Not Found"}))
+            return
+        event = apigw.http_api_event(method=self.command, path=path, query=query, headers=list(self.headers.items()),
+                                     body=body, source_ip=self.client_address[0], route_key=f"ANY {path}")
+        self._send(result_to_http(function.invoke(json.dumps(event).encode())), event["requestContext"]["requestId"])
+
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_HEAD = _handle  # noqa: N815
+
+
+@contextlib.contextmanager
+def serve_aws(model_env: dict[str, str], handler: str = "model", log_dir: Path | None = None) -> Iterator[str]:
+    """The Lambda ``lambda_handler`` (``handler="echo"``: ``echo_handler``) behind the front; yields ``.../pred``."""
+    work = Path(tempfile.mkdtemp(prefix="smodels-lambda-"))
+    name = f"functions.aws.{'echo_handler' if handler == 'echo' else 'lambda_handler'}"
+    env = lambda_base_env(function_name="pred", handler=name, memory_mb=512, region="us-east-1",
+                          package_dir=REPO_ROOT, runtime_path=runtime_dir(work / "runtime"),
+                          layer_path=Path(sysconfig.get_paths()["purelib"]), s3_endpoint=None)
+    env.update(model_env)
+    function = LambdaFunction(name="pred", handler=name, package_dir=REPO_ROOT, env=env, timeout_s=30,
+                              log_dir=log_dir or work)
+    front: FrontServer | None = None
+    try:
+        function.start()
+        function.wait_ready(60)
+        front = FrontServer({"pred": function})
+        front.RequestHandlerClass = _AnyRoute
+        yield f"{front.start().url}/pred"
+    finally:
+        if front is not None:
+            front.stop()
+        function.stop()
