@@ -7,7 +7,7 @@ PORT ?= 8080
 BIN = $(VENV)/bin
 STAMP = $(VENV)/.installed
 
-.PHONY: serve smoke test lint bench clean
+.PHONY: serve smoke test test-fast lint bench clean
 
 $(STAMP): pyproject.toml requirements-dev.txt
 	@echo "==> creating $(VENV) and installing the project (first run takes a few minutes)"
@@ -24,6 +24,11 @@ smoke: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest $(ARGS)
+
+# The edit loop: everything not marked slow (processes, emulators, real builds) or target (python3.13 runs).
+# Under a minute; `make test` still runs everything and is what CI runs.
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -m "not slow and not target" $(ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -22,15 +22,14 @@ Stack outputs:
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any
 
 import pulumi
 from pulumi.runtime import config as runtime_config
 
-from infra import artifacts
-from smodels.config import ConfigError, StackConfig, load_stack_config
+from infra import artifacts, names
+from smodels.config import NAMESPACE, ConfigError, StackConfig, load_stack_config
 
 PROJECT_DIR = Path(__file__).resolve().parent
 
@@ -53,17 +52,23 @@ def provider_problems(cfg: StackConfig) -> list[str]:
     return problems
 
 
-def name_prefix() -> str:
-    """`<project>-<stack>` in the characters Lambda and Cloud Functions names both allow."""
-    raw = f"{pulumi.get_project()}-{pulumi.get_stack()}".lower()
-    return re.sub(r"[^a-z0-9-]+", "-", raw).strip("-")[:40].rstrip("-")
+def stack_names() -> names.StackNames:
+    """The physical names of this stack (infra/names.py): unique per project and stack, within every limit."""
+    return names.stack_names(pulumi.get_project(), pulumi.get_stack())
+
+
+def name_problems(cfg: StackConfig) -> list[str]:
+    """Every resource name a provider would refuse, or that two resources would share, naming the config key."""
+    on_a_cloud = {ep.name for cloud in cfg.clouds for ep in cfg.endpoints_for(cloud)}
+    deployed = [ep.name for ep in cfg.endpoints if ep.name in on_a_cloud]  # config order
+    return names.name_problems(pulumi.get_project(), pulumi.get_stack(), deployed, f"{NAMESPACE}:endpoints")
 
 
 def main() -> None:
     """Validate, build, compose, export."""
     try:
         cfg = load_stack_config(all_config(), PROJECT_DIR)
-        problems = provider_problems(cfg)
+        problems = provider_problems(cfg) + name_problems(cfg)
         if problems:
             raise ConfigError(problems)
     except ConfigError as exc:
@@ -75,7 +80,7 @@ def main() -> None:
     except artifacts.BuildFailed as exc:
         raise pulumi.RunError(str(exc)) from None
 
-    prefix = name_prefix()
+    stack = stack_names()
     endpoints: dict[str, Any] = {}
     buckets: dict[str, Any] = {}
     if cfg.endpoints_for("aws"):
@@ -83,7 +88,7 @@ def main() -> None:
 
         aws_side = AwsServerlessModels(
             "aws",
-            AwsStackArgs(config=cfg, builds=builds, name_prefix=prefix),
+            AwsStackArgs(config=cfg, builds=builds, names=stack),
         )
         endpoints["aws"] = aws_side.endpoints
         buckets["aws"] = {"models": aws_side.bucket.bucket.bucket}
@@ -107,7 +112,7 @@ def main() -> None:
                 builds=builds,
                 project=str(gcp.config.project),
                 region=str(gcp.config.region),
-                name_prefix=prefix,
+                names=stack,
             ),
         )
         endpoints["gcp"] = gcp_side.endpoints

@@ -61,8 +61,11 @@ def parse_value(value: Any, field: str) -> float:
     return out
 
 
-def parse_rows(payload: Any, features: tuple[str, ...], max_rows: int) -> tuple[np.ndarray, bool]:
-    """Turn a request body into an [N, F] float64 array; return it and whether it was a batch."""
+def parse_rows(payload: Any, features: tuple[str, ...], max_rows: int,
+               binary: tuple[int, ...] = ()) -> tuple[np.ndarray, bool]:
+    """Turn a request body into an [N, F] float64 array; return it and whether it was a batch.
+
+    ``binary``: positions of the features declared binary, whose values must be 0 or 1."""
     if not isinstance(payload, dict):
         raise ApiError(400, "invalid_request", "body must be a JSON object: the features "
                        '({"G1": 1, ...}) or {"instances": [...]}')
@@ -78,9 +81,9 @@ def parse_rows(payload: Any, features: tuple[str, ...], max_rows: int) -> tuple[
         if len(instances) > max_rows:
             raise ApiError(413, "batch_too_large", f"'instances' has {len(instances)} rows; the limit is "
                            f"{max_rows}", "instances")
-        rows = [_parse_row(item, features, f"instances[{i}]") for i, item in enumerate(instances)]
+        rows = [_parse_row(item, features, f"instances[{i}]", binary) for i, item in enumerate(instances)]
         return np.array(rows, dtype=np.float64).reshape(len(rows), len(features)), True
-    row = _parse_row(payload, features, "")
+    row = _parse_row(payload, features, "", binary)
     return np.array([row], dtype=np.float64), False
 
 
@@ -108,7 +111,21 @@ def _fast_floats(values: list[Any]) -> list[float] | None:
     return out
 
 
-def _parse_row(item: Any, features: tuple[str, ...], prefix: str) -> list[float]:
+_BINARY = frozenset((0, 1, "0", "1"))  # 0.0 and 1.0 hash equal to 0 and 1; booleans are refused separately
+
+
+def _check_binary(values: list[Any], binary: tuple[int, ...], field: Callable[[int], str]) -> None:
+    """A binary feature takes 0 or 1 (or "0" / "1"): anything else is the client's mistake, named, rather than a
+    number the model was never trained on (a 0/1 flag given 1.7e308 overflows a linear model)."""
+    for j in binary:
+        v = values[j]
+        if type(v) is bool or not (type(v) in (int, float, str) and v in _BINARY):
+            where = field(j)
+            raise ApiError(400, "invalid_value", f"{where} is a binary feature: send 0 or 1 (or \"0\" / \"1\"), "
+                           f"got {str(v)[:40] if not isinstance(v, str) else repr(v[:40])}", where)
+
+
+def _parse_row(item: Any, features: tuple[str, ...], prefix: str, binary: tuple[int, ...] = ()) -> list[float]:
     if isinstance(item, dict):
         missing = [f for f in features if f not in item]
         if missing:
@@ -120,7 +137,10 @@ def _parse_row(item: Any, features: tuple[str, ...], prefix: str) -> list[float]
             field = f"{prefix}.{unknown[0]}" if prefix else unknown[0]
             raise ApiError(400, "unknown_feature", f"unknown feature {unknown[0][:60]!r}; expected "
                            f"{', '.join(features)}", field)
-        fast = _fast_floats([item[f] for f in features])
+        values = [item[f] for f in features]
+        if binary:
+            _check_binary(values, binary, lambda j: f"{prefix}.{features[j]}" if prefix else features[j])
+        fast = _fast_floats(values)
         if fast is not None:
             return fast
         return [parse_value(item[f], f"{prefix}.{f}" if prefix else f) for f in features]
@@ -128,6 +148,8 @@ def _parse_row(item: Any, features: tuple[str, ...], prefix: str) -> list[float]
         if len(item) != len(features):
             raise ApiError(400, "wrong_row_length", f"{prefix} has {len(item)} values; expected "
                            f"{len(features)} ({', '.join(features)})", prefix)
+        if binary:
+            _check_binary(item, binary, lambda j: f"{prefix}[{j}]")
         fast = _fast_floats(item)
         if fast is not None:
             return fast
@@ -145,6 +167,7 @@ class ModelApp:
         self.settings = settings
         self._loader = loader or self._default_loader
         self._log_heads: dict[str, str] = {}
+        self._binary = tuple(j for j, t in enumerate(settings.feature_types) if t == "binary")
         self.cache = cache or ModelCache(
             settings.model_uri, settings.model_sha256, self._loader, settings.ttl_seconds,
             name=settings.model_name,
@@ -193,7 +216,7 @@ class ModelApp:
         started = time.perf_counter()
         s = self.settings
         payload = parse_json_body(request, s.max_body_bytes)
-        rows, batch = parse_rows(payload, s.features, s.max_batch_rows)
+        rows, batch = parse_rows(payload, s.features, s.max_batch_rows, self._binary)
         try:
             loaded = self.cache.get()
         except ModelUnavailable as exc:

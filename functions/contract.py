@@ -22,10 +22,13 @@ MODEL_FORMAT = "MODEL_FORMAT"  # a key of FORMATS
 MODEL_NAME = "MODEL_NAME"  # the manifest's name
 MODEL_FRAMEWORK = "MODEL_FRAMEWORK"  # e.g. "scikit-learn 1.9.1" (reported by GET)
 MODEL_FEATURES = "MODEL_FEATURES"  # JSON list of feature names in model input order
+MODEL_FEATURE_TYPES = "MODEL_FEATURE_TYPES"  # JSON list of their FEATURE_TYPES (absent: all numeric)
 MODEL_TTL_SECONDS = "MODEL_TTL_SECONDS"  # 0: never re-check the model object
 ENDPOINT_NAME = "ENDPOINT_NAME"
 MAX_BATCH_ROWS = "MAX_BATCH_ROWS"
 MAX_BODY_BYTES = "MAX_BODY_BYTES"
+ENV_VARS = (MODEL_URI, MODEL_SHA256, MODEL_FORMAT, MODEL_NAME, MODEL_FRAMEWORK, MODEL_FEATURES, MODEL_FEATURE_TYPES,
+            MODEL_TTL_SECONDS, ENDPOINT_NAME, MAX_BATCH_ROWS, MAX_BODY_BYTES)
 
 # --- defaults and limits -------------------------------------------------------------------------------------
 DEFAULT_MAX_BATCH_ROWS = 1000
@@ -35,6 +38,10 @@ MAX_TTL_SECONDS = 86400
 MAX_JSON_DEPTH = 8
 #: The largest finite float32 (numpy.finfo(numpy.float32).max), the input bound of a float32 model.
 FLOAT32_MAX = 3.4028234663852886e38
+
+#: What a feature's declared type lets through: "binary" is 0 or 1 (JSON numbers, or the strings "0" and "1"
+#: as the book sends them); "numeric" is any finite number or numeric string.
+FEATURE_TYPES = ("binary", "numeric")
 
 #: MODEL_FORMAT values and the extension of their object in the model bucket.
 FORMATS: dict[str, str] = {"skops": "skops", "onnx": "onnx", "keras": "keras", "joblib": "joblib", "pickle": "pkl"}
@@ -76,6 +83,7 @@ class Settings:
     model_sha256: str
     model_format: str
     features: tuple[str, ...]
+    feature_types: tuple[str, ...] = ()  # parallel to features; empty: all numeric
     model_name: str = "model"
     framework: str = ""
     endpoint: str = "pred"
@@ -146,6 +154,18 @@ def read_env(environ: Mapping[str, str]) -> Settings:
             problems.append(f"{MODEL_FEATURES} must be a JSON list of distinct non-empty names")
         else:
             features = tuple(parsed)
+    types: tuple[str, ...] = ()
+    raw_types = environ.get(MODEL_FEATURE_TYPES, "").strip()
+    if raw_types:
+        try:
+            parsed = json.loads(raw_types)
+        except ValueError:
+            parsed = None
+        if not isinstance(parsed, list) or len(parsed) != len(features) or not all(t in FEATURE_TYPES for t in parsed):
+            problems.append(f"{MODEL_FEATURE_TYPES} must be a JSON list of {', '.join(FEATURE_TYPES)}, one per "
+                            f"feature of {MODEL_FEATURES}")
+        else:
+            types = tuple(parsed)
     ttl = whole(MODEL_TTL_SECONDS, 0, 0)
     problem = ttl_problem(ttl)
     if problem:
@@ -155,7 +175,7 @@ def read_env(environ: Mapping[str, str]) -> Settings:
     if problems:
         raise MisconfiguredError("; ".join(problems))
     return Settings(
-        model_uri=uri, model_sha256=sha, model_format=fmt, features=features,
+        model_uri=uri, model_sha256=sha, model_format=fmt, features=features, feature_types=types,
         model_name=environ.get(MODEL_NAME, "").strip() or "model",
         framework=environ.get(MODEL_FRAMEWORK, "").strip(),
         endpoint=environ.get(ENDPOINT_NAME, "").strip() or "pred",
@@ -171,6 +191,7 @@ def write_env(
     fmt: str | None = None,
     name: str = "",
     features: Sequence[str] = (),
+    feature_types: Sequence[str] = (),
     framework: str = "",
     ttl_seconds: int = 0,
     extra: Mapping[str, str] | None = None,
@@ -189,6 +210,8 @@ def write_env(
         MODEL_FRAMEWORK: framework,
         MODEL_TTL_SECONDS: str(ttl_seconds),
     })
+    if feature_types:
+        env[MODEL_FEATURE_TYPES] = json.dumps(list(feature_types), separators=(",", ":"))
     return env
 
 

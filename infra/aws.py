@@ -26,6 +26,7 @@ import pulumi
 import pulumi_aws as aws
 
 from infra.artifacts import Builds, lambda_code_hash, model_objects
+from infra.names import StackNames
 from smodels.config import EndpointConfig, StackConfig
 from smodels.packager import LAMBDA_DIRECT_UPLOAD_LIMIT, FunctionBuild, ModelArtifact
 
@@ -109,7 +110,9 @@ class LambdaEndpointArgs:
 
     endpoint: EndpointConfig
     build: FunctionBuild
-    function_name: str
+    function_name: str  # infra/names.py: unique per stack, <= 64
+    log_group_name: str
+    layer_name: str
     runtime: str
     architecture: str
     bucket: ModelBucket
@@ -134,7 +137,7 @@ class LambdaEndpoint(pulumi.ComponentResource):
 
         self.log_group = aws.cloudwatch.LogGroup(
             f"{name}-logs",
-            name=f"/aws/lambda/{args.function_name}",
+            name=args.log_group_name,
             retention_in_days=args.log_retention_days,
             opts=child,
         )
@@ -225,7 +228,7 @@ class LambdaEndpoint(pulumi.ComponentResource):
             )
             self.layer = aws.lambda_.LayerVersion(
                 f"{name}-layer",
-                layer_name=f"{args.function_name}-deps",
+                layer_name=args.layer_name,
                 compatible_runtimes=[args.runtime],
                 compatible_architectures=[args.architecture],
                 **layer_code,
@@ -243,7 +246,11 @@ class LambdaEndpoint(pulumi.ComponentResource):
         args: LambdaEndpointArgs,
         child: pulumi.ResourceOptions,
     ) -> dict[str, object]:
-        """`code` for a zip Lambda takes directly, else an S3 object under `lambda/` (new key per hash)."""
+        """`code` for a zip Lambda takes directly, else an S3 object under `lambda/` (new key per hash).
+
+        No `s3_object_version`: the object may be created in the same run that turns versioning on, which the SDK
+        warns against (pulumi_aws/s3/bucket_versioning.py line 268: AWS recommends 15 minutes between the two).
+        The key carries the sha256, so a new zip is a new key, and `source_code_hash` redeploys on any change."""
         code_hash = lambda_code_hash(sha256_hex)
         if zipped_bytes <= LAMBDA_DIRECT_UPLOAD_LIMIT:
             return {"code": pulumi.FileArchive(str(archive)), "source_code_hash": code_hash}
@@ -257,7 +264,6 @@ class LambdaEndpoint(pulumi.ComponentResource):
         return {
             "s3_bucket": obj.bucket,
             "s3_key": obj.key,
-            "s3_object_version": obj.version_id,
             "source_code_hash": code_hash,
         }
 
@@ -337,7 +343,7 @@ class AwsStackArgs:
 
     config: StackConfig
     builds: Builds
-    name_prefix: str
+    names: StackNames
     log_retention_days: int = LOG_RETENTION_DAYS
     tags: dict[str, str] = field(default_factory=dict)
 
@@ -381,7 +387,9 @@ class AwsServerlessModels(pulumi.ComponentResource):
                 LambdaEndpointArgs(
                     endpoint=ep,
                     build=build,
-                    function_name=f"{args.name_prefix}-{ep.name}",
+                    function_name=args.names.function(ep.name),
+                    log_group_name=args.names.log_group(ep.name),
+                    layer_name=args.names.layer(ep.name),
                     runtime=cfg.lambda_runtime,
                     architecture=cfg.architecture,
                     bucket=self.bucket,

@@ -4,28 +4,38 @@ Composition (ComponentResources with typed args dataclasses, children parented t
 
 - `PrivateBucket`    uniform bucket-level access, public access prevention "enforced", versioning, force_destroy.
 - `BuildIdentity`    the service account Cloud Build runs the function builds as (`build_config.service_account`;
-                     fresh projects no longer give Cloud Build a usable default): logs writer and Artifact Registry
-                     writer on the project, object viewer on our source bucket, object admin only on the
-                     Google-managed `gcf-v2-*` staging buckets (an IAM condition), where Cloud Functions copies
-                     sources. One identity serves every function: the build rights are the same for all.
-- `CloudFunctionEndpoint` per endpoint: a runtime service account with `roles/storage.objectViewer` on the model
-                     bucket only, the source object (named by its hash), the function, and `roles/run.invoker` on
-                     its Cloud Run service for `allUsers` (public) or just the configured `invokers` (private).
-- `GcpServerlessModels` the whole GCP side: enabled APIs (functions depend on them), buckets, model objects
-                     (keyed by sha256), build identity and the endpoints.
+                     fresh projects no longer give Cloud Build a usable default), with the roles Google documents
+                     for it and the provider's "basic builder" example grants (pulumi_gcp/cloudfunctionsv2/
+                     function.py, lines 889-926): logs writer, Artifact Registry writer and storage object admin
+                     on the project. Object admin is not narrowed by an IAM condition to the `gcf-v2-*` buckets:
+                     conditions apply only to buckets with uniform access, and Cloud Functions creates those
+                     buckets itself. Plus object viewer on our source bucket. One identity serves every function.
+- `CloudFunctionEndpoint` per endpoint: a runtime service account that may read only its own model's objects
+                     (`roles/storage.objectViewer` on the model bucket under an IAM condition on the
+                     `models/<manifest name>/` prefix, as the AWS roles), the source object (named by its hash),
+                     a wait for IAM to propagate, the function, and `roles/run.invoker` on its Cloud Run service for
+                     `allUsers` (public) or just the configured `invokers` (private).
+- `GcpServerlessModels` the whole GCP side: enabled APIs and a wait for them to be usable (everything else
+                     depends on it), buckets, model objects (keyed by sha256), build identity and the endpoints.
+
+The waits are `pulumiverse_time.Sleep` resources: they sleep once, when created by `pulumi up`, never in
+`pulumi preview`, and again only when their `triggers` (the accounts and roles they wait for) change. IAM grants
+take effect minutes after the API call returns; without the wait a fresh project's first build fails with
+"Access to bucket gcf-v2-sources-... denied" (terraform-provider-google #20571, #18956).
 """
 
 from __future__ import annotations
 
 import hashlib
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pulumi
 import pulumi_gcp as gcp
+import pulumiverse_time as time
 
 from infra.artifacts import Builds, model_objects
+from infra.names import StackNames
 from smodels.config import EndpointConfig, StackConfig
 from smodels.packager import FunctionBuild
 
@@ -37,18 +47,16 @@ SERVICES = (
     "storage.googleapis.com",
     "iam.googleapis.com",
     "logging.googleapis.com",
+    # Project IAM grants (projects.IAMMember) read and write the project's policy through this API.
+    "cloudresourcemanager.googleapis.com",
 )
-
-
-def account_id(*parts: str) -> str:
-    """A service account id (6-30 chars, [a-z][-a-z0-9]*[a-z0-9]) from `parts`, hashed when too long."""
-    raw = re.sub(r"[^a-z0-9-]+", "-", "-".join(parts).lower()).strip("-")
-    if not raw[:1].isalpha():
-        raw = "sm-" + raw
-    if len(raw) > 30:
-        digest = hashlib.sha256(raw.encode()).hexdigest()[:6]
-        raw = raw[:23].rstrip("-") + "-" + digest
-    return raw.ljust(6, "x")
+# The roles Google documents for a Cloud Functions build service account, as the provider's example grants them
+# (SDK pulumi_gcp/cloudfunctionsv2/function.py, "Cloudfunctions2 Basic Builder", lines 889-926).
+BUILD_ROLES = ("roles/logging.logWriter", "roles/artifactregistry.writer", "roles/storage.objectAdmin")
+# Waits (Go durations). The provider's example waits 60 s after the build grants; upstream still saw that fail
+# and doubled it (magic-modules #11909). Freshly enabled APIs need their own minute.
+API_PROPAGATION = "60s"
+IAM_PROPAGATION = "120s"
 
 
 # --- buckets --------------------------------------------------------------------------------------------------
@@ -90,6 +98,7 @@ class BuildIdentityArgs:
 
     project: str
     account_id: str
+    display_name: str
     source_bucket: gcp.storage.Bucket
     depends_on: Sequence[pulumi.Resource] = ()
 
@@ -105,7 +114,7 @@ class BuildIdentity(pulumi.ComponentResource):
         self.account = gcp.serviceaccount.Account(
             name,
             account_id=args.account_id,
-            display_name="serverless-models function builds",
+            display_name=args.display_name,
             project=args.project,
             opts=pulumi.ResourceOptions(parent=self, depends_on=list(args.depends_on)),
         )
@@ -117,22 +126,8 @@ class BuildIdentity(pulumi.ComponentResource):
                 member=self.account.member,
                 opts=child,
             )
-            for role in ("roles/logging.logWriter", "roles/artifactregistry.writer")
+            for role in BUILD_ROLES
         ]
-        self.grants.append(
-            gcp.projects.IAMMember(
-                f"{name}-gcf-staging",
-                project=args.project,
-                role="roles/storage.objectAdmin",
-                member=self.account.member,
-                condition=gcp.projects.IAMMemberConditionArgs(
-                    title="gcf-staging-buckets-only",
-                    description="Cloud Functions' own upload and source buckets",
-                    expression='resource.name.startsWith("projects/_/buckets/gcf-v2-")',
-                ),
-                opts=child,
-            )
-        )
         self.grants.append(
             gcp.storage.BucketIAMMember(
                 f"{name}-read-sources",
@@ -154,8 +149,9 @@ class CloudFunctionEndpointArgs:
 
     endpoint: EndpointConfig
     build: FunctionBuild
-    function_name: str
-    runtime_account_id: str
+    function_name: str  # infra/names.py: unique per stack, <= 63
+    runtime_account_id: str  # infra/names.py: 6-30, never the build account's
+    display_name: str
     project: str
     region: str
     runtime: str
@@ -183,22 +179,48 @@ class CloudFunctionEndpoint(pulumi.ComponentResource):
         self.account = gcp.serviceaccount.Account(
             f"{name}-sa",
             account_id=args.runtime_account_id,
-            display_name=f"serverless-models {ep.name} runtime",
+            display_name=args.display_name,
             project=args.project,
             opts=pulumi.ResourceOptions(parent=self, depends_on=list(args.depends_on)),
         )
-        deps: list[pulumi.Resource] = [*args.depends_on, *args.build_identity.grants]
-        if args.model_object is not None:
-            deps.append(args.model_object)
+        grants: list[pulumi.Resource] = [self.account, *args.build_identity.grants]
+        condition: pulumi.Output[str] | str = ""
         if build.model is not None:
+            # Its own model only, as on AWS: the prefix `models/<manifest name>/`, so a retrained model (a new sha256
+            # key) needs no new grant. Conditions apply here: the model bucket has uniform bucket-level access.
+            prefix = build.model.key.rsplit("/", 1)[0] + "/"
+            condition = args.model_bucket.name.apply(
+                lambda bucket: f'resource.name.startsWith("projects/_/buckets/{bucket}/objects/{prefix}")'
+            )
             self.model_reader = gcp.storage.BucketIAMMember(
                 f"{name}-read-models",
                 bucket=args.model_bucket.name,
                 role="roles/storage.objectViewer",
                 member=self.account.member,
+                condition=gcp.storage.BucketIAMMemberConditionArgs(
+                    title="own-model-only",
+                    description=f"{ep.name} reads {prefix} only",
+                    expression=condition,
+                ),
                 opts=child,
             )
-            deps.append(self.model_reader)
+            grants.append(self.model_reader)
+        # The build account's grants and this endpoint's account and grant must have taken effect before the
+        # function is created (its build reads the source as the build account; it runs as the runtime account).
+        self.iam_ready = time.Sleep(
+            f"{name}-iam-ready",
+            create_duration=IAM_PROPAGATION,
+            triggers={
+                "build_account": args.build_identity.account.email,
+                "build_roles": ",".join(BUILD_ROLES),
+                "runtime_account": self.account.email,
+                "model_condition": condition,
+            },
+            opts=pulumi.ResourceOptions(parent=self, depends_on=grants),
+        )
+        deps: list[pulumi.Resource] = [*args.depends_on, self.iam_ready]
+        if args.model_object is not None:
+            deps.append(args.model_object)
         self.source = gcp.storage.BucketObject(
             f"{name}-source",
             bucket=args.source_bucket.name,
@@ -267,7 +289,7 @@ class GcpStackArgs:
     builds: Builds
     project: str
     region: str
-    name_prefix: str
+    names: StackNames
 
 
 class GcpServerlessModels(pulumi.ComponentResource):
@@ -289,11 +311,19 @@ class GcpServerlessModels(pulumi.ComponentResource):
             )
             for svc in SERVICES
         ]
+        # An enabled API answers "has not been used in project ... or it is disabled" for a while: wait once.
+        self.apis_ready = time.Sleep(
+            f"{name}-apis-ready",
+            create_duration=API_PROPAGATION,
+            triggers={"services": ",".join(SERVICES)},
+            opts=pulumi.ResourceOptions(parent=self, depends_on=self.services),
+        )
+        ready: list[pulumi.Resource] = [self.apis_ready]
         self.model_bucket = PrivateBucket(
-            f"{name}-models", PrivateBucketArgs(location=args.region, depends_on=self.services), opts=child
+            f"{name}-models", PrivateBucketArgs(location=args.region, depends_on=ready), opts=child
         ).bucket
         self.source_bucket = PrivateBucket(
-            f"{name}-sources", PrivateBucketArgs(location=args.region, depends_on=self.services), opts=child
+            f"{name}-sources", PrivateBucketArgs(location=args.region, depends_on=ready), opts=child
         ).bucket
 
         self.model_objects: dict[str, gcp.storage.BucketObject] = {}
@@ -312,9 +342,10 @@ class GcpServerlessModels(pulumi.ComponentResource):
             f"{name}-build",
             BuildIdentityArgs(
                 project=args.project,
-                account_id=account_id(args.name_prefix, "build"),
+                account_id=args.names.build_account_id(),
+                display_name=args.names.display_name("function builds"),
                 source_bucket=self.source_bucket,
-                depends_on=self.services,
+                depends_on=ready,
             ),
             opts=child,
         )
@@ -329,8 +360,9 @@ class GcpServerlessModels(pulumi.ComponentResource):
                 CloudFunctionEndpointArgs(
                     endpoint=ep,
                     build=build,
-                    function_name=f"{args.name_prefix}-{ep.name}",
-                    runtime_account_id=account_id(args.name_prefix, ep.name),
+                    function_name=args.names.function(ep.name),
+                    runtime_account_id=args.names.runtime_account_id(ep.name),
+                    display_name=args.names.display_name(f"{ep.name} runtime"),
                     project=args.project,
                     region=args.region,
                     runtime=cfg.gcp_runtime,
@@ -341,7 +373,7 @@ class GcpServerlessModels(pulumi.ComponentResource):
                     invokers=cfg.invokers,
                     model_uri=uri,
                     model_object=obj,
-                    depends_on=self.services,
+                    depends_on=ready,
                 ),
                 opts=child,
             )

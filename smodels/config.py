@@ -89,7 +89,21 @@ BOOK_ENDPOINTS: dict[str, dict[str, Any]] = {
     "pred": {"kind": "model", "model": "models/logreg"},
     "predict": {"kind": "model", "model": "models/keras"},
 }
-NAME_RE = re.compile(r"^[a-z][a-z0-9-]{0,30}$")
+# Endpoint names become part of function names (infra/names.py): a letter first, no '-' last (Cloud Functions
+# names are RFC 1035 labels), at most 31 characters (the room the stack prefix leaves under 63).
+NAME_RE = re.compile(r"^[a-z](?:[a-z0-9-]{0,29}[a-z0-9])?$")
+# Cloud Functions runtimes this project has confirmed (`gcloud functions runtimes list`); python314 is not
+# confirmed there yet, while Lambda lists python3.14 (SDK pulumi_aws/lambda_/_enums.py, Runtime.PYTHON3D14).
+GCP_PYTHON_VERSIONS = ("3.11", "3.12", "3.13")
+# onnxruntime releases checked to start and detect the CPU on arm64 Lambda, where /sys/devices/system/cpu/possible
+# is missing (onnxruntime#10038). 1.32.0 is not among them: its aarch64 wheel still fails cpuinfo without those
+# files (upstream PR #28230's sysfs fallback is not in effect in it; docs/DESIGN.md has the check).
+ONNXRUNTIME_ARM64_LAMBDA_OK: frozenset[str] = frozenset()
+# Lambda caps a function's environment at 4 KB (keys plus values). The packager may add a few variables of its
+# own (e.g. KERAS_BACKEND): keep this much of the 4 KB for them.
+LAMBDA_ENV_LIMIT_BYTES = 4096
+LAMBDA_ENV_RESERVE_BYTES = 256
+S3_BUCKET_NAME_MAX = 63
 GCP_MEMBER_RE = re.compile(r"^(user|serviceAccount|group|domain|principal|principalSet):\S+$")
 
 
@@ -247,7 +261,10 @@ def _endpoint(
 ) -> EndpointConfig | None:
     key = f"{NAMESPACE}:endpoints.{name}"
     if not NAME_RE.match(str(name)):
-        problems.append(f"{key}: endpoint names are lower-case letters, digits and '-', starting with a letter")
+        problems.append(
+            f"{key}: endpoint names are 1-31 lower-case letters, digits and '-', starting with a letter and not "
+            "ending with '-'"
+        )
         return None
     raw = {} if raw is None else raw
     if not isinstance(raw, dict):
@@ -285,8 +302,15 @@ def _endpoint(
     if min_i > max_i:
         problems.append(f"{key}.minInstances: {min_i} is more than maxInstances {max_i}")
     reserved = merged["reservedConcurrency"]
-    if reserved is not None:
-        reserved = _int(f"{key}.reservedConcurrency", reserved, 0, 1000, problems)
+    if reserved == 0 and not isinstance(reserved, bool):
+        # SDK pulumi_aws/lambda_/function.py:97: "A value of 0 disables lambda from being triggered".
+        problems.append(
+            f"{key}.reservedConcurrency: 0 disables the function (Lambda never runs it); leave the key out for no "
+            "reservation. Note that a new AWS account (account concurrency 10) cannot reserve any: Lambda keeps "
+            "10 unreserved"
+        )
+    elif reserved is not None:
+        reserved = _int(f"{key}.reservedConcurrency", reserved, 1, 1000, problems)
     ttl = merged["ttlSeconds"]
     problem = ttl_problem(ttl)
     if problem:
@@ -310,6 +334,79 @@ def _endpoint(
         ttl_seconds=ttl,
         entry_point=entry,
     )
+
+
+def _onnxruntime_pin() -> str:
+    """The onnxruntime version the packager ships (imported lazily: config stays light)."""
+    try:
+        from smodels.packager.deps import PINS
+    except ImportError:  # pragma: no cover - the packager is part of this package
+        return "unknown"
+    return PINS.get("onnxruntime", "unknown")
+
+
+def lambda_env_bytes(ep: EndpointConfig) -> int:
+    """The size Lambda counts for `ep`'s environment (keys plus values), an upper bound: the longest possible
+    MODEL_URI, and MODEL_FEATURE_TYPES at its longest.
+
+    The model object's key is `models/<manifest name>/<sha256>.<ext>`, its bucket name at most 63 characters; the
+    packager's own variables are covered by LAMBDA_ENV_RESERVE_BYTES.
+    """
+    from functions.contract import FORMATS, write_env
+
+    m = ep.manifest
+    if m is None:
+        env = write_env(ep.name)
+    else:
+        fmt = "onnx" if ep.runtime == "onnx" else m.format
+        uri = f"s3://{'b' * S3_BUCKET_NAME_MAX}/models/{m.name}/{'0' * 64}.{FORMATS.get(fmt, fmt)}"
+        env = write_env(
+            ep.name, uri=uri, sha256="0" * 64, fmt=fmt, name=m.name, features=m.feature_names,
+            framework=f"{m.framework} {m.framework_version}", ttl_seconds=ep.ttl_seconds,
+        )  # fmt: skip
+    size = sum(len(str(k).encode()) + len(str(v).encode()) for k, v in env.items())
+    if m is not None and "MODEL_FEATURE_TYPES" not in env:
+        # The contract may also carry one type per feature: count it at its longest ("numeric" each).
+        size += len("MODEL_FEATURE_TYPES") + len(json.dumps(["numeric"] * len(m.feature_names), separators=(",", ":")))
+    return size
+
+
+def _platform_problems(
+    python: str, arch: str, clouds: tuple[str, ...], endpoints: list[EndpointConfig]
+) -> list[str]:
+    """What the platforms refuse for this combination of settings (each problem names its key)."""
+    problems: list[str] = []
+    endpoints = [e for e in endpoints if set(e.clouds) & set(clouds)]
+    on_gcp = [ep.name for ep in endpoints if "gcp" in ep.clouds and "gcp" in clouds]
+    if python not in GCP_PYTHON_VERSIONS and on_gcp:
+        problems.append(
+            f"{NAMESPACE}:pythonVersion: {python!r} is not a confirmed Cloud Functions runtime (python"
+            f"{python.replace('.', '')}); endpoints {on_gcp} deploy to gcp. Use one of {list(GCP_PYTHON_VERSIONS)}, "
+            f"or deploy them to aws only (clouds: [aws]); `gcloud functions runtimes list --region <r>` shows "
+            "what your region offers"
+        )
+    ort = _onnxruntime_pin()
+    if arch == "arm64" and ort not in ONNXRUNTIME_ARM64_LAMBDA_OK:
+        for ep in endpoints:
+            if ep.kind == "model" and ep.runtime == "onnx" and "aws" in ep.clouds and "aws" in clouds:
+                problems.append(
+                    f"{NAMESPACE}:architecture: arm64 with {NAMESPACE}:endpoints.{ep.name}.runtime onnx: "
+                    f"onnxruntime {ort} cannot detect the CPU on arm64 Lambda (/sys/devices/system/cpu/possible "
+                    "is missing there; onnxruntime#10038, fix PR #28230 not in effect in this release). Use "
+                    "architecture x86_64, or runtime native for this endpoint"
+                )
+    for ep in endpoints:
+        if "aws" not in ep.clouds or "aws" not in clouds:
+            continue
+        size = lambda_env_bytes(ep)
+        if size + LAMBDA_ENV_RESERVE_BYTES > LAMBDA_ENV_LIMIT_BYTES:
+            problems.append(
+                f"{NAMESPACE}:endpoints.{ep.name}.model: the Lambda environment would be up to {size} bytes "
+                f"(MODEL_FEATURES lists {len(ep.manifest.feature_names) if ep.manifest else 0} features); Lambda "
+                f"allows {LAMBDA_ENV_LIMIT_BYTES} in all, {LAMBDA_ENV_RESERVE_BYTES} of them kept for the "
+                "package's own variables. Shorten the feature names, or deploy this endpoint to gcp only"
+            )
+    return problems
 
 
 def load_stack_config(mapping: Mapping[str, Any], project_dir: str | Path = ".") -> StackConfig:
@@ -380,6 +477,8 @@ def load_stack_config(mapping: Mapping[str, Any], project_dir: str | Path = ".")
             ep = _endpoint(str(name), raw, clouds, project_dir, problems)
             if ep is not None:
                 endpoints.append(ep)
+
+    problems.extend(_platform_problems(python, arch, clouds, endpoints))
 
     if problems:
         raise ConfigError(problems)

@@ -16,12 +16,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from functions.contract import FORMATS
+from functions.contract import FEATURE_TYPES, FORMATS
 
 SCHEMA_VERSION = 1
 MANIFEST_FILE = "model.json"
 FRAMEWORKS = ("scikit-learn", "keras")
-FEATURE_TYPES = ("binary", "numeric")
 TASKS = ("binary-classification",)
 MIN_SAMPLES = 3
 MIN_PARITY_ROWS = 200

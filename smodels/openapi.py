@@ -27,31 +27,18 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from functions.contract import DEFAULT_MAX_BATCH_ROWS, DEFAULT_MAX_BODY_BYTES, ERROR_CODES, FLOAT32_MAX
+
 OPENAPI_VERSION = "3.0.3"
-DEFAULT_MAX_BATCH_ROWS = 1000
-DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 # ASCII digits only: JSON Schema patterns are ECMA-262, where \d is [0-9].
 NUMERIC_STRING_PATTERN = r"^[+-]?(?:[0-9]{1,20}(?:\.[0-9]{0,20})?|\.[0-9]{1,20})(?:[eE][+-]?[0-9]{1,2})?$"
 # For a float32 model input: a one-digit exponent keeps every matching string under 1e30.
 NUMERIC_STRING_PATTERN_FLOAT32 = r"^[+-]?(?:[0-9]{1,20}(?:\.[0-9]{0,20})?|\.[0-9]{1,20})(?:[eE][+-]?[0-9])?$"
-FLOAT32_MAX = 3.4028234663852886e38
-
-ERROR_CODES_4XX = (
-    "invalid_json",
-    "invalid_request",
-    "invalid_base64",
-    "unsupported_media_type",
-    "method_not_allowed",
-    "missing_field",
-    "missing_feature",
-    "unknown_feature",
-    "unknown_field",
-    "invalid_value",
-    "wrong_row_length",
-    "empty_batch",
-    "batch_too_large",
-    "body_too_large",
-)
+ERROR_CODES_4XX = tuple(code for code, status in ERROR_CODES.items() if 400 <= status < 422)
+BINARY_VALUE = {
+    "anyOf": [{"type": "number", "enum": [0, 1]}, {"type": "string", "enum": ["0", "1"]}],
+    "description": "A binary feature: 0 or 1, as a JSON number or the string \"0\" / \"1\".",
+}
 
 
 def _error_schema() -> dict[str, Any]:
@@ -117,13 +104,19 @@ def input_limit(framework: str, runtime: str) -> float | None:
     return FLOAT32_MAX if framework == "keras" else None
 
 
-def _model_components(features: Sequence[str], max_batch_rows: int, max_abs: float | None = None) -> dict[str, Any]:
+def _model_components(features: Sequence[str], max_batch_rows: int, max_abs: float | None = None,
+                      feature_types: Sequence[str] = ()) -> dict[str, Any]:
+    types = list(feature_types) or ["numeric"] * len(features)
+
+    def value_ref(t: str) -> dict[str, str]:
+        return {"$ref": "#/components/schemas/" + ("BinaryValue" if t == "binary" else "FeatureValue")}
+
     row = {
         "type": "object",
         "description": "One row: every feature by name (the book's request).",
         "required": list(features),
         "additionalProperties": False,
-        "properties": {name: {"$ref": "#/components/schemas/FeatureValue"} for name in features},
+        "properties": {name: value_ref(t) for name, t in zip(features, types, strict=True)},
         "example": {name: ("1" if i == 0 else "0") for i, name in enumerate(features)},
     }
     positional = {
@@ -131,7 +124,8 @@ def _model_components(features: Sequence[str], max_batch_rows: int, max_abs: flo
         "description": f"One row as {len(features)} values in feature order: {', '.join(features)}.",
         "minItems": len(features),
         "maxItems": len(features),
-        "items": {"$ref": "#/components/schemas/FeatureValue"},
+        # OpenAPI 3.0 has no per-position item schemas: exact when every feature has one type.
+        "items": value_ref(types[0]) if len(set(types)) == 1 else {"$ref": "#/components/schemas/FeatureValue"},
     }
     batch = {
         "type": "object",
@@ -200,6 +194,7 @@ def _model_components(features: Sequence[str], max_batch_rows: int, max_abs: flo
     }
     return {
         "FeatureValue": _value_schema(max_abs),
+        "BinaryValue": BINARY_VALUE,
         "Row": row,
         "RowValues": positional,
         "BatchRequest": batch,
@@ -333,13 +328,15 @@ def build_spec(
     model_name: str | None = None,
     max_batch_rows: int = DEFAULT_MAX_BATCH_ROWS,
     max_abs: float | None = None,
+    feature_types: Sequence[str] = (),
     server: str | None = None,
 ) -> dict[str, Any]:
     """The OpenAPI document of one model endpoint taking ``features`` (model input order).
 
     ``path`` defaults to ``/<endpoint>`` (Cloud Functions' URL path; functions-framework serves any path).
     ``max_abs``: the largest |value| the model input holds (``FLOAT32_MAX`` for a float32 model; None: any
-    finite float64). Raises ValueError naming the argument if the features or limits are unusable.
+    finite float64). ``feature_types``: one of functions.contract.FEATURE_TYPES per feature (default: all numeric).
+    Raises ValueError naming the argument if the features or limits are unusable.
     """
     names = _check_features(features)
     if max_abs is not None and not (isinstance(max_abs, (int, float)) and 0 < max_abs < float("inf")):
@@ -353,7 +350,7 @@ def build_spec(
         + f". Features in model order: {', '.join(names)}. Limits: {max_batch_rows} rows per batch, "
         f"{DEFAULT_MAX_BODY_BYTES} bytes per body (defaults; MAX_BATCH_ROWS / MAX_BODY_BYTES).",
         {route: _model_path_item(endpoint, names, model_name)},
-        _model_components(names, max_batch_rows, max_abs),
+        _model_components(names, max_batch_rows, max_abs, feature_types),
         server,
     )
 
@@ -386,11 +383,11 @@ def build_stack_spec(cfg: Any, endpoints: Sequence[str] | None = None, server: s
         if ep.kind == "echo":
             paths[f"/{ep.name}"] = _echo_path_item(ep.name)
             continue
-        manifest = load_manifest(ep.model, verify_artifact=False)
+        manifest = ep.manifest or load_manifest(ep.model, verify_artifact=False)
         models.append(f"{ep.name}: {manifest.name} ({', '.join(manifest.feature_names)})")
         item = _model_path_item(ep.name, manifest.feature_names, manifest.name)
         comps = _model_components(manifest.feature_names, DEFAULT_MAX_BATCH_ROWS,
-                                  input_limit(manifest.framework, ep.runtime))
+                                  input_limit(manifest.framework, ep.runtime), [f.type for f in manifest.features])
         prefix = "" if len([e for e in chosen if e.kind == "model"]) == 1 else _camel(ep.name)
         if prefix:
             text = json.dumps(item)
@@ -424,7 +421,8 @@ def spec_for_model(model_dir: str | Path, endpoint: str = "pred", server: str | 
 
     manifest = load_manifest(model_dir, verify_artifact=False)
     return build_spec(manifest.feature_names, endpoint, model_name=manifest.name, server=server,
-                      max_abs=input_limit(manifest.framework, runtime))
+                      max_abs=input_limit(manifest.framework, runtime),
+                      feature_types=[f.type for f in manifest.features])
 
 
 def _run(args: argparse.Namespace) -> int:

@@ -30,11 +30,12 @@ from typing import Any
 
 from hypothesis import strategies as st
 
+from functions.contract import ENV_VARS
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 FEATURES = [f"G{i}" for i in range(1, 11)]
 MIB = 1024 * 1024
-MODEL_ENV_VARS = ("MODEL_URI", "MODEL_SHA256", "MODEL_FORMAT", "MODEL_NAME", "MODEL_FRAMEWORK", "MODEL_FEATURES",
-                  "MODEL_TTL_SECONDS", "ENDPOINT_NAME", "MAX_BATCH_ROWS", "MAX_BODY_BYTES")
+MODEL_ENV_VARS = ENV_VARS
 
 # -- strategies ------------------------------------------------------------------------------------------
 

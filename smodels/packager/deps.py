@@ -232,15 +232,22 @@ def compile_bytecode(root: Path, interpreter: str) -> tuple[int, str | None]:
 
 
 def bytecode_interpreter(target: Target) -> tuple[str | None, str | None]:
-    """(interpreter, warning): the target Python to compile with, or None and a warning saying how to get it."""
+    """(interpreter, None): the target Python to compile with.
+
+    Raises BuildError when none is found: shipping source only instead would give another zip (another code
+    hash, a redeploy) depending on which machine deploys, so the same inputs would not give the same package.
+    """
     if target.host:
         return sys.executable, None
     found = find_interpreter(target.python)
     if found:
         return found, None
-    return None, (
-        f"bytecode skipped: no working python{target.python} found (pyenv install {target.python}, "
-        f"or set SMODELS_PYTHON{target.python.replace('.', '')}); the package ships source only"
+    raise BuildError(
+        f"bytecode: true needs python{target.python} to compile the package, and none works on this machine. "
+        f"Without it the zip would differ from one built where python{target.python} exists (another code hash, "
+        f"a redeploy of every function whenever the deploying machine changes). Install it (pyenv install "
+        f"{target.python}, or set SMODELS_PYTHON{target.python.replace('.', '')} to its path), or set "
+        f"serverless-models:bytecode to false for this stack on every machine that deploys it"
     )
 
 

@@ -12,7 +12,11 @@ if TYPE_CHECKING:
 
 # Lambda's hard limit for the unzipped function plus all its layers, and the direct-upload zip limit.
 LAMBDA_UNZIPPED_LIMIT = 262_144_000
-LAMBDA_DIRECT_UPLOAD_LIMIT = 50 * 1024 * 1024
+# A direct upload sends the zip base64-encoded inside the JSON request, and Lambda caps that request at
+# 69,905,067 bytes: exactly 50 MiB once encoded, with no room for the rest of the request. So a zip of 50 MiB
+# fails; keep 1 MiB of margin (the rest of a CreateFunction request is a few KB: names, 4 KB of environment).
+LAMBDA_REQUEST_LIMIT = 69_905_067
+LAMBDA_DIRECT_UPLOAD_LIMIT = 50 * 1024 * 1024 - 1024 * 1024
 
 
 class BuildError(RuntimeError):
@@ -109,10 +113,12 @@ class FunctionBuild:
         m = self.model
         if m is None:
             return write_env(self.endpoint, extra=self.environment)
+        manifest = m.manifest
         return write_env(
-            self.endpoint, uri=uri, sha256=m.sha256, fmt=m.format, name=m.manifest.name,
-            features=m.manifest.feature_names, framework=f"{m.manifest.framework} {m.manifest.framework_version}",
-            ttl_seconds=ttl_seconds, extra=self.environment,
+            self.endpoint, uri=uri, sha256=m.sha256, fmt=m.format, name=manifest.name,
+            features=manifest.feature_names, feature_types=[f.type for f in manifest.features],
+            framework=f"{manifest.framework} {manifest.framework_version}", ttl_seconds=ttl_seconds,
+            extra=self.environment,
         )
 
     @property

@@ -21,14 +21,16 @@ import numpy as np
 import pytest
 from fn_support import free_port, stop_process, wait_http
 
-os.environ.setdefault("KERAS_BACKEND", "torch")
+from functions.contract import ENV_VARS
+
+# jax: the dev venv's Keras backend (CPU-only wheels), the one the packager ships for native Keras.
+os.environ.setdefault("KERAS_BACKEND", "jax")
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 FEATURES = [f"G{i}" for i in range(1, 11)]
 BOOK_REQUEST = {"G1": "1", "G2": "0", "G3": "0", "G4": "0", "G5": "0", "G6": "0", "G7": "0", "G8": "0",
                 "G9": "0", "G10": "0"}
-MODEL_ENV_VARS = ("MODEL_URI", "MODEL_SHA256", "MODEL_FORMAT", "MODEL_NAME", "MODEL_FRAMEWORK", "MODEL_FEATURES",
-                  "MODEL_TTL_SECONDS", "ENDPOINT_NAME", "MAX_BATCH_ROWS", "MAX_BODY_BYTES")
+MODEL_ENV_VARS = ENV_VARS
 
 
 def games_csv_path() -> Path:

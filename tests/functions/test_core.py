@@ -7,6 +7,7 @@ import math
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -77,6 +78,7 @@ def test_app_probe_rejects_wrong_feature_count(models, tmp_path) -> None:
     assert resp.status == 503 and "3 features" in body["error"]["message"]
 
 
+@pytest.mark.slow
 def test_onnx_package_does_not_import_sklearn(models, tmp_path) -> None:
     """Lazy imports: serving an ONNX model never imports scikit-learn; echo never imports numpy."""
     code = f"""
@@ -211,6 +213,7 @@ def _package(tmp: Path, modules: tuple[str, ...], adapter: str) -> Path:
     return tmp
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("python", _interpreters(), ids=lambda p: Path(p).name)
 @pytest.mark.parametrize("adapter", ["aws.py", "gcp.py"])
 def test_echo_archive_runs_on_stdlib_alone(tmp_path, python: str, adapter: str) -> None:
@@ -244,6 +247,7 @@ assert "numpy" not in sys.modules
     assert proc.returncode == 0, proc.stderr
 
 
+@pytest.mark.slow
 def test_model_archive_runs_without_echo(models, tmp_path) -> None:
     root = _package(tmp_path, MODEL_SET, "aws.py")
     code = f"""
@@ -340,3 +344,36 @@ def test_unexpected_exception_is_json_500_with_logged_traceback(models, capsys) 
     logs = [json.loads(x) for x in capsys.readouterr().out.splitlines() if x.startswith("{")]
     errors = [x for x in logs if x["event"] == "internal_error"]
     assert len(errors) == 1 and "ZeroDivisionError: boom" in errors[0]["traceback"]
+
+
+# -- declared feature types -----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("value", "status"), [(1, 200), (0, 200), (1.0, 200), ("1", 200), ("0", 200), (-0.0, 200),
+                                               (2, 400), (0.5, 400), ("1.0", 400), ("yes", 400), (True, 400),
+                                               (None, 400), (1.7e308, 400), ([1], 400)])
+def test_binary_features_take_only_0_or_1(models, value: Any, status: int) -> None:
+    a = models.skops
+    settings = Settings(model_uri=a.uri, model_sha256=a.sha256, model_format=a.fmt, features=tuple(FEATURES),
+                        feature_types=("binary",) * len(FEATURES))
+    app = ModelApp(settings)
+    single = app.handle(Request("POST", json.dumps({**BOOK, "G3": value}).encode()))
+    batch = app.handle(Request("POST", json.dumps({"instances": [[0, 0, value] + [0] * 7]}).encode()))
+    assert (single.status, batch.status) == (status, status), (single.body, batch.body)
+    if status == 400:
+        assert single.body["error"]["field"] == "G3" and batch.body["error"]["field"] == "instances[0][2]"
+
+
+def test_numeric_features_take_any_finite_number(models) -> None:
+    a = models.skops
+    settings = Settings(model_uri=a.uri, model_sha256=a.sha256, model_format=a.fmt, features=tuple(FEATURES),
+                        feature_types=("numeric",) * len(FEATURES))
+    assert ModelApp(settings).handle(Request("POST", json.dumps({**BOOK, "G3": 2.5}).encode())).status == 200
+
+
+def test_feature_types_must_match_the_features() -> None:
+    env = {"MODEL_URI": "gs://b/k", "MODEL_SHA256": "a" * 64, "MODEL_FORMAT": "onnx",
+           "MODEL_FEATURES": json.dumps(FEATURES)}
+    assert read_env({**env, "MODEL_FEATURE_TYPES": json.dumps(["binary"] * 10)}).feature_types == ("binary",) * 10
+    for bad in (json.dumps(["binary"] * 9), json.dumps(["flag"] * 10), "binary"):
+        with pytest.raises(MisconfiguredError, match="MODEL_FEATURE_TYPES"):
+            read_env({**env, "MODEL_FEATURE_TYPES": bad})

@@ -5,6 +5,10 @@ computed attributes the program reads (ARNs, URLs, emails...), derived only from
 give identical graphs. `run_program(config, builds)` resets the engine's global state, installs fresh mocks,
 points the packager seam (`infra.artifacts.builds_for`) at the given builder, executes `__main__.py` and returns
 the recorded resources and the stack outputs, fully resolved.
+
+The mock engine echoes inputs back; a real preview runs each provider's validation. So every run also applies
+`provider_rules` (the providers' documented input rules, each with its source) to everything registered and
+raises `provider_rules.ProviderCheckFailed` listing every problem, as a real preview would fail.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import provider_rules
 import pulumi
 import pytest
 from pulumi.runtime import settings as pulumi_settings
@@ -249,16 +254,25 @@ def base_config(**overrides: Any) -> dict[str, str]:
     return {k: v if isinstance(v, str) else json.dumps(v) for k, v in cfg.items()}
 
 
-def _reset_engine(mocks: RecordingMocks) -> None:
+def _reset_engine(mocks: RecordingMocks, project: str = PROJECT, stack: str = STACK) -> None:
     """Fresh global state: no root stack, fresh settings with these mocks, empty config."""
     pulumi_settings.set_root_resource(None)  # type: ignore[arg-type]
-    pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=STACK, preview=False)
+    pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=False)
 
 
 def run_program(
-    monkeypatch: pytest.MonkeyPatch, config: dict[str, str], builder: Callable[[Any], Sequence[Any]]
+    monkeypatch: pytest.MonkeyPatch,
+    config: dict[str, str],
+    builder: Callable[[Any], Sequence[Any]],
+    *,
+    stack: str = STACK,
+    project: str = PROJECT,
+    provider_checks: bool = True,
 ) -> ProgramRun:
-    """Execute `__main__.py` under fresh mocks with `config` and the fake `builder`; resolve the outputs."""
+    """Execute `__main__.py` under fresh mocks with `config` and the fake `builder`; resolve the outputs.
+
+    Raises `provider_rules.ProviderCheckFailed` if anything registered breaks a provider's rules (unless
+    `provider_checks` is off, for tests that look at the problems themselves)."""
     import infra.artifacts
 
     monkeypatch.setattr(infra.artifacts, "builds_for", builder)
@@ -274,7 +288,7 @@ def run_program(
     ):
         monkeypatch.delenv(var, raising=False)
     mocks = RecordingMocks()
-    _reset_engine(mocks)
+    _reset_engine(mocks, project, stack)
     pulumi.runtime.set_all_config(dict(config))
     result: dict[str, Any] = {}
     exported: dict[str, Any] = {}
@@ -310,5 +324,7 @@ def run_program(
 
     secrets: set[str] = set()
     body()
+    if provider_checks:
+        provider_rules.assert_valid(mocks.resources)
     snapshot = {key: _normalize(r.inputs) for key, r in mocks.by_name().items()}
     return ProgramRun(mocks, result, secrets, depends_on, snapshot)

@@ -1,7 +1,10 @@
 """models.train_keras: a short training run gives a valid manifest; the committed model.keras reproduces it.
 
+Training and these native runs use the jax backend (the dev venv's; CPU-only wheels). The committed model was
+trained with torch and its manifest says so: it must still load and reproduce its samples under jax.
+
 Also pins the structure of model.keras (zip entries, weight dataset paths) that the ONNX converter in
-smodels/build reads without keras, and checks a plain numpy forward pass over those weights.
+smodels/packager reads without keras, and checks a plain numpy forward pass over those weights.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ import os
 import zipfile
 from pathlib import Path
 
-os.environ.setdefault("KERAS_BACKEND", "torch")
+os.environ.setdefault("KERAS_BACKEND", "jax")
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
@@ -22,7 +25,7 @@ from smodels.manifest import Manifest, load_manifest  # noqa: E402
 # Keras 3 names the h5 groups by class and position within the model (dense, dense_1, ...), not by the
 # layers' own names (dense_1 .. output in config.json). vars/0 is the kernel (in, out), vars/1 the bias.
 DENSE = ("dense", "dense_1", "dense_2", "dense_3")
-# keras 3.15 + numpy 2 under torch: noisy, harmless "__array__ ... copy keyword" warnings on every variable.
+# keras 3.15 + numpy 2 (torch and jax backends): noisy, harmless "__array__ ... copy keyword" warnings.
 pytestmark = pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")
 SHAPES = {"dense": (10, 64), "dense_1": (64, 64), "dense_2": (64, 64), "dense_3": (64, 1)}
 
@@ -35,7 +38,7 @@ def committed(repo_root: Path) -> Manifest:
 def _load_keras(path: Path):
     import keras
 
-    assert keras.backend.backend() == "torch"
+    assert keras.backend.backend() == "jax"
     return keras.saving.load_model(path, compile=False)
 
 
@@ -85,7 +88,7 @@ def test_short_training_run(data_csv: Path, tmp_path: Path, committed: Manifest)
 
     assert train_keras.main(["--data", str(data_csv), "--epochs", "2", "--out", str(tmp_path)]) == 0
     m = load_manifest(tmp_path)
-    assert (m.framework, m.backend, m.format, m.artifact) == ("keras", "torch", "keras", "model.keras")
+    assert (m.framework, m.backend, m.format, m.artifact) == ("keras", "jax", "keras", "model.keras")
     assert m.training_data == committed.training_data
     assert m.holdout.rows == committed.holdout.rows and 0.6 < m.holdout.value <= 1.0
     assert m.size_bytes < 100_000
@@ -95,6 +98,7 @@ def test_short_training_run(data_csv: Path, tmp_path: Path, committed: Manifest)
 
 @pytest.mark.slow
 def test_committed_keras_reproduces_samples(committed: Manifest) -> None:
+    # Trained with torch (the historical backend, recorded in its manifest); loaded here under jax.
     assert committed.framework == "keras" and committed.backend == "torch"
     _check_artifact(committed, atol=1e-6)
 
@@ -111,3 +115,17 @@ def test_bad_epochs_is_a_usage_error(data_csv: Path, tmp_path: Path) -> None:
     with pytest.raises(SystemExit) as exc:
         train_keras.main(["--data", str(data_csv), "--epochs", "0", "--out", str(tmp_path)])
     assert exc.value.code == 2
+
+
+def test_training_refuses_another_backend(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    import keras
+
+    from models import train_keras
+    from models.common import parse_games_csv
+
+    csv = b"G1,G2,G3,G4,G5,G6,G7,G8,G9,G10,label\n1,0,0,0,0,0,0,0,0,0,1\n0,0,0,0,0,0,0,0,0,1,0\n"
+    data = parse_games_csv(csv, "t.csv")
+    monkeypatch.setattr(keras.backend, "backend", lambda: "torch")
+    with pytest.raises(RuntimeError, match="trains with jax"):
+        train_keras.train(data, tmp_path)
+    assert not any(tmp_path.iterdir())

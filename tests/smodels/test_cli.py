@@ -23,6 +23,7 @@ def test_no_command_prints_help(capsys: pytest.CaptureFixture[str]) -> None:
     assert "smoke" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("module", ["smodels.smoke", "smodels.invoke", "smodels.local.cli"])
 def test_a_missing_command_module_is_an_import_error(module: str) -> None:
     code = f"import sys; sys.modules[{module!r}] = None; import smodels.cli"

@@ -59,9 +59,81 @@ def test_valid_config_with_defaults(project: Path) -> None:
     assert pred.lambda_handler == "functions.aws.lambda_handler"
 
 
-@pytest.mark.parametrize("version", ["3.11", "3.12", "3.13", "3.14", "python3.12"])
+@pytest.mark.parametrize("version", ["3.11", "3.12", "3.13", "python3.12"])
 def test_python_versions_accepted_as_strings(project: Path, version: str) -> None:
     assert load_stack_config(_cfg(pythonVersion=version), project).python_version == version[-4:]
+
+
+def test_python_314_deploys_to_aws_only(project: Path) -> None:
+    """Lambda lists python3.14; Cloud Functions' python314 is not confirmed: refused for GCP, naming the key."""
+    assert load_stack_config(_cfg(pythonVersion="3.14", clouds=["aws"]), project).python_version == "3.14"
+    (problem,) = _problems(project, pythonVersion="3.14")
+    assert problem.startswith(f"{NS}:pythonVersion: '3.14' is not a confirmed Cloud Functions runtime")
+    assert "['echo', 'pred']" in problem and "clouds: [aws]" in problem
+    per_endpoint = {"echo": {"clouds": ["aws"]}, "pred": {"model": "models/logreg", "clouds": ["aws"]}}
+    assert load_stack_config(_cfg(pythonVersion="3.14", endpoints=per_endpoint), project).python_version == "3.14"
+
+
+@pytest.mark.parametrize("reserved", [1, 10, 1000])
+def test_reserved_concurrency_accepted(project: Path, reserved: int) -> None:
+    eps = {"pred": {"model": "models/logreg", "reservedConcurrency": reserved}}
+    assert load_stack_config(_cfg(endpoints=eps), project).endpoints[0].reserved_concurrency == reserved
+
+
+@pytest.mark.parametrize(
+    ("reserved", "expected"),
+    [
+        (0, "reservedConcurrency: 0 disables the function"),
+        (-1, "reservedConcurrency: -1 is outside the allowed range 1..1000"),
+        (1001, "reservedConcurrency: 1001 is outside the allowed range 1..1000"),
+        (True, "reservedConcurrency: expected a whole number"),
+    ],
+)
+def test_reserved_concurrency_refused(project: Path, reserved: Any, expected: str) -> None:
+    (problem,) = _problems(project, endpoints={"pred": {"model": "models/logreg", "reservedConcurrency": reserved}})
+    assert problem.startswith(f"{NS}:endpoints.pred.") and expected in problem
+    if reserved == 0:
+        assert "account concurrency 10" in problem
+
+
+def test_arm64_with_onnx_is_refused_with_the_reason(project: Path) -> None:
+    (problem,) = _problems(project, architecture="arm64")
+    assert problem.startswith(f"{NS}:architecture: arm64 with {NS}:endpoints.pred.runtime onnx: onnxruntime 1.32.0")
+    assert "/sys/devices/system/cpu/possible" in problem and "x86_64" in problem
+    native = {"echo": {}, "pred": {"model": "models/logreg", "runtime": "native"}}
+    assert load_stack_config(_cfg(architecture="arm64", endpoints=native), project).architecture == "arm64"
+    gcp_only = load_stack_config(_cfg(architecture="arm64", clouds=["gcp"]), project)
+    assert gcp_only.architecture == "arm64"  # Lambda's architecture; GCP has none to choose
+
+
+def test_endpoint_names_must_make_valid_function_names(project: Path) -> None:
+    for bad in ("pred-", "p" * 32, "1pred", "Pred"):
+        (problem,) = _problems(project, endpoints={bad: {"kind": "echo"}})
+        assert problem.startswith(f"{NS}:endpoints.{bad}: endpoint names are 1-31") and "not ending with '-'" in problem
+    assert load_stack_config(_cfg(endpoints={"p" * 31: {"kind": "echo"}}), project).endpoints[0].name == "p" * 31
+
+
+def test_lambda_environment_over_4kb_is_refused_with_the_size(project: Path) -> None:
+    """MODEL_FEATURES travels in the environment: a wide model passes Lambda's 4 KB and stops at preview."""
+    import dataclasses
+    from types import SimpleNamespace
+
+    from smodels import config
+
+    pred = load_stack_config(_cfg(), project).endpoints[1]
+    assert config.lambda_env_bytes(pred) < 1024  # the book's 10 features: far below
+    m = pred.manifest
+    wide = SimpleNamespace(
+        name=m.name, format=m.format, framework=m.framework, framework_version=m.framework_version,
+        feature_names=[f"feature_{i:05d}" for i in range(300)],
+    )  # fmt: skip
+    ep = dataclasses.replace(pred, name="wide", manifest=wide)
+    (problem,) = config._platform_problems("3.13", "x86_64", ("aws", "gcp"), [ep])
+    assert problem.startswith(f"{NS}:endpoints.wide.model: the Lambda environment would be up to ")
+    assert f"allows {config.LAMBDA_ENV_LIMIT_BYTES}" in problem and "300 features" in problem
+    assert config._platform_problems("3.13", "x86_64", ("gcp",), [ep]) == []  # no 4 KB limit on GCP
+    narrow = dataclasses.replace(ep, manifest=SimpleNamespace(**{**vars(wide), "feature_names": ["a"] * 100}))
+    assert config._platform_problems("3.13", "x86_64", ("aws",), [narrow]) == []
 
 
 def test_python_310_string_is_not_decoded_to_a_number(project: Path) -> None:
@@ -83,7 +155,7 @@ def test_python_310_string_is_not_decoded_to_a_number(project: Path) -> None:
         ({"invokers": ["me@example.com"]}, f"{NS}:invokers: 'me@example.com' is not an IAM member"),
         ({"throttle": {"rateLimit": 0}}, f"{NS}:throttle.rateLimit: expected a number in (0, 10000]"),
         ({"throttle": {"burst": 5}}, f"{NS}:throttle: unknown setting(s) ['burst']"),
-        ({"endpoints": {"Pred!": {}}}, f"{NS}:endpoints.Pred!: endpoint names are lower-case"),
+        ({"endpoints": {"Pred!": {}}}, f"{NS}:endpoints.Pred!: endpoint names are 1-31 lower-case"),
         ({"endpoints": {"pred": {"model": "models/nope"}}}, f"{NS}:endpoints.pred.model: no model manifest at"),
         ({"endpoints": {"x": {"kind": "model"}}}, f"{NS}:endpoints.x.model: a model endpoint needs"),
         ({"endpoints": {"pred": {"model": "models/logreg", "runtime": "tf"}}}, f"{NS}:endpoints.pred.runtime"),

@@ -38,6 +38,7 @@ def test_environment_and_command(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     assert other.port > 0 and "STORAGE_EMULATOR_HOST" not in other.env, "port 0 = a free port; no GCS, no host"
 
 
+@pytest.mark.slow
 def test_serves_the_echo_entry_point_then_stops(tmp_path: Path) -> None:
     src = tmp_path / "src"
     src.mkdir()
@@ -58,6 +59,7 @@ def test_serves_the_echo_entry_point_then_stops(tmp_path: Path) -> None:
     assert not fn.proc.alive()
 
 
+@pytest.mark.slow
 def test_a_function_that_cannot_import_fails_wait_ready_with_its_output(tmp_path: Path) -> None:
     src = tmp_path / "src"
     src.mkdir()

@@ -70,6 +70,7 @@ def _alive(pid: int) -> bool:
         return False
 
 
+@pytest.mark.slow
 def test_echo_stack_on_both_clouds(tmp_path: Path, fake_builder: None) -> None:
     steps: list[str] = []
     with LocalStack(_cfg(), stack="unit", run_dir=tmp_path / "run", build_dir=tmp_path / "build",

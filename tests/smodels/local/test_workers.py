@@ -21,6 +21,9 @@ from smodels.local.front import FrontServer
 from smodels.local.lambda_runtime import LambdaFunction, lambda_base_env, runtime_dir
 from smodels.local.procs import ManagedProcess
 
+# Every test here starts real processes: awslambdaric workers, a process group, the smodels CLI.
+pytestmark = pytest.mark.slow
+
 HANDLER = '''
 import json, os, sys, time
 

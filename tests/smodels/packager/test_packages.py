@@ -14,7 +14,7 @@ import pytest
 from build_support import BOOK_PROBABILITY, BOOK_REQUEST, options, run_lambda, stack, zip_names
 
 import smodels.packager.deps as deps_mod
-from smodels.packager import BuildError, build_function, build_stack, prepare_model
+from smodels.packager import LAMBDA_DIRECT_UPLOAD_LIMIT, BuildError, build_function, build_stack, prepare_model
 from smodels.packager.archive import sha256_file
 
 pytestmark = pytest.mark.slow
@@ -105,7 +105,7 @@ def test_package_contents_and_sizes(onnx_pkg, native_pkg) -> None:
         assert meta["bytecode_bytes"] > 0 and meta["import_checked_with"]
         assert build.unzipped_bytes == sum(zipfile.ZipFile(build.archive).getinfo(n).file_size for n in names)
         assert build.archive.stat().st_size == build.zipped_bytes
-        assert build.needs_s3 == (build.zipped_bytes > 50 * 1024 * 1024)
+        assert build.needs_s3 == (build.zipped_bytes > LAMBDA_DIRECT_UPLOAD_LIMIT)  # 49 MiB: see types.py
     assert native_pkg.needs_s3 and not onnx_pkg.needs_s3
 
 

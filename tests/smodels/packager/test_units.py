@@ -132,6 +132,7 @@ def test_parity_failure_names_the_gap_and_the_row(tmp_path: Path, logreg_dir: Pa
         prepare_model(model, "onnx", tmp_path / "out")
 
 
+@pytest.mark.slow
 def test_size_limit_names_the_size(tmp_path: Path, build_dir: Path) -> None:
     cfg = stack({"echo": {}})
     with pytest.raises(BuildError, match=r"aws/echo: [\d,]+ bytes unzipped .* limit of 1,000 bytes; biggest packages: "
@@ -156,6 +157,7 @@ def test_bad_target_is_named() -> None:
         Target("3.x", "x86_64")
 
 
+@pytest.mark.slow
 def test_host_mode_targets_this_interpreter(tmp_path: Path) -> None:
     import sys
 
@@ -178,6 +180,7 @@ def test_cross_target_resolves_for_amazon_linux() -> None:
     assert Target("3.11", "x86_64").glibc == (2, 26)  # Amazon Linux 2
 
 
+@pytest.mark.slow
 def test_cli_build_json(tmp_path: Path, capsys) -> None:
     from smodels.cli import main
 

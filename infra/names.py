@@ -1,0 +1,158 @@
+"""Physical names of every named cloud resource, unique per stack and within every provider's limit.
+
+One place decides names, so the program, the config validation and the tests agree. The rules:
+
+- A stack prefix `<project initials>-<stack slug>-<hash8>`: the hash is of the full, unshortened project and
+  stack names, so stacks that differ only past any cut (`feature-branch-login-flow-v2` and `-v3`) still get
+  different prefixes, and so different function names, log groups and service accounts. At most
+  `PREFIX_MAX` (31) characters, which leaves room for the longest endpoint name (31) under the tightest
+  function-name limit (Cloud Functions, 63).
+- Function names `<prefix>-<endpoint>` (Lambda and Cloud Functions), log groups `/aws/lambda/<function>`,
+  layers `<function>-deps`.
+- GCP service account ids (6-30 characters) cannot hold a prefix and a 31-character endpoint, so they are
+  `<initials>-<endpoint part>-<hash8>` with the hash over (project, stack, kind, endpoint): the build account
+  and the runtime account of an endpoint named `build` hash different inputs and differ.
+
+Limits (each with its source; `tests/infra/provider_rules.py` enforces the same ones under the mock engine):
+- Lambda function name <= 64, `[A-Za-z0-9_-]+`: terraform-provider-aws internal/service/lambda/validate.go,
+  `validFunctionName` (the name part of an ARN "less than or equal to 64").
+- Cloud Functions (2nd gen) name <= 63, `[a-z]([-a-z0-9]*[a-z0-9])?`: the Cloud Functions API (function names
+  are RFC 1035 labels; the SDK docstring, pulumi_gcp/cloudfunctionsv2/function.py line 57, defers to it). The
+  Cloud Run service the function runs on takes the same name.
+- Service account id 6-30, `^[a-z](?:[-a-z0-9]{4,28}[a-z0-9])$`: pulumi_gcp/serviceaccount/account.py line 32
+  ("must be 6-30 characters long ... to comply with RFC1035"); magic-modules `ValidateRFC1035Name(6, 30)`.
+- CloudWatch log group name <= 512, `[0-9A-Za-z_./#-]+`: validate.go `validLogGroupName`.
+- Lambda layer name <= 140, `[A-Za-z0-9_-]+`: the Lambda PublishLayerVersion API (LayerName).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+LAMBDA_FUNCTION_NAME_MAX = 64
+GCF_FUNCTION_NAME_MAX = 63
+ENDPOINT_NAME_MAX = 31  # smodels.config.NAME_RE: [a-z][a-z0-9-]{0,30}
+FUNCTION_NAME_MAX = min(LAMBDA_FUNCTION_NAME_MAX, GCF_FUNCTION_NAME_MAX)
+PREFIX_MAX = FUNCTION_NAME_MAX - 1 - ENDPOINT_NAME_MAX  # 31
+SERVICE_ACCOUNT_ID_MIN, SERVICE_ACCOUNT_ID_MAX = 6, 30
+LOG_GROUP_NAME_MAX = 512
+LAYER_NAME_MAX = 140
+HASH_CHARS = 8
+INITIALS_MAX = 4
+
+SERVICE_ACCOUNT_ID_RE = re.compile(r"^[a-z](?:[-a-z0-9]{4,28}[a-z0-9])$")
+GCF_FUNCTION_NAME_RE = re.compile(r"^[a-z](?:[-a-z0-9]{0,61}[a-z0-9])?$")
+LAMBDA_FUNCTION_NAME_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+BUILD_KIND, RUNTIME_KIND = "build", "runtime"
+
+
+def _slug(text: str) -> str:
+    """Lower-case letters, digits and single dashes, no dash at either end."""
+    return re.sub(r"-{2,}", "-", re.sub(r"[^a-z0-9-]+", "-", text.lower())).strip("-")
+
+
+def _digest(*parts: str) -> str:
+    """The first HASH_CHARS hex digits of sha256 over `parts` (NUL-separated, so ("a-b", "c") != ("a", "b-c"))."""
+    return hashlib.sha256("\0".join(parts).encode("utf-8")).hexdigest()[:HASH_CHARS]
+
+
+def _initials(project: str) -> str:
+    """`serverless-models` -> `sm`: the first letter of each word of the project name, starting with a letter."""
+    words = [w for w in re.split(r"[^a-z0-9]+", project.lower()) if w]
+    letters = "".join(w[0] for w in words)[:INITIALS_MAX]
+    return letters if letters[:1].isalpha() else ("s" + letters)[:INITIALS_MAX]
+
+
+def _cut(text: str, n: int) -> str:
+    return text[:n].rstrip("-") if n > 0 else ""
+
+
+@dataclass(frozen=True)
+class StackNames:
+    """The physical names of one stack (`project`, `stack` are Pulumi's names, as given)."""
+
+    project: str
+    stack: str
+
+    @property
+    def initials(self) -> str:
+        return _initials(self.project)
+
+    @property
+    def prefix(self) -> str:
+        """`<initials>-<stack slug>-<hash8>`, at most PREFIX_MAX characters, unique per (project, stack)."""
+        digest = _digest("prefix", self.project, self.stack)
+        room = PREFIX_MAX - len(self.initials) - len(digest) - 2
+        stack = _cut(_slug(self.stack), room)
+        return "-".join(p for p in (self.initials, stack, digest) if p)
+
+    def function(self, endpoint: str) -> str:
+        """Lambda function and Cloud Function name of `endpoint` (the same on both clouds)."""
+        return f"{self.prefix}-{endpoint}"
+
+    def log_group(self, endpoint: str) -> str:
+        """The Lambda function's log group (the name Lambda itself would use)."""
+        return f"/aws/lambda/{self.function(endpoint)}"
+
+    def layer(self, endpoint: str) -> str:
+        """The Lambda layer holding the endpoint's dependencies."""
+        return f"{self.function(endpoint)}-deps"
+
+    def _account_id(self, kind: str, label: str) -> str:
+        digest = _digest("account", self.project, self.stack, kind, label)
+        room = SERVICE_ACCOUNT_ID_MAX - len(self.initials) - len(digest) - 2
+        middle = _cut(_slug(label), room) or kind[:1]
+        return f"{self.initials}-{middle}-{digest}"
+
+    def build_account_id(self) -> str:
+        """The service account the Cloud Functions builds run as (one per stack)."""
+        return self._account_id(BUILD_KIND, "build")
+
+    def runtime_account_id(self, endpoint: str) -> str:
+        """The service account `endpoint`'s Cloud Function runs as."""
+        return self._account_id(RUNTIME_KIND, endpoint)
+
+    def display_name(self, what: str) -> str:
+        """A service account display name (<= 100 characters) that names the stack in full."""
+        return f"serverless-models {self.project}/{self.stack} {what}"[:100]
+
+
+def stack_names(project: str, stack: str) -> StackNames:
+    """The names of stack `stack` of project `project`."""
+    return StackNames(project, stack)
+
+
+def name_problems(project: str, stack: str, endpoints: Iterable[str], key: str) -> list[str]:
+    """Every name of the stack that would break a provider limit or collide, each naming the config key.
+
+    `endpoints` are the endpoint names the stack deploys; `key` is the config key they come from (e.g.
+    `serverless-models:endpoints`). With the scheme above the list is empty for every valid endpoint name; it is
+    the check that keeps it so (and catches a hash collision, however unlikely).
+    """
+    names = stack_names(project, stack)
+    problems: list[str] = []
+    accounts: dict[str, str] = {names.build_account_id(): "the build service account"}
+    functions: dict[str, str] = {}
+    for ep in endpoints:
+        ek = f"{key}.{ep}"
+        fn = names.function(ep)
+        if not (LAMBDA_FUNCTION_NAME_RE.match(fn) and len(fn) <= LAMBDA_FUNCTION_NAME_MAX):
+            problems.append(f"{ek}: Lambda function name {fn!r} breaks the limit (<= 64, [A-Za-z0-9_-])")
+        if not (GCF_FUNCTION_NAME_RE.match(fn) and len(fn) <= GCF_FUNCTION_NAME_MAX):
+            problems.append(f"{ek}: Cloud Functions name {fn!r} breaks the limit (<= 63, [a-z][-a-z0-9]*[a-z0-9])")
+        if len(names.log_group(ep)) > LOG_GROUP_NAME_MAX or len(names.layer(ep)) > LAYER_NAME_MAX:
+            problems.append(f"{ek}: log group or layer name too long")
+        if fn in functions:
+            problems.append(f"{ek}: function name {fn!r} is also endpoint {functions[fn]!r}'s")
+        functions[fn] = ep
+        sa = names.runtime_account_id(ep)
+        if not SERVICE_ACCOUNT_ID_RE.match(sa):
+            problems.append(f"{ek}: service account id {sa!r} breaks the limit (6-30, [a-z][-a-z0-9]*[a-z0-9])")
+        if sa in accounts:
+            problems.append(f"{ek}: service account id {sa!r} is already {accounts[sa]}'s")
+        accounts[sa] = f"endpoint {ep!r}"
+    return problems

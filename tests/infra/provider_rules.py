@@ -1,0 +1,681 @@
+"""The providers' documented input validation, applied to what the program registers under the mock engine.
+
+Pulumi's mock engine hands every input back as an output: it accepts a 72-character Lambda name, a service account
+id of 40 characters, a missing required input, two functions with one name. A real `pulumi preview` runs each
+provider's Check (schema, enums, the upstream `validate*` functions) and `pulumi up` then meets the clouds' own
+API limits. This module encodes those rules for every resource type the program declares, each with its source:
+
+- `SDK <path>:<line>`: the installed Python SDK's docstring (venv/lib/python3.11/site-packages/..., pulumi-aws
+  7.51.1, pulumi-gcp 10.2.0, pulumiverse-time 0.1.1), which carries the provider's documentation.
+- `TF-AWS <file> <function>`: terraform-provider-aws, the upstream of pulumi-aws (its `validate*` functions).
+- `MM <resource>`: magic-modules, the upstream of pulumi-gcp.
+- `API <doc>`: the cloud's API reference, where neither provider checks in preview but the create call fails.
+- `ENGINE`: the Pulumi engine itself (URN uniqueness, autonaming).
+
+Use: `check_resource(typ, name, inputs)` returns the problems of one registration (inputs in wire form, camelCase,
+as `Mocks.new_resource` receives them); `check_program(resources)` adds the cross-resource rules (physical names
+unique in their scope, one URN per logical name, every type covered). `ProviderCheckFailed` carries them all, so
+a test fails the way a preview would. `physical_names(resources)` lists the names that must be unique across
+stacks sharing one account or project.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+SDK_AWS = "SDK pulumi_aws"
+SDK_GCP = "SDK pulumi_gcp"
+
+# ENGINE: bridged providers autoname an omitted name property as `<logical name>-<7 random hex>`
+# (resource.NewUniqueHex: "name plus 7 random chars is longer than maximum length" fails the preview).
+AUTONAME_SUFFIX = 8
+
+
+class ProviderCheckFailed(AssertionError):
+    """Inputs a real provider (or the cloud API) would refuse; the message lists every problem."""
+
+    def __init__(self, problems: Sequence[str]):
+        self.problems = list(problems)
+        super().__init__("provider validation failed:\n" + "\n".join(f"  - {p}" for p in self.problems))
+
+
+Problems = list[str]
+Rule = Callable[[str, Mapping[str, Any], Problems], None]
+
+
+# --- helpers --------------------------------------------------------------------------------------------------
+
+
+def _get(inputs: Mapping[str, Any], path: str) -> Any:
+    """`a.b.c` into nested dicts; None when absent."""
+    cur: Any = inputs
+    for part in path.split("."):
+        if not isinstance(cur, Mapping) or part not in cur:
+            return None
+        cur = cur[part]
+    return cur
+
+
+def required(inputs: Mapping[str, Any], problems: Problems, source: str, *paths: str) -> None:
+    for path in paths:
+        value = _get(inputs, path)
+        if value is None or value == "":
+            problems.append(f"missing required input {path!r} ({source})")
+
+
+def length(
+    value: Any, prop: str, lo: int, hi: int, problems: Problems, source: str, *, count_bytes: bool = False
+) -> None:
+    if value is None:
+        return
+    n = len(str(value).encode()) if count_bytes else len(str(value))
+    if not lo <= n <= hi:
+        problems.append(f"{prop} {value!r} is {n} characters; allowed {lo}..{hi} ({source})")
+
+
+def pattern(value: Any, prop: str, regex: str, problems: Problems, source: str) -> None:
+    if value is not None and not re.fullmatch(regex, str(value)):
+        problems.append(f"{prop} {value!r} does not match {regex} ({source})")
+
+
+def enum(value: Any, prop: str, allowed: Iterable[Any], problems: Problems, source: str) -> None:
+    allowed = list(allowed)
+    if value is not None and value not in allowed:
+        problems.append(f"{prop} {value!r} is not one of {allowed} ({source})")
+
+
+def int_range(value: Any, prop: str, lo: int | None, hi: int | None, problems: Problems, source: str) -> None:
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or int(value) != value:
+        problems.append(f"{prop} {value!r} is not a whole number ({source})")
+        return
+    if (lo is not None and value < lo) or (hi is not None and value > hi):
+        problems.append(f"{prop} {value} is outside {lo}..{hi} ({source})")
+
+
+def autoname(
+    name: str, inputs: Mapping[str, Any], prop: str, hi: int, problems: Problems, source: str, *, lower: bool = False
+) -> str:
+    """The physical name: the input when given, else what the engine would generate (checked for length)."""
+    given = inputs.get(prop)
+    if given is not None:
+        return str(given)
+    generated = f"{name.lower() if lower else name}-xxxxxxx"
+    if len(generated) > hi:
+        problems.append(
+            f"autonamed {prop} from logical name {name!r} would be {len(generated)} characters; max {hi} "
+            f"(ENGINE autonaming, {source})"
+        )
+    return generated
+
+
+def policy_document(value: Any, prop: str, problems: Problems, source: str) -> None:
+    """An IAM policy: JSON with Version and Statement (IAM refuses anything else: MalformedPolicyDocument)."""
+    if value is None:
+        return
+    try:
+        doc = json.loads(value) if isinstance(value, str) else value
+    except ValueError:
+        problems.append(f"{prop} is not JSON ({source})")
+        return
+    if not isinstance(doc, Mapping) or "Statement" not in doc or doc.get("Version") not in ("2012-10-17", "2008-10-17"):
+        problems.append(f"{prop} needs Version 2012-10-17 and Statement ({source})")
+
+
+def archive_path(value: Any) -> Path | None:
+    path = getattr(value, "path", None)
+    return Path(path) if path else None
+
+
+# --- AWS ------------------------------------------------------------------------------------------------------
+
+LAMBDA_RUNTIMES_SRC = f"{SDK_AWS}/lambda_/_enums.py:33-38 (Runtime)"
+# SDK pulumi_aws/lambda_/_enums.py: the runtimes the provider accepts (deprecated ones left out on purpose:
+# Lambda refuses creating functions on them).
+LAMBDA_RUNTIMES = ("python3.10", "python3.11", "python3.12", "python3.13", "python3.14")
+ARCHITECTURES = ("x86_64", "arm64")
+LOG_RETENTION_DAYS = (
+    0, 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
+)  # fmt: skip
+# API (Lambda "Defined runtime environment variables"): set by Lambda; CreateFunction refuses them as keys.
+LAMBDA_RESERVED_ENV = frozenset(
+    {
+        "_HANDLER", "_X_AMZN_TRACE_ID", "AWS_DEFAULT_REGION", "AWS_REGION", "AWS_EXECUTION_ENV",
+        "AWS_LAMBDA_FUNCTION_NAME", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "AWS_LAMBDA_FUNCTION_VERSION",
+        "AWS_LAMBDA_INITIALIZATION_TYPE", "AWS_LAMBDA_LOG_GROUP_NAME", "AWS_LAMBDA_LOG_STREAM_NAME",
+        "AWS_ACCESS_KEY", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
+        "AWS_LAMBDA_RUNTIME_API", "LAMBDA_TASK_ROOT", "LAMBDA_RUNTIME_DIR",
+    }
+)  # fmt: skip
+# API (Lambda CreateFunction, Environment): "The total size of the set does not exceed 4 KB" (keys + values).
+LAMBDA_ENV_MAX_BYTES = 4096
+# API (Lambda CreateFunction/UpdateFunctionCode): the request, with the zip base64-encoded inside JSON, may be
+# at most 69,905,067 bytes (4/3 of 50 MiB). Requests carry up to a few KB besides the zip.
+LAMBDA_REQUEST_MAX_BYTES = 69_905_067
+LAMBDA_REQUEST_OVERHEAD = 16 * 1024
+IAM_NAME_RE = r"[\w+=,.@-]+"
+ROLE_ARN_RE = r"arn:aws[a-zA-Z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}"
+
+
+def _lambda_function(name: str, i: Mapping[str, Any], p: Problems) -> None:
+    fn = autoname(name, i, "name", 64, p, "TF-AWS lambda/validate.go validFunctionName")
+    # TF-AWS internal/service/lambda/validate.go validFunctionName: a name (not an ARN) is [A-Za-z0-9_-], <= 64.
+    pattern(fn, "name", r"[0-9A-Za-z_-]{1,64}", p, "TF-AWS lambda/validate.go validFunctionName")
+    required(i, p, f"{SDK_AWS}/lambda_/function.py:69 role; :83 handler required for Zip", "role", "handler")
+    pattern(i.get("role"), "role", ROLE_ARN_RE, p, f"{SDK_AWS}/lambda_/function.py:69 (an IAM role ARN)")
+    enum(i.get("runtime"), "runtime", LAMBDA_RUNTIMES, p, LAMBDA_RUNTIMES_SRC)
+    length(i.get("handler"), "handler", 1, 128, p, "API Lambda CreateFunction Handler (max 128)")
+    int_range(i.get("memorySize"), "memorySize", 128, 32768, p, f"{SDK_AWS}/lambda_/function.py:89")
+    int_range(i.get("timeout"), "timeout", 1, 900, p, f"{SDK_AWS}/lambda_/function.py:108")
+    # TF-AWS lambda/function.go: reserved_concurrent_executions validation.IntAtLeast(-1); SDK function.py:97
+    int_range(
+        i.get("reservedConcurrentExecutions"),
+        "reservedConcurrentExecutions",
+        -1,
+        None,
+        p,
+        f"{SDK_AWS}/lambda_/function.py:97",
+    )
+    archs = i.get("architectures")
+    if archs is not None:
+        if len(archs) != 1:
+            p.append(f"architectures {archs!r}: exactly one ({SDK_AWS}/lambda_/function.py:72)")
+        for a in archs:
+            enum(a, "architectures[]", ARCHITECTURES, p, f"{SDK_AWS}/lambda_/function.py:72")
+    enum(
+        _get(i, "loggingConfig.logFormat"),
+        "loggingConfig.logFormat",
+        ("Text", "JSON"),
+        p,
+        f"{SDK_AWS}/lambda_/_inputs.py:1955",
+    )
+    env = _get(i, "environment.variables") or {}
+    size = 0
+    for key, value in env.items():
+        # API Lambda Environment: keys [a-zA-Z]([a-zA-Z0-9_])+, not reserved.
+        pattern(key, "environment key", r"[a-zA-Z]([a-zA-Z0-9_])+", p, "API Lambda CreateFunction Environment")
+        if key in LAMBDA_RESERVED_ENV:
+            p.append(f"environment key {key!r} is reserved by Lambda (API Lambda defined runtime variables)")
+        size += len(key.encode()) + len(str(value).encode())
+    if size > LAMBDA_ENV_MAX_BYTES:
+        p.append(f"environment is {size} bytes; Lambda allows {LAMBDA_ENV_MAX_BYTES} (API Lambda Environment, 4 KB)")
+    has_zip = i.get("code") is not None
+    has_s3 = i.get("s3Bucket") is not None or i.get("s3Key") is not None
+    if has_zip == has_s3:
+        p.append(
+            f"give exactly one of code or s3Bucket+s3Key ({SDK_AWS}/lambda_/function.py:74 'code ... "
+            "Conflicts with image_uri and s3_bucket')"
+        )
+    if has_s3:
+        required(i, p, f"{SDK_AWS}/lambda_/function.py s3_bucket/s3_key", "s3Bucket", "s3Key")
+    _zip_request_size(i.get("code"), p)
+
+
+def _zip_request_size(code: Any, p: Problems) -> None:
+    path = archive_path(code)
+    if path is None or not path.is_file():
+        return
+    encoded = 4 * ((path.stat().st_size + 2) // 3)
+    if encoded + LAMBDA_REQUEST_OVERHEAD > LAMBDA_REQUEST_MAX_BYTES:
+        p.append(
+            f"zip {path.name} ({path.stat().st_size} bytes) is too large for a direct upload: base64 {encoded} bytes "
+            f"plus the request must fit {LAMBDA_REQUEST_MAX_BYTES} (API Lambda request size); go through S3"
+        )
+
+
+def _layer_version(name: str, i: Mapping[str, Any], p: Problems) -> None:
+    required(i, p, f"{SDK_AWS}/lambda_/layer_version.py:37", "layerName")
+    # API Lambda PublishLayerVersion LayerName: 1-140, [a-zA-Z0-9-_]+ (for a name, not an ARN).
+    pattern(i.get("layerName"), "layerName", r"[a-zA-Z0-9_-]{1,140}", p, "API Lambda PublishLayerVersion")
+    runtimes = i.get("compatibleRuntimes") or []
+    if len(runtimes) > 15:
+        p.append(f"compatibleRuntimes: at most 15 ({SDK_AWS}/lambda_/layer_version.py:42)")
+    for r in runtimes:
+        enum(r, "compatibleRuntimes[]", LAMBDA_RUNTIMES, p, LAMBDA_RUNTIMES_SRC)
+    archs = i.get("compatibleArchitectures") or []
+    if len(archs) > 2:
+        p.append(f"compatibleArchitectures: at most 2 ({SDK_AWS}/lambda_/layer_version.py:41)")
+    for a in archs:
+        enum(a, "compatibleArchitectures[]", ARCHITECTURES, p, f"{SDK_AWS}/lambda_/layer_version.py:41")
+    if (i.get("code") is None) == (i.get("s3Bucket") is None):
+        p.append(f"give exactly one of code or s3Bucket+s3Key ({SDK_AWS}/lambda_/layer_version.py:40)")
+    _zip_request_size(i.get("code"), p)
+
+
+def _permission(name: str, i: Mapping[str, Any], p: Problems) -> None:
+    required(i, p, f"{SDK_AWS}/lambda_/permission.py:38,40", "action", "function", "principal")
+    # TF-AWS lambda/validate.go validPermissionAction, validPolicyStatementID (1-100, [0-9A-Za-z_-]).
+    pattern(i.get("action"), "action", r"lambda:[*]|lambda:[A-Za-z]+|[*]", p, "TF-AWS validPermissionAction")
+    sid = autoname(name, i, "statementId", 100, p, f"{SDK_AWS}/lambda_/permission.py:51")
+    pattern(sid, "statementId", r"[0-9A-Za-z_-]{1,100}", p, "TF-AWS lambda/validate.go validPolicyStatementID")
+
+
+def _log_group(name: str, i: Mapping[str, Any], p: Problems) -> None:
+    lg = autoname(name, i, "name", 512, p, f"{SDK_AWS}/cloudwatch/log_group.py:39")
+    # TF-AWS internal/service/lambda/validate.go validLogGroupName (and logs/validate.go): 1-512, [0-9A-Za-z_./#-].
+    pattern(lg, "name", r"[0-9A-Za-z_./#-]{1,512}", p, "TF-AWS validLogGroupName")
+    enum(i.get("retentionInDays"), "retentionInDays", LOG_RETENTION_DAYS, p, f"{SDK_AWS}/cloudwatch/log_group.py:42")
+
+
+def _iam_role(name: str, i: Mapping[str, Any], p: Problems) -> None:
+    # TF-AWS iam/role.go: name StringLenBetween(1, 64) + validRolePolicyName pattern; name_prefix <= 38.
+    role = autoname(name, i, "name", 64, p, f"{SDK_AWS}/iam/role.py:49 (IAM Identifiers: role names <= 64)")
+    length(role, "name", 1, 64, p, "TF-AWS iam/role.go StringLenBetween(1, 64)")
+    pattern(role, "name", IAM_NAME_RE, p, "TF-AWS iam/role.go")
+    length(i.get("namePrefix"), "namePrefix", 1, 38, p, f"{SDK_AWS}/iam/role.py:50")
+    required(i, p, "TF-AWS iam/role.go assume_role_policy Required", "assumeRolePolicy")
+    policy_document(i.get("assumeRolePolicy"), "assumeRolePolicy", p, "API IAM CreateRole")
+
+
+def _iam_policy(name: str, i: Mapping[str, Any], p: Problems) -> None:
+    pol = autoname(name, i, "name", 128, p, f"{SDK_AWS}/iam/policy.py:37 (IAM: policy names <= 128)")
+    length(pol, "name", 1, 128, p, "TF-AWS iam/policy.go StringLenBetween(1, 128)")
+    pattern(pol, "name", IAM_NAME_RE, p, "TF-AWS iam/policy.go")
+    required(i, p, "TF-AWS iam/policy.go policy Required", "policy")
+    policy_document(i.get("policy"), "policy", p, "API IAM CreatePolicy")
+    length(i.get("description"), "description", 0, 1000, p, "API IAM CreatePolicy Description (max 1000)")
+
+
+def _iam_user(name: str, i: Mapping[str, Any], p: Problems) -> None:
+    user = autoname(name, i, "name", 64, p, f"{SDK_AWS}/iam/user.py:33 (IAM: user names <= 64)")
+    length(user, "name", 1, 64, p, "API IAM CreateUser UserName (1-64)")
+    pattern(user, "name", IAM_NAME_RE, p, f"{SDK_AWS}/iam/user.py:33")
+
+
+def _iam_user_policy(name: str, i: Mapping[str, Any], p: Problems) -> None:
+    autoname(name, i, "name", 128, p, f"{SDK_AWS}/iam/user_policy.py:33")
+    required(i, p, "TF-AWS iam/user_policy.go", "user", "policy")
+    policy_document(i.get("policy"), "policy", p, "API IAM PutUserPolicy")
+
+
+def _s3_bucket(name: str, i: Mapping[str, Any], p: Problems) -> None:
+    b = autoname(name, i, "bucket", 63, p, f"{SDK_AWS}/s3/bucket.py:52", lower=True)
+    # TF-AWS s3/bucket.go validBucketName: 3-63, lower-case letters, digits, '.', '-', starting/ending alnum.
+    pattern(b, "bucket", r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]", p, f"{SDK_AWS}/s3/bucket.py:52")
+    length(i.get("bucketPrefix"), "bucketPrefix", 1, 37, p, f"{SDK_AWS}/s3/bucket.py:54")
+
+
+def _s3_bucket_child(name: str, i: Mapping[str, Any], p: Problems) -> None:
+    required(i, p, "TF-AWS s3 bucket sub-resources: bucket Required", "bucket")
+
+
+def _s3_ownership(name: str, i: Mapping[str, Any], p: Problems) -> None:
+    required(i, p, "TF-AWS s3/bucket_ownership_controls.go", "bucket", "rule.objectOwnership")
+    enum(
+        _get(i, "rule.objectOwnership"),
+        "rule.objectOwnership",
+        ("BucketOwnerPreferred", "ObjectWriter", "BucketOwnerEnforced"),
+        p,
+        f"{SDK_AWS}/s3/_inputs.py:5468",
+    )
+
+
+def _s3_versioning(name: str, i: Mapping[str, Any], p: Problems) -> None:
+    required(i, p, "TF-AWS s3/bucket_versioning.go", "bucket", "versioningConfiguration.status")
+    enum(
+        _get(i, "versioningConfiguration.status"),
+        "versioningConfiguration.status",
+        ("Enabled", "Suspended", "Disabled"),
+        p,
+        f"{SDK_AWS}/s3/_inputs.py:8926",
+    )
+
+
+def _s3_encryption(name: str, i: Mapping[str, Any], p: Problems) -> None:
+    required(i, p, "TF-AWS s3/bucket_server_side_encryption_configuration.go", "bucket", "rules")
+    for rule in i.get("rules") or []:
+        enum(
+            _get(rule, "applyServerSideEncryptionByDefault.sseAlgorithm"),
+            "sseAlgorithm",
+            ("AES256", "aws:kms", "aws:kms:dsse"),
+            p,
+            f"{SDK_AWS}/s3/_inputs.py:4505",
+        )
+
+
+def _s3_object(name: str, i: Mapping[str, Any], p: Problems) -> None:
+    required(i, p, "TF-AWS s3/bucket_object.go bucket, key Required", "bucket", "key")
+    length(i.get("key"), "key", 1, 1024, p, "API S3 object keys: at most 1024 bytes UTF-8", count_bytes=True)
+
+
+def _apigw_api(name: str, i: Mapping[str, Any], p: Problems) -> None:
+    required(i, p, f"{SDK_AWS}/apigatewayv2/api.py:24 (protocol_type is not Optional)", "protocolType")
+    enum(i.get("protocolType"), "protocolType", ("HTTP", "WEBSOCKET"), p, f"{SDK_AWS}/apigatewayv2/api.py:43")
+    autoname(name, i, "name", 128, p, f"{SDK_AWS}/apigatewayv2/api.py:54")
+
+
+def _apigw_integration(name: str, i: Mapping[str, Any], p: Problems) -> None:
+    required(i, p, "TF-AWS apigatewayv2/integration.go", "apiId", "integrationType")
+    enum(
+        i.get("integrationType"),
+        "integrationType",
+        ("AWS", "AWS_PROXY", "HTTP", "HTTP_PROXY", "MOCK"),
+        p,
+        f"{SDK_AWS}/apigatewayv2/integration.py:47",
+    )
+    if i.get("integrationType") not in (None, "MOCK"):
+        required(i, p, f"{SDK_AWS}/apigatewayv2/integration.py:53", "integrationMethod")
+    enum(
+        i.get("payloadFormatVersion"),
+        "payloadFormatVersion",
+        ("1.0", "2.0"),
+        p,
+        f"{SDK_AWS}/apigatewayv2/integration.py:57",
+    )
+    int_range(
+        i.get("timeoutMilliseconds"),
+        "timeoutMilliseconds",
+        50,
+        30000,
+        p,
+        f"{SDK_AWS}/apigatewayv2/integration.py:63 (HTTP APIs)",
+    )
+
+
+def _apigw_route(name: str, i: Mapping[str, Any], p: Problems) -> None:
+    required(i, p, f"{SDK_AWS}/apigatewayv2/route.py:41", "apiId", "routeKey")
+    # SDK route.py:41: "$default" or "<HTTP method> <resource path>".
+    pattern(
+        i.get("routeKey"),
+        "routeKey",
+        r"\$default|(ANY|GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS) /[^\s]*",
+        p,
+        f"{SDK_AWS}/apigatewayv2/route.py:41",
+    )
+    enum(
+        i.get("authorizationType"),
+        "authorizationType",
+        ("NONE", "JWT", "AWS_IAM", "CUSTOM"),
+        p,
+        f"{SDK_AWS}/apigatewayv2/route.py:44",
+    )
+
+
+def _apigw_stage(name: str, i: Mapping[str, Any], p: Problems) -> None:
+    required(i, p, f"{SDK_AWS}/apigatewayv2/stage.py:46", "apiId", "name")
+    length(i.get("name"), "name", 1, 128, p, f"{SDK_AWS}/apigatewayv2/stage.py:46")
+    int_range(
+        _get(i, "defaultRouteSettings.throttlingBurstLimit"),
+        "throttlingBurstLimit",
+        0,
+        None,
+        p,
+        "API API Gateway RouteSettings",
+    )
+
+
+def _needs(*props: str, source: str) -> Rule:
+    def rule(name: str, i: Mapping[str, Any], p: Problems) -> None:
+        required(i, p, source, *props)
+
+    return rule
+
+
+# --- GCP ------------------------------------------------------------------------------------------------------
+
+# SDK pulumi_gcp/serviceaccount/account.py:32 "must be 6-30 characters long, and match the regular expression
+# `a-z` (the docstring lost its brackets) to comply with RFC1035"; MM google_service_account: ValidateRFC1035Name(6, 30)
+SERVICE_ACCOUNT_ID_RE = r"[a-z](?:[-a-z0-9]{4,28}[a-z0-9])"
+# API Cloud Functions v2: function names are RFC 1035 labels of at most 63 characters (the Cloud Run service
+# takes the same name). SDK cloudfunctionsv2/function.py:57 defers to the API.
+GCF_NAME_RE = r"[a-z](?:[-a-z0-9]{0,61}[a-z0-9])?"
+# SDK projects/iam_member.py:31-36 (member forms) and the IAM API's principal identifiers.
+MEMBER_RE = (
+    r"allUsers|allAuthenticatedUsers|(user|serviceAccount|group|domain|deleted:user|deleted:serviceAccount"
+    r"|deleted:group):\S+|principal(Set)?://\S+|projectOwner:\S+|projectEditor:\S+|projectViewer:\S+"
+)
+ROLE_RE = r"roles/[A-Za-z0-9_.]+|(projects|organizations)/[^/]+/roles/[A-Za-z0-9_.]+"
+# API Cloud Run "reserved environment variables" (and Cloud Functions' own): the deploy refuses them.
+GCF_RESERVED_ENV = frozenset(
+    {"PORT", "K_SERVICE", "K_REVISION", "K_CONFIGURATION", "FUNCTION_TARGET", "FUNCTION_SIGNATURE_TYPE"}
+)
+
+
+def _gcp_service(name: str, i: Mapping[str, Any], p: Problems) -> None:
+    required(i, p, f"{SDK_GCP}/projects/service.py (service)", "service")
+    pattern(i.get("service"), "service", r"[a-z0-9-]+\.googleapis\.com", p, "API Service Usage service names")
+
+
+def _gcs_bucket(name: str, i: Mapping[str, Any], p: Problems) -> None:
+    required(i, p, f"{SDK_GCP}/storage/bucket.py:52 (location is required)", "location")
+    b = autoname(name, i, "name", 63, p, f"{SDK_GCP}/storage/bucket.py:73", lower=True)
+    # SDK storage/bucket.py:73 "lowercase and no more than 63 characters"; GCS naming: [a-z0-9][a-z0-9_.-], no "goog".
+    pattern(b, "name", r"[a-z0-9][a-z0-9_.-]{1,61}[a-z0-9]", p, f"{SDK_GCP}/storage/bucket.py:73")
+    if str(b).startswith("goog") or "google" in str(b):
+        p.append(f"bucket name {b!r} may not start with 'goog' or contain 'google' (API GCS bucket naming)")
+    enum(
+        i.get("publicAccessPrevention"),
+        "publicAccessPrevention",
+        ("inherited", "enforced"),
+        p,
+        f"{SDK_GCP}/storage/bucket.py:76",
+    )
+
+
+def _gcs_object(name: str, i: Mapping[str, Any], p: Problems) -> None:
+    required(i, p, f"{SDK_GCP}/storage/bucket_object.py:48", "bucket")
+    if i.get("source") is None and i.get("content") is None:
+        p.append(f"one of source or content is required ({SDK_GCP}/storage/bucket_object.py)")
+    length(i.get("name"), "name", 1, 1024, p, "API GCS object names: 1-1024 bytes UTF-8", count_bytes=True)
+
+
+def _gcp_account(name: str, i: Mapping[str, Any], p: Problems) -> None:
+    required(i, p, f"{SDK_GCP}/serviceaccount/account.py:32", "accountId")
+    pattern(
+        i.get("accountId"),
+        "accountId",
+        SERVICE_ACCOUNT_ID_RE,
+        p,
+        f"{SDK_GCP}/serviceaccount/account.py:32; MM ValidateRFC1035Name(6, 30)",
+    )
+    length(i.get("displayName"), "displayName", 0, 100, p, "API IAM ServiceAccount.displayName (max 100)")
+
+
+def _iam_binding(scope: str, source: str) -> Rule:
+    def rule(name: str, i: Mapping[str, Any], p: Problems) -> None:
+        required(i, p, source, scope, "role", "member")
+        pattern(i.get("role"), "role", ROLE_RE, p, f"{SDK_GCP}/projects/iam_member.py:39 (role formats)")
+        pattern(i.get("member"), "member", MEMBER_RE, p, f"{SDK_GCP}/projects/iam_member.py:31-36 (member forms)")
+        cond = i.get("condition")
+        if cond is not None:
+            required(cond, p, f"{SDK_GCP}/projects/_inputs.py:541 (condition title, expression)", "title", "expression")
+
+    return rule
+
+
+def _gcf_function(name: str, i: Mapping[str, Any], p: Problems) -> None:
+    required(
+        i,
+        p,
+        f"{SDK_GCP}/cloudfunctionsv2/function.py:37 location; _inputs.py:130 runtime on create",
+        "location",
+        "buildConfig.runtime",
+        "buildConfig.entryPoint",
+    )
+    fn = autoname(name, i, "name", 63, p, "API Cloud Functions v2 function names")
+    pattern(fn, "name", GCF_NAME_RE, p, "API Cloud Functions v2 (RFC 1035 label, <= 63)")
+    pattern(
+        _get(i, "buildConfig.runtime"),
+        "buildConfig.runtime",
+        r"python3\d{1,2}",
+        p,
+        "API Cloud Functions runtimes (`gcloud functions runtimes list`)",
+    )
+    pattern(
+        _get(i, "buildConfig.serviceAccount"),
+        "buildConfig.serviceAccount",
+        r"projects/[^/]+/serviceAccounts/\S+@\S+",
+        p,
+        f"{SDK_GCP}/cloudfunctionsv2/_inputs.py:132 (fully-qualified)",
+    )
+    sc = i.get("serviceConfig") or {}
+    pattern(
+        sc.get("availableMemory"),
+        "serviceConfig.availableMemory",
+        r"\d+(k|M|G|Mi|Gi)?",
+        p,
+        f"{SDK_GCP}/cloudfunctionsv2/_inputs.py:1090",
+    )
+    int_range(
+        sc.get("timeoutSeconds"),
+        "serviceConfig.timeoutSeconds",
+        1,
+        3600,
+        p,
+        "API Cloud Functions 2nd gen HTTP functions: timeout up to 3600 s",
+    )
+    enum(
+        sc.get("ingressSettings"),
+        "serviceConfig.ingressSettings",
+        ("ALLOW_ALL", "ALLOW_INTERNAL_ONLY", "ALLOW_INTERNAL_AND_GCLB"),
+        p,
+        f"{SDK_GCP}/cloudfunctionsv2/_inputs.py:1101",
+    )
+    int_range(sc.get("maxInstanceCount"), "serviceConfig.maxInstanceCount", 1, None, p, "API Cloud Run max instances")
+    int_range(sc.get("minInstanceCount"), "serviceConfig.minInstanceCount", 0, None, p, "API Cloud Run min instances")
+    for key in sc.get("environmentVariables") or {}:
+        if key in GCF_RESERVED_ENV or key.startswith("X_GOOGLE_"):
+            p.append(f"environment key {key!r} is reserved (API Cloud Run reserved environment variables)")
+
+
+def _run_invoker(name: str, i: Mapping[str, Any], p: Problems) -> None:
+    _iam_binding("name", f"{SDK_GCP}/cloudrunv2/service_iam_member.py:33,51")(name, i, p)
+
+
+# --- pulumiverse-time -----------------------------------------------------------------------------------------
+
+# pulumiverse_time/sleep.py (SleepArgs.create_duration): a Go time.ParseDuration string such as "30s" or "5m".
+GO_DURATION_RE = r"([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+"
+
+
+def _sleep(name: str, i: Mapping[str, Any], p: Problems) -> None:
+    if i.get("createDuration") is None and i.get("destroyDuration") is None:
+        p.append(
+            "a Sleep with neither createDuration nor destroyDuration waits for nothing (pulumiverse_time/sleep.py)"
+        )
+    pattern(i.get("createDuration"), "createDuration", GO_DURATION_RE, p, "pulumiverse_time/sleep.py SleepArgs")
+    pattern(i.get("destroyDuration"), "destroyDuration", GO_DURATION_RE, p, "pulumiverse_time/sleep.py SleepArgs")
+
+
+RULES: dict[str, Rule] = {
+    "aws:s3/bucket:Bucket": _s3_bucket,
+    "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock": _s3_bucket_child,
+    "aws:s3/bucketOwnershipControls:BucketOwnershipControls": _s3_ownership,
+    "aws:s3/bucketVersioning:BucketVersioning": _s3_versioning,
+    "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration": _s3_encryption,
+    "aws:s3/bucketObjectv2:BucketObjectv2": _s3_object,
+    "aws:cloudwatch/logGroup:LogGroup": _log_group,
+    "aws:iam/role:Role": _iam_role,
+    "aws:iam/policy:Policy": _iam_policy,
+    "aws:iam/rolePolicyAttachment:RolePolicyAttachment": _needs(
+        "role", "policyArn", source="TF-AWS iam/role_policy_attachment.go role, policy_arn Required"
+    ),
+    "aws:iam/user:User": _iam_user,
+    "aws:iam/userPolicy:UserPolicy": _iam_user_policy,
+    "aws:iam/accessKey:AccessKey": _needs("user", source="TF-AWS iam/access_key.go user Required"),
+    "aws:lambda/function:Function": _lambda_function,
+    "aws:lambda/layerVersion:LayerVersion": _layer_version,
+    "aws:lambda/permission:Permission": _permission,
+    "aws:apigatewayv2/api:Api": _apigw_api,
+    "aws:apigatewayv2/integration:Integration": _apigw_integration,
+    "aws:apigatewayv2/route:Route": _apigw_route,
+    "aws:apigatewayv2/stage:Stage": _apigw_stage,
+    "gcp:projects/service:Service": _gcp_service,
+    "gcp:storage/bucket:Bucket": _gcs_bucket,
+    "gcp:storage/bucketObject:BucketObject": _gcs_object,
+    "gcp:serviceaccount/account:Account": _gcp_account,
+    "gcp:projects/iAMMember:IAMMember": _iam_binding("project", f"{SDK_GCP}/projects/iam_member.py:31-39"),
+    "gcp:storage/bucketIAMMember:BucketIAMMember": _iam_binding(
+        "bucket", f"{SDK_GCP}/storage/bucket_iam_member.py:31-43"
+    ),
+    "gcp:cloudfunctionsv2/function:Function": _gcf_function,
+    "gcp:cloudrunv2/serviceIamMember:ServiceIamMember": _run_invoker,
+    "time:index/sleep:Sleep": _sleep,
+}
+
+
+def check_resource(typ: str, name: str, inputs: Mapping[str, Any]) -> list[str]:
+    """Problems a provider would report for one registration (empty for components and clean resources)."""
+    if typ.startswith("serverless-models:") or typ.startswith("pulumi:"):
+        return []
+    rule = RULES.get(typ)
+    if rule is None:
+        return [f"{typ}::{name}: no provider rules for this type; add them to tests/infra/provider_rules.py"]
+    problems: Problems = []
+    rule(name, inputs, problems)
+    return [f"{typ}::{name}: {msg}" for msg in problems]
+
+
+# --- across resources -----------------------------------------------------------------------------------------
+
+# The physical names that must be unique in their scope (an account and region, or a GCP project), and so also
+# across the stacks sharing that scope: (type, property, scope properties).
+UNIQUE_NAMES: dict[str, tuple[str, tuple[str, ...]]] = {
+    "aws:lambda/function:Function": ("name", ()),  # API: function names are unique per account and region
+    "aws:cloudwatch/logGroup:LogGroup": ("name", ()),  # API: ResourceAlreadyExistsException
+    "aws:lambda/layerVersion:LayerVersion": ("layerName", ()),  # a second stack would add versions to ours
+    "aws:iam/role:Role": ("name", ()),  # IAM: EntityAlreadyExists (account-wide)
+    "aws:iam/user:User": ("name", ()),
+    "aws:s3/bucket:Bucket": ("bucket", ()),  # S3: global namespace
+    "aws:s3/bucketObjectv2:BucketObjectv2": ("key", ("bucket",)),
+    "gcp:serviceaccount/account:Account": ("accountId", ("project",)),  # API: 409 already exists
+    "gcp:cloudfunctionsv2/function:Function": ("name", ("project", "location")),
+    "gcp:storage/bucket:Bucket": ("name", ()),
+    "gcp:storage/bucketObject:BucketObject": ("name", ("bucket",)),
+    # Not gcp:projects/service:Service: enabling an enabled API is a no-op (SDK projects/service.py, Import: "pulumi
+    # up can be successfully used to verify already enabled services"), and disable_on_destroy=False keeps one
+    # stack's destroy from disabling another's; the URN check catches a service registered twice in one program.
+}
+# Scopes that are themselves autonamed (a bucket gets a random suffix per stack), so names inside them cannot
+# collide across stacks even when the mock engine gives both stacks the same bucket name.
+PER_RESOURCE_SCOPED = frozenset({"aws:s3/bucketObjectv2:BucketObjectv2", "gcp:storage/bucketObject:BucketObject"})
+
+
+def physical_names(resources: Iterable[Any]) -> set[tuple[str, str]]:
+    """(type, scoped name) of every explicitly named resource that must be unique in its account or project.
+
+    `resources` are objects with `typ`, `name`, `inputs` (mockprogram.Recorded). Autonamed resources (no name
+    input) get a random suffix from the engine and are left out: they cannot collide.
+    """
+    out: set[tuple[str, str]] = set()
+    for r in resources:
+        spec = UNIQUE_NAMES.get(r.typ)
+        if spec is None:
+            continue
+        prop, scope = spec
+        value = r.inputs.get(prop)
+        if value is None:
+            continue
+        out.add((r.typ, "/".join([*(str(r.inputs.get(s)) for s in scope), str(value)])))
+    return out
+
+
+def check_program(resources: Sequence[Any]) -> list[str]:
+    """Every problem of every resource, plus physical names used twice and logical names registered twice."""
+    problems: list[str] = []
+    urns: set[tuple[str, str]] = set()
+    seen: dict[tuple[str, str], str] = {}
+    for r in resources:
+        problems.extend(check_resource(r.typ, r.name, r.inputs))
+        if (r.typ, r.name) in urns:
+            problems.append(f"{r.typ}::{r.name}: duplicate URN (ENGINE: a logical name once per type)")
+        urns.add((r.typ, r.name))
+        for key in physical_names([r]):
+            if key in seen:
+                problems.append(
+                    f"{r.typ}::{r.name}: physical name {key[1]!r} is also {seen[key]}'s (API: already exists)"
+                )
+            seen[key] = r.name
+    return problems
+
+
+def assert_valid(resources: Sequence[Any]) -> None:
+    """Raise `ProviderCheckFailed` listing every problem, if any."""
+    problems = check_program(resources)
+    if problems:
+        raise ProviderCheckFailed(problems)
