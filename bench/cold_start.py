@@ -186,7 +186,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         path = str(Path(args.path).resolve()) if args.path else str(REPO_ROOT)
         env = _child_env({"MODEL_URI": uri, "MODEL_SHA256": sha, "MODEL_FORMAT": fmt, "MODEL_NAME": "bench",
                           "MODEL_FEATURES": json.dumps(FEATURES), "ENDPOINT_NAME": "pred",
-                          "KERAS_BACKEND": os.environ.get("KERAS_BACKEND", "torch")})
+                          "KERAS_BACKEND": os.environ.get("KERAS_BACKEND", "jax")})
 
         def ours_cmd(calls: int) -> list[str]:
             code = OURS_CHILD.format(path=path, event=BOOK_EVENT, calls=calls, mark=MARK)

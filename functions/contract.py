@@ -13,7 +13,10 @@ import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from functions.schema import ModelSchema
 
 # --- environment variable names ------------------------------------------------------------------------------
 MODEL_URI = "MODEL_URI"  # s3://bucket/key, gs://bucket/key, file:///abs/path
@@ -23,12 +26,16 @@ MODEL_NAME = "MODEL_NAME"  # the manifest's name
 MODEL_FRAMEWORK = "MODEL_FRAMEWORK"  # e.g. "scikit-learn 1.9.1" (reported by GET)
 MODEL_FEATURES = "MODEL_FEATURES"  # JSON list of feature names in model input order
 MODEL_FEATURE_TYPES = "MODEL_FEATURE_TYPES"  # JSON list of their FEATURE_TYPES (absent: all numeric)
+# The full input schema and task (functions.schema): a file relative to the package root, or the JSON itself.
+# Deployments use it; MODEL_FEATURES (+ MODEL_FEATURE_TYPES) is the short form for hand-written environments.
+MODEL_SCHEMA = "MODEL_SCHEMA"
+SCHEMA_FILE = "model_schema.json"  # what the packager writes beside functions/
 MODEL_TTL_SECONDS = "MODEL_TTL_SECONDS"  # 0: never re-check the model object
 ENDPOINT_NAME = "ENDPOINT_NAME"
 MAX_BATCH_ROWS = "MAX_BATCH_ROWS"
 MAX_BODY_BYTES = "MAX_BODY_BYTES"
 ENV_VARS = (MODEL_URI, MODEL_SHA256, MODEL_FORMAT, MODEL_NAME, MODEL_FRAMEWORK, MODEL_FEATURES, MODEL_FEATURE_TYPES,
-            MODEL_TTL_SECONDS, ENDPOINT_NAME, MAX_BATCH_ROWS, MAX_BODY_BYTES)
+            MODEL_SCHEMA, MODEL_TTL_SECONDS, ENDPOINT_NAME, MAX_BATCH_ROWS, MAX_BODY_BYTES)
 
 # --- defaults and limits -------------------------------------------------------------------------------------
 DEFAULT_MAX_BATCH_ROWS = 1000
@@ -39,12 +46,13 @@ MAX_JSON_DEPTH = 8
 #: The largest finite float32 (numpy.finfo(numpy.float32).max), the input bound of a float32 model.
 FLOAT32_MAX = 3.4028234663852886e38
 
-#: What a feature's declared type lets through: "binary" is 0 or 1 (JSON numbers, or the strings "0" and "1"
-#: as the book sends them); "numeric" is any finite number or numeric string.
-FEATURE_TYPES = ("binary", "numeric")
+#: Feature types (functions.schema says what each lets through): "binary" is 0 or 1 (JSON numbers, or the
+#: strings "0" and "1" as the book sends them); "numeric" is any finite number or numeric string.
+FEATURE_TYPES = ("numeric", "integer", "binary", "boolean", "categorical")
 
 #: MODEL_FORMAT values and the extension of their object in the model bucket.
-FORMATS: dict[str, str] = {"skops": "skops", "onnx": "onnx", "keras": "keras", "joblib": "joblib", "pickle": "pkl"}
+FORMATS: dict[str, str] = {"skops": "skops", "onnx": "onnx", "keras": "keras", "joblib": "joblib", "pickle": "pkl",
+                           "xgboost": "json", "lightgbm": "txt"}
 
 #: Every ``error.code`` a function answers with, and its HTTP status.
 ERROR_CODES: dict[str, int] = {
@@ -56,6 +64,7 @@ ERROR_CODES: dict[str, int] = {
     "unknown_feature": 400,
     "unknown_field": 400,
     "invalid_value": 400,
+    "unknown_category": 400,
     "wrong_row_length": 400,
     "empty_batch": 400,
     "method_not_allowed": 405,
@@ -90,6 +99,15 @@ class Settings:
     ttl_seconds: int = 0
     max_batch_rows: int = DEFAULT_MAX_BATCH_ROWS
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    schema: ModelSchema | None = None  # from MODEL_SCHEMA; None: built from features / feature_types
+
+    def model_schema(self) -> ModelSchema:
+        """The input schema and task the endpoint serves."""
+        if self.schema is not None:
+            return self.schema
+        from functions.schema import ModelSchema
+
+        return ModelSchema.simple(self.features, self.feature_types)
 
 
 def ttl_problem(value: Any) -> str | None:
@@ -143,7 +161,14 @@ def read_env(environ: Mapping[str, str]) -> Settings:
     if fmt and fmt not in FORMATS:
         problems.append(f"{MODEL_FORMAT}={fmt!r} must be one of {', '.join(FORMATS)}")
     features: tuple[str, ...] = ()
-    raw_features = need(MODEL_FEATURES)
+    schema = _read_schema(environ.get(MODEL_SCHEMA, "").strip(), problems)
+    raw_features = environ.get(MODEL_FEATURES, "").strip()
+    if schema is not None:
+        features = schema.names
+        if raw_features:
+            problems.append(f"{MODEL_FEATURES}: set {MODEL_SCHEMA} or {MODEL_FEATURES}, not both")
+    elif not raw_features and MODEL_SCHEMA not in environ:
+        problems.append(f"{MODEL_SCHEMA} (or {MODEL_FEATURES}) is required")
     if raw_features:
         try:
             parsed = json.loads(raw_features)
@@ -175,12 +200,35 @@ def read_env(environ: Mapping[str, str]) -> Settings:
     if problems:
         raise MisconfiguredError("; ".join(problems))
     return Settings(
-        model_uri=uri, model_sha256=sha, model_format=fmt, features=features, feature_types=types,
+        model_uri=uri, model_sha256=sha, model_format=fmt, features=features, feature_types=types, schema=schema,
         model_name=environ.get(MODEL_NAME, "").strip() or "model",
         framework=environ.get(MODEL_FRAMEWORK, "").strip(),
         endpoint=environ.get(ENDPOINT_NAME, "").strip() or "pred",
         ttl_seconds=ttl, max_batch_rows=max_rows, max_body_bytes=max_body,
     )
+
+
+def _read_schema(raw: str, problems: list[str]) -> ModelSchema | None:
+    """MODEL_SCHEMA: inline JSON, or a file relative to the package root (the directory holding functions/)."""
+    if not raw:
+        return None
+    from pathlib import Path
+
+    from functions.schema import ModelSchema, SchemaError
+
+    text = raw
+    if not raw.startswith("{"):
+        path = Path(raw) if Path(raw).is_absolute() else Path(__file__).resolve().parent.parent / raw
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            problems.append(f"{MODEL_SCHEMA}: cannot read {path}: {exc.strerror or exc}")
+            return None
+    try:
+        return ModelSchema.from_json(json.loads(text))
+    except (ValueError, SchemaError) as exc:
+        problems.append(f"{MODEL_SCHEMA}: {exc}")
+        return None
 
 
 def write_env(
@@ -192,6 +240,7 @@ def write_env(
     name: str = "",
     features: Sequence[str] = (),
     feature_types: Sequence[str] = (),
+    schema_file: str | None = None,
     framework: str = "",
     ttl_seconds: int = 0,
     extra: Mapping[str, str] | None = None,
@@ -206,10 +255,13 @@ def write_env(
         MODEL_SHA256: sha256,
         MODEL_FORMAT: fmt,
         MODEL_NAME: name,
-        MODEL_FEATURES: json.dumps(list(features), separators=(",", ":")),
         MODEL_FRAMEWORK: framework,
         MODEL_TTL_SECONDS: str(ttl_seconds),
     })
+    if schema_file:
+        env[MODEL_SCHEMA] = schema_file
+        return env
+    env[MODEL_FEATURES] = json.dumps(list(features), separators=(",", ":"))
     if feature_types:
         env[MODEL_FEATURE_TYPES] = json.dumps(list(feature_types), separators=(",", ":"))
     return env

@@ -1,24 +1,54 @@
 """Turn verified artifact bytes into a predictor by ``MODEL_FORMAT``.
 
-Every predictor has ``predict(rows: np.ndarray[N, F]) -> np.ndarray[N]``: the probability of the positive
-class as float64. Each framework is imported only inside its loader, so an ONNX package never imports
-scikit-learn and a skops package never imports onnxruntime. The caller (model_cache) has already checked
-the bytes' sha256 against ``MODEL_SHA256``; that is what makes loading joblib/pickle acceptable at all.
+Every predictor has ``predict(batch: functions.schema.Batch) -> np.ndarray``: float64, [N] for regression
+(the value) and binary classification (P(classes[1])), [N, K] for multiclass (in the classes' order). Each
+framework is imported only inside its loader, so an ONNX package never imports scikit-learn and a skops
+package never imports onnxruntime. The caller (model_cache) has already checked the bytes' sha256 against
+``MODEL_SHA256``; that is what makes loading joblib/pickle acceptable at all.
+
+Formats: ``skops``/``joblib``/``pickle`` (a scikit-learn estimator or Pipeline, possibly around an XGBoost or
+LightGBM model), ``onnx`` (one float matrix input, or one [N, 1] input per feature), ``keras``, ``xgboost``
+(XGBoost's JSON booster) and ``lightgbm`` (LightGBM's text booster); the last two never import scikit-learn.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import io
+import json
 import os
 import tempfile
+import warnings
 from collections.abc import Callable
 from typing import Any, Protocol
 
 import numpy as np
 
 from functions.contract import FLOAT32_MAX, FORMATS
+from functions.schema import NUMERIC_TYPES, Batch, ModelSchema
 
 _SAFE_TYPE_PREFIXES = ("sklearn.", "numpy.")
+#: What a skops file may hold beyond sklearn/numpy when the manifest's `requirements` name the library (a
+#: booster inside a Pipeline; LightGBM keeps an OrderedDict, which MLflow's own skops trust list names too).
+TRUSTED_BY_REQUIREMENT: dict[str, tuple[str, ...]] = {
+    "xgboost": ("xgboost.",), "lightgbm": ("lightgbm.", "collections.OrderedDict")}
+
+
+#: ONNX metadata key (``metadata_props``) the packager writes when it converts a model with one input per
+#: feature: a JSON object {graph input name: feature name}, since converters rename inputs (skl2onnx turns
+#: "spend €" into "spend__"). Without it, graph inputs are matched to features by name.
+ONNX_INPUTS_KEY = "smodels.inputs"
+
+
+def trusted_prefixes(requirements: Any) -> tuple[str, ...]:
+    """The extra skops trust prefixes for a manifest's `requirements` (names; unknown names add nothing)."""
+    return tuple(p for name in sorted(requirements) for p in TRUSTED_BY_REQUIREMENT.get(name, ()))
+
+
+def installed_trusted() -> tuple[str, ...]:
+    """The extra skops trust prefixes of the boosting libraries installed here. In a function package that is
+    what the manifest's `requirements` named: the packager ships xgboost/lightgbm only for a model that needs them."""
+    return trusted_prefixes([name for name in TRUSTED_BY_REQUIREMENT if importlib.util.find_spec(name) is not None])
 
 
 class PredictorError(Exception):
@@ -30,15 +60,20 @@ class Predictor(Protocol):
 
     input_limit: float | None
 
-    def predict(self, rows: np.ndarray) -> np.ndarray:
-        """Probabilities of the positive class, shape [N]."""
+    def predict(self, batch: Batch) -> np.ndarray:
+        """The task's output: [N] (regression value, binary P(classes[1])) or [N, K] (multiclass)."""
         ...
 
 
-def _positive_column(out: Any, what: str) -> np.ndarray:
-    """[N,2] -> column 1, [N,1] -> column 0, [N] -> as is."""
+def task_output(out: Any, schema: ModelSchema, what: str) -> np.ndarray:
+    """A model's raw output as the task's: binary [N,2] -> column 1, [N,1] -> column 0, [N] as is; regression
+    [N,1] or [N]; multiclass [N, K] with K the number of classes."""
     arr = np.asarray(out, dtype=np.float64)
-    if arr.ndim == 2 and arr.shape[1] == 2:
+    if schema.task == "multiclass-classification":
+        if arr.ndim == 2 and arr.shape[1] == len(schema.classes):
+            return arr
+        raise PredictorError(f"{what} returned shape {arr.shape}; expected [N, {len(schema.classes)}]")
+    if arr.ndim == 2 and arr.shape[1] == 2 and schema.task == "binary-classification":
         return arr[:, 1]
     if arr.ndim == 2 and arr.shape[1] == 1:
         return arr[:, 0]
@@ -47,44 +82,151 @@ def _positive_column(out: Any, what: str) -> np.ndarray:
     raise PredictorError(f"{what} returned shape {arr.shape}; expected [N,2], [N,1] or [N]")
 
 
+def _numeric_input(batch: Batch, schema: ModelSchema, what: str, dtype: Any = np.float64,
+                   nulls: bool = False) -> np.ndarray:
+    """The rows as one numeric matrix (missing values NaN when the model takes them: ``nulls``)."""
+    if not schema.numeric:
+        _check_matrix_schema(schema, what, nulls)
+    return batch.matrix(dtype)
+
+
+def _check_matrix_schema(schema: ModelSchema, what: str, nulls: bool) -> None:
+    """PredictorError unless every feature is a number (and, without ``nulls``, never missing)."""
+    for f in schema.features:
+        if f.type not in NUMERIC_TYPES:
+            raise PredictorError(f"{what} takes one numeric matrix; feature {f.name!r} is categorical (serve it "
+                                 "with a runtime that takes strings)")
+        if f.nullable and not nulls:
+            raise PredictorError(f"{what} takes one numeric matrix without missing values; feature {f.name!r} is "
+                                 "nullable")
+
+
+_BINARY_SCHEMA = ModelSchema.simple(["x"])  # the default task when a caller gives no schema
+
+
 class SklearnPredictor:
     """A scikit-learn estimator (from skops, joblib or pickle)."""
 
-    def __init__(self, model: Any) -> None:
+    def __init__(self, model: Any, schema: ModelSchema = _BINARY_SCHEMA) -> None:
         if not hasattr(model, "predict_proba") and not hasattr(model, "predict"):
             raise PredictorError(f"loaded object of type {type(model).__name__} has no predict_proba/predict")
         self.model = model
-        self._proba = hasattr(model, "predict_proba")
+        self.schema = schema
+        self._proba = schema.task != "regression" and hasattr(model, "predict_proba")
+        self._frame = needs_frame(model, schema)
+        self._numbers = all(f.type in NUMERIC_TYPES for f in schema.features)  # a float matrix, NaN for missing
+        if not self._frame and hasattr(model, "feature_names_in_"):
+            # Fitted on a DataFrame, served from a matrix in the same column order (pandas stays out of the
+            # package): scikit-learn would warn about the missing names on the first call.
+            warnings.filterwarnings("ignore", message="X does not have valid feature names", category=UserWarning)
         self.input_limit: float | None = None
 
-    def predict(self, rows: np.ndarray) -> np.ndarray:
-        """``predict_proba(rows)[:, 1]`` (or ``predict`` for an estimator without probabilities)."""
+    def _input(self, batch: Batch) -> Any:
+        if self._frame:
+            return batch.frame(self.schema)
+        return batch.matrix() if self._numbers else batch.objects()
+
+    def predict(self, batch: Batch) -> np.ndarray:
+        """``predict_proba`` for classifiers, ``predict`` for regressors, as the task's output."""
+        x = self._input(batch)
         if self._proba:
-            return _positive_column(self.model.predict_proba(rows), "predict_proba")
-        return _positive_column(self.model.predict(rows), "predict")
+            return task_output(self.model.predict_proba(x), self.schema, "predict_proba")
+        return task_output(self.model.predict(x), self.schema, "predict")
+
+
+def needs_frame(model: Any, schema: ModelSchema) -> bool:
+    """True when the estimator is called with a pandas DataFrame (the package then ships pandas): it was fitted on
+    one and selects columns by name, or has categorical features. Numbers alone (NaN for missing) go as a matrix."""
+    return hasattr(model, "feature_names_in_") and (
+        selects_by_name(model) or any(f.type not in NUMERIC_TYPES for f in schema.features))
+
+
+def selects_by_name(model: Any) -> bool:
+    """True if a ColumnTransformer anywhere in ``model`` picks columns by name (it then needs a DataFrame)."""
+    todo = [model]
+    while todo:
+        node = todo.pop()
+        for _, step, *_ in getattr(node, "steps", ()):
+            todo.append(step)
+        for _, trans, cols in getattr(node, "transformers_", ()):
+            if isinstance(cols, str) or (isinstance(cols, (list, tuple)) and any(isinstance(c, str) for c in cols)):
+                return True
+            todo.append(trans)
+    return False
 
 
 class OnnxPredictor:
-    """An onnxruntime session; input dtype follows the model's input type."""
+    """An onnxruntime session. Either one numeric input [N, F] (its dtype, float or double, follows the model's
+    input type; missing values are NaN), or one [N, 1] input per feature, named by the graph and matched to the
+    schema's features through the ``smodels.inputs`` metadata (else by name): double/float for numbers (NaN for a
+    missing value), string for categories (a missing category is the empty string)."""
 
-    def __init__(self, data: bytes) -> None:
+    def __init__(self, data: bytes, schema: ModelSchema = _BINARY_SCHEMA) -> None:
         import onnxruntime as ort  # lazy
 
+        self.schema = schema
         opts = ort.SessionOptions()
         # One request at a time per instance: extra threads cost cold start and buy nothing for tiny models.
         opts.intra_op_num_threads = 1
         opts.inter_op_num_threads = 1
+        opts.log_severity_level = 3  # converters' declared shapes (e.g. LightGBM's label [1]) would warn per call
         try:
             self.session = ort.InferenceSession(data, sess_options=opts, providers=["CPUExecutionProvider"])
         except Exception as exc:  # onnxruntime raises its own Fail/InvalidGraph classes
             raise PredictorError(f"onnxruntime cannot load the model: {exc}") from None
         inputs = self.session.get_inputs()
-        if len(inputs) != 1:
-            raise PredictorError(f"ONNX model has {len(inputs)} inputs; expected exactly 1")
-        self.input_name = inputs[0].name
-        self.dtype = np.float64 if inputs[0].type == "tensor(double)" else np.float32
+        mapping = self.session.get_modelmeta().custom_metadata_map.get(ONNX_INPUTS_KEY)
+        if len(inputs) == 1 and mapping is None and inputs[0].type != "tensor(string)":
+            self.input_name = inputs[0].name
+            if inputs[0].type not in _ONNX_NUMBERS:
+                raise PredictorError(f"ONNX model input {inputs[0].name!r} is {inputs[0].type}; one input must be "
+                                     "a float or double matrix")
+            width = inputs[0].shape[1] if len(inputs[0].shape) == 2 else None
+            if schema is not _BINARY_SCHEMA and isinstance(width, int) and width != len(schema.features):
+                raise PredictorError(f"ONNX model takes {width} columns; the schema has {len(schema.features)} "
+                                     "features")
+            self.dtype = _ONNX_NUMBERS[inputs[0].type]
+            self._columns: list[tuple[str, int, Any]] | None = None
+            if schema is not _BINARY_SCHEMA:
+                _check_matrix_schema(schema, "this ONNX model", nulls=True)
+        else:
+            self._columns = self._plan_columns(inputs, mapping)
+            self.dtype = np.float64 if all(t is not np.float32 for _, _, t in self._columns) else np.float32
         self.input_limit: float | None = None if self.dtype is np.float64 else FLOAT32_MAX
         self.output_name = self._pick_output()
+
+    def _plan_columns(self, inputs: list[Any], mapping: str | None) -> list[tuple[str, int, Any]]:
+        """(graph input, feature index, numpy dtype or str) for every graph input."""
+        index = {name: j for j, name in enumerate(self.schema.names)}
+        try:
+            by_input = json.loads(mapping) if mapping is not None else {i.name: i.name for i in inputs}
+        except ValueError:
+            by_input = None
+        if not isinstance(by_input, dict):
+            raise PredictorError(f"ONNX metadata {ONNX_INPUTS_KEY!r} must be a JSON object of input -> feature")
+        plan = []
+        for inp in inputs:
+            feature = by_input.get(inp.name)
+            if feature not in index:
+                raise PredictorError(f"ONNX model input {inp.name!r} is not a feature of the schema "
+                                     f"({', '.join(self.schema.names)})")
+            f = self.schema.features[index[feature]]
+            if inp.type == "tensor(string)":
+                if f.type != "categorical":
+                    raise PredictorError(f"ONNX model input {inp.name!r} takes strings; feature {f.name!r} is {f.type}")
+                plan.append((inp.name, index[feature], str))
+            elif inp.type in _ONNX_NUMBERS or inp.type == "tensor(int64)":
+                if f.type not in NUMERIC_TYPES:
+                    raise PredictorError(f"ONNX model input {inp.name!r} takes numbers; feature {f.name!r} is "
+                                         "categorical")
+                if inp.type == "tensor(int64)" and f.nullable:
+                    raise PredictorError(f"ONNX model input {inp.name!r} takes int64; feature {f.name!r} may be "
+                                         "missing")
+                plan.append((inp.name, index[feature], _ONNX_NUMBERS.get(inp.type, np.int64)))
+            else:
+                raise PredictorError(f"ONNX model input {inp.name!r} has type {inp.type}; expected double, float, "
+                                     "int64 or string")
+        return plan
 
     def _pick_output(self) -> str:
         outputs = self.session.get_outputs()
@@ -97,18 +239,39 @@ class OnnxPredictor:
             raise PredictorError(f"ONNX model has no float output (outputs: {names})")
         return floats[-1].name if len(floats) > 1 else floats[0].name
 
-    def predict(self, rows: np.ndarray) -> np.ndarray:
-        """Run the session on ``rows`` and return the positive-class probability."""
-        (out,) = self.session.run([self.output_name], {self.input_name: np.ascontiguousarray(rows, self.dtype)})
-        return _positive_column(out, f"ONNX output {self.output_name!r}")
+    def feeds(self, batch: Batch) -> dict[str, np.ndarray]:
+        """The session's inputs for ``batch``."""
+        if self._columns is None:
+            return {self.input_name: batch.matrix(self.dtype)}
+        n = len(batch.rows)
+        out = {}
+        for name, j, kind in self._columns:
+            column = [row[j] for row in batch.rows]
+            if kind is str:
+                arr = np.array([v if isinstance(v, str) else "" for v in column], dtype=object)
+            else:
+                arr = np.array(column, dtype=np.float64)
+                if kind is not np.float64:
+                    arr = arr.astype(kind)
+            out[name] = arr.reshape(n, 1)
+        return out
+
+    def predict(self, batch: Batch) -> np.ndarray:
+        """Run the session on the batch and return the task's output."""
+        (out,) = self.session.run([self.output_name], self.feeds(batch))
+        return task_output(out, self.schema, f"ONNX output {self.output_name!r}")
+
+
+_ONNX_NUMBERS = {"tensor(double)": np.float64, "tensor(float)": np.float32}
 
 
 class KerasPredictor:
     """A Keras 3 model (``.keras`` zip), run with whatever ``KERAS_BACKEND`` the environment selects."""
 
-    def __init__(self, data: bytes) -> None:
+    def __init__(self, data: bytes, schema: ModelSchema = _BINARY_SCHEMA) -> None:
         import keras  # lazy; reads KERAS_BACKEND at import
 
+        self.schema = schema
         fd, path = tempfile.mkstemp(suffix=".keras")
         try:
             with os.fdopen(fd, "wb") as fh:
@@ -122,21 +285,103 @@ class KerasPredictor:
         self._to_numpy = keras.ops.convert_to_numpy
         self.input_limit: float | None = FLOAT32_MAX
 
-    def predict(self, rows: np.ndarray) -> np.ndarray:
+    def predict(self, batch: Batch) -> np.ndarray:
         """Call the model directly (``model.predict`` builds a data pipeline per call: much slower)."""
-        out = self.model(np.asarray(rows, dtype=np.float32), training=False)
-        return _positive_column(self._to_numpy(out), "keras model")
+        out = self.model(_numeric_input(batch, self.schema, "a Keras model", np.float32), training=False)
+        return task_output(self._to_numpy(out), self.schema, "keras model")
 
 
-def skops_estimator(data: bytes) -> Any:
-    """The estimator in a skops file, refusing any type outside scikit-learn and numpy (skops' trust list)."""
+class XGBoostPredictor:
+    """An XGBoost booster from its JSON model (``Booster.save_raw("json")``), fed a float64 matrix (NaN = missing).
+
+    binary:logistic gives P(class 1), multi:softprob [N, K], any other objective (reg:*, count:*, ...) the value
+    of a regression. scikit-learn is never imported.
+    """
+
+    CLASSIFIERS = {"binary:logistic": "binary-classification", "multi:softprob": "multiclass-classification"}
+
+    def __init__(self, data: bytes, schema: ModelSchema = _BINARY_SCHEMA) -> None:
+        import xgboost  # lazy
+
+        self.schema = schema
+        try:
+            self.booster = xgboost.Booster()
+            self.booster.load_model(bytearray(data))
+            self.booster.set_param({"nthread": 1})
+            objective = json.loads(self.booster.save_config())["learner"]["objective"]["name"]
+        except Exception as exc:  # XGBoostError, or a config without the objective
+            raise PredictorError(f"xgboost cannot load the model: {exc}") from None
+        _check_objective("XGBoost", objective, self.CLASSIFIERS, schema)
+        _check_width("XGBoost booster", self.booster.num_features(), schema)
+        if schema is not _BINARY_SCHEMA:
+            _check_matrix_schema(schema, "an XGBoost booster", nulls=True)
+        self._dmatrix = xgboost.DMatrix
+        self.input_limit: float | None = FLOAT32_MAX  # XGBoost casts its input to float32
+
+    def predict(self, batch: Batch) -> np.ndarray:
+        """``Booster.predict`` on a DMatrix of the rows, as the task's output."""
+        x = self._dmatrix(batch.matrix(), feature_names=self.booster.feature_names, nthread=1)
+        return task_output(self.booster.predict(x), self.schema, "XGBoost booster")
+
+
+class LightGBMPredictor:
+    """A LightGBM booster from its text model (``Booster.model_to_string()``), fed a float64 matrix (NaN = missing).
+
+    binary (and cross_entropy) gives P(class 1), multiclass [N, K], regression objectives the value.
+    scikit-learn is never imported by the serving package (LightGBM only uses it when installed).
+    """
+
+    CLASSIFIERS = {"binary": "binary-classification", "cross_entropy": "binary-classification",
+                   "xentropy": "binary-classification", "multiclass": "multiclass-classification",
+                   "softmax": "multiclass-classification", "multiclassova": "multiclass-classification"}
+
+    def __init__(self, data: bytes, schema: ModelSchema = _BINARY_SCHEMA) -> None:
+        import lightgbm  # lazy
+
+        self.schema = schema
+        try:
+            text = data.decode("utf-8")
+            self.booster = lightgbm.Booster(model_str=text)
+        except Exception as exc:  # LightGBMError, UnicodeDecodeError
+            raise PredictorError(f"lightgbm cannot load the model: {exc}") from None
+        objective = next((line[len("objective="):].split(" ")[0] for line in text.splitlines()[:50]
+                          if line.startswith("objective=")), "")
+        _check_objective("LightGBM", objective, self.CLASSIFIERS, schema)
+        _check_width("LightGBM booster", self.booster.num_feature(), schema)
+        if schema is not _BINARY_SCHEMA:
+            _check_matrix_schema(schema, "a LightGBM booster", nulls=True)
+        self.input_limit: float | None = None
+
+    def predict(self, batch: Batch) -> np.ndarray:
+        """``Booster.predict`` on the rows (one thread), as the task's output."""
+        return task_output(self.booster.predict(batch.matrix(), num_threads=1), self.schema, "LightGBM booster")
+
+
+def _check_objective(library: str, objective: str, classifiers: dict[str, str], schema: ModelSchema) -> None:
+    """The booster's objective must give the schema's task (probabilities for a classifier)."""
+    task = classifiers.get(objective, "regression")
+    if schema is _BINARY_SCHEMA or task == schema.task:
+        return
+    wanted = " or ".join(k for k, v in classifiers.items() if v == schema.task) or "a regression objective"
+    raise PredictorError(f"{library} objective {objective!r} gives {task}; this schema's task is {schema.task} "
+                         f"(objective {wanted})")
+
+
+def _check_width(what: str, width: int, schema: ModelSchema) -> None:
+    if schema is not _BINARY_SCHEMA and width != len(schema.features):
+        raise PredictorError(f"{what} takes {width} features; the schema has {len(schema.features)}")
+
+
+def skops_estimator(data: bytes, extra_trusted: tuple[str, ...] = ()) -> Any:
+    """The estimator in a skops file, refusing any type outside scikit-learn and numpy (skops' trust list)
+    and ``extra_trusted`` (type-name prefixes, see ``trusted_prefixes``)."""
     import skops.io as sio  # lazy; pulls in scikit-learn
 
     try:
         untrusted = sio.get_untrusted_types(data=data)
     except Exception as exc:
         raise PredictorError(f"not a valid skops file: {exc}") from None
-    refused = [t for t in untrusted if not t.startswith(_SAFE_TYPE_PREFIXES)]
+    refused = [t for t in untrusted if not t.startswith(_SAFE_TYPE_PREFIXES + tuple(extra_trusted))]
     if refused:
         raise PredictorError(f"skops file contains types outside sklearn/numpy, refused: {', '.join(refused)}")
     try:
@@ -145,13 +390,15 @@ def skops_estimator(data: bytes) -> Any:
         raise PredictorError(f"skops cannot load the model: {exc}") from None
 
 
-def sklearn_estimator(data: bytes, fmt: str) -> Any:
+def sklearn_estimator(data: bytes, fmt: str, extra_trusted: tuple[str, ...] | None = None) -> Any:
     """Deserialise a scikit-learn estimator stored as ``fmt`` (skops, joblib or pickle); PredictorError on failure.
 
+    ``extra_trusted``: skops trust prefixes beyond sklearn/numpy (default: those of the boosting libraries
+    installed here, see ``installed_trusted``; the packager passes the manifest's, ``trusted_prefixes``).
     joblib and pickle run code while loading: call this only on bytes whose sha256 was checked against the pin.
     """
     if fmt == "skops":
-        return skops_estimator(data)
+        return skops_estimator(data, installed_trusted() if extra_trusted is None else extra_trusted)
     try:
         if fmt == "joblib":
             import joblib  # lazy
@@ -166,23 +413,26 @@ def sklearn_estimator(data: bytes, fmt: str) -> Any:
     raise PredictorError(f"format {fmt!r} does not hold a scikit-learn estimator")
 
 
-def _sklearn_loader(fmt: str) -> Callable[[bytes], Predictor]:
-    return lambda data: SklearnPredictor(sklearn_estimator(data, fmt))
+def _sklearn_loader(fmt: str) -> Callable[[bytes, ModelSchema], Predictor]:
+    return lambda data, schema: SklearnPredictor(sklearn_estimator(data, fmt), schema)
 
 
-_LOADERS: dict[str, Callable[[bytes], Predictor]] = {
+_LOADERS: dict[str, Callable[[bytes, ModelSchema], Predictor]] = {
     "skops": _sklearn_loader("skops"),
     "onnx": OnnxPredictor,
     "keras": KerasPredictor,
     "joblib": _sklearn_loader("joblib"),
     "pickle": _sklearn_loader("pickle"),
+    "xgboost": XGBoostPredictor,
+    "lightgbm": LightGBMPredictor,
 }
 
 
-def load(data: bytes, fmt: str) -> Predictor:
-    """Deserialise ``data`` (already sha256-verified) as format ``fmt``; raise PredictorError on failure."""
+def load(data: bytes, fmt: str, schema: ModelSchema | None = None) -> Predictor:
+    """Deserialise ``data`` (already sha256-verified) as format ``fmt`` for ``schema``'s task (default: a binary
+    classifier); raise PredictorError on failure."""
     try:
         loader = _LOADERS[fmt]
     except KeyError:
         raise PredictorError(f"unknown MODEL_FORMAT {fmt!r}; expected one of {', '.join(FORMATS)}") from None
-    return loader(data)
+    return loader(data, schema or _BINARY_SCHEMA)

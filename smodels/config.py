@@ -23,7 +23,8 @@ NAMESPACE = "serverless-models"
 CLOUDS = ("aws", "gcp")
 PYTHON_VERSIONS = ("3.11", "3.12", "3.13", "3.14")
 ARCHITECTURES = ("x86_64", "arm64")
-RUNTIMES = ("native", "onnx")
+# auto: ONNX where the model converts and passes parity, else native (the packager decides and says why).
+RUNTIMES = ("auto", "native", "onnx")
 KINDS = ("echo", "model")
 
 # Platform ranges, checked per cloud the endpoint deploys to.
@@ -74,7 +75,7 @@ STACK_DEFAULTS: dict[str, Any] = {
     "bytecode": True,
 }
 ENDPOINT_DEFAULTS: dict[str, Any] = {
-    "runtime": "onnx",
+    "runtime": "auto",
     "memory": 512,
     "timeout": 30,
     "maxInstances": 10,
@@ -82,8 +83,8 @@ ENDPOINT_DEFAULTS: dict[str, Any] = {
     "reservedConcurrency": None,
     "ttlSeconds": 0,
 }
-# The book's three endpoints. ONNX is the default runtime: a package a third the size of scikit-learn's,
-# a cold start several times faster, no executing deserialiser, and the Keras model fits Lambda at all.
+# The book's three endpoints. The default runtime auto picks ONNX for both book models: a package a third the size
+# of scikit-learn's, a cold start several times faster, no executing deserialiser, and the Keras model fits Lambda.
 BOOK_ENDPOINTS: dict[str, dict[str, Any]] = {
     "echo": {"kind": "echo", "memory": 128, "timeout": 10},
     "pred": {"kind": "model", "model": "models/logreg"},
@@ -347,12 +348,12 @@ def _onnxruntime_pin() -> str:
 
 def lambda_env_bytes(ep: EndpointConfig) -> int:
     """The size Lambda counts for `ep`'s environment (keys plus values), an upper bound: the longest possible
-    MODEL_URI, and MODEL_FEATURE_TYPES at its longest.
+    MODEL_URI. The input schema ships in the package (MODEL_SCHEMA names the file), so a wide model costs nothing.
 
     The model object's key is `models/<manifest name>/<sha256>.<ext>`, its bucket name at most 63 characters; the
     packager's own variables are covered by LAMBDA_ENV_RESERVE_BYTES.
     """
-    from functions.contract import FORMATS, write_env
+    from functions.contract import FORMATS, SCHEMA_FILE, write_env
 
     m = ep.manifest
     if m is None:
@@ -361,14 +362,10 @@ def lambda_env_bytes(ep: EndpointConfig) -> int:
         fmt = "onnx" if ep.runtime == "onnx" else m.format
         uri = f"s3://{'b' * S3_BUCKET_NAME_MAX}/models/{m.name}/{'0' * 64}.{FORMATS.get(fmt, fmt)}"
         env = write_env(
-            ep.name, uri=uri, sha256="0" * 64, fmt=fmt, name=m.name, features=m.feature_names,
+            ep.name, uri=uri, sha256="0" * 64, fmt=fmt, name=m.name, schema_file=SCHEMA_FILE,
             framework=f"{m.framework} {m.framework_version}", ttl_seconds=ep.ttl_seconds,
         )  # fmt: skip
-    size = sum(len(str(k).encode()) + len(str(v).encode()) for k, v in env.items())
-    if m is not None and "MODEL_FEATURE_TYPES" not in env:
-        # The contract may also carry one type per feature: count it at its longest ("numeric" each).
-        size += len("MODEL_FEATURE_TYPES") + len(json.dumps(["numeric"] * len(m.feature_names), separators=(",", ":")))
-    return size
+    return sum(len(str(k).encode()) + len(str(v).encode()) for k, v in env.items())
 
 
 def _platform_problems(
@@ -401,10 +398,9 @@ def _platform_problems(
         size = lambda_env_bytes(ep)
         if size + LAMBDA_ENV_RESERVE_BYTES > LAMBDA_ENV_LIMIT_BYTES:
             problems.append(
-                f"{NAMESPACE}:endpoints.{ep.name}.model: the Lambda environment would be up to {size} bytes "
-                f"(MODEL_FEATURES lists {len(ep.manifest.feature_names) if ep.manifest else 0} features); Lambda "
+                f"{NAMESPACE}:endpoints.{ep.name}.model: the Lambda environment would be up to {size} bytes; Lambda "
                 f"allows {LAMBDA_ENV_LIMIT_BYTES} in all, {LAMBDA_ENV_RESERVE_BYTES} of them kept for the "
-                "package's own variables. Shorten the feature names, or deploy this endpoint to gcp only"
+                "package's own variables. Shorten the model's name, or deploy this endpoint to gcp only"
             )
     return problems
 

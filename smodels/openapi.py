@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from functions.contract import DEFAULT_MAX_BATCH_ROWS, DEFAULT_MAX_BODY_BYTES, ERROR_CODES, FLOAT32_MAX
+from functions.schema import ModelSchema
 
 OPENAPI_VERSION = "3.0.3"
 # ASCII digits only: JSON Schema patterns are ECMA-262, where \d is [0-9].
@@ -104,28 +105,47 @@ def input_limit(framework: str, runtime: str) -> float | None:
     return FLOAT32_MAX if framework == "keras" else None
 
 
-def _model_components(features: Sequence[str], max_batch_rows: int, max_abs: float | None = None,
-                      feature_types: Sequence[str] = ()) -> dict[str, Any]:
-    types = list(feature_types) or ["numeric"] * len(features)
+def _feature_schema(f: Any, max_abs: float | None) -> dict[str, Any]:
+    """What one feature accepts (functions/schema.py): numbers, 0/1, booleans, or its categories."""
+    if f.type == "binary":
+        out: dict[str, Any] = {"$ref": "#/components/schemas/BinaryValue"}
+    elif f.type == "categorical":
+        out = {"type": "string", "description": "One of the categories seen in training"
+               + (" (others are accepted: the model ignores unknown categories)." if f.ignore_unknown else ".")}
+        if not f.ignore_unknown:
+            out["enum"] = list(f.categories)
+    elif f.type == "boolean":
+        out = {"type": "boolean"}
+    elif f.type == "integer":
+        out = {"anyOf": [{"type": "integer"}, {"type": "string", "pattern": r"^[+-]?[0-9]{1,15}$"}],
+               "description": "A whole number (JSON integer or integer string)."}
+    else:
+        out = {"$ref": "#/components/schemas/FeatureValue"}
+    if f.nullable:
+        out = {"allOf": [out], "nullable": True} if "$ref" in out else {**out, "nullable": True}
+    return out
 
-    def value_ref(t: str) -> dict[str, str]:
-        return {"$ref": "#/components/schemas/" + ("BinaryValue" if t == "binary" else "FeatureValue")}
 
+def _model_components(schema: Any, max_batch_rows: int, max_abs: float | None = None) -> dict[str, Any]:
+    features = list(schema.names)
+    props = {f.name: _feature_schema(f, max_abs) for f in schema.features}
     row = {
         "type": "object",
         "description": "One row: every feature by name (the book's request).",
-        "required": list(features),
+        "required": features,
         "additionalProperties": False,
-        "properties": {name: value_ref(t) for name, t in zip(features, types, strict=True)},
-        "example": {name: ("1" if i == 0 else "0") for i, name in enumerate(features)},
+        "properties": props,
+        "example": {f.name: (f.categories[0] if f.categories else "1" if i == 0 else "0")
+                    for i, f in enumerate(schema.features)},
     }
+    kinds = {json.dumps(v, sort_keys=True) for v in props.values()}
     positional = {
         "type": "array",
         "description": f"One row as {len(features)} values in feature order: {', '.join(features)}.",
         "minItems": len(features),
         "maxItems": len(features),
-        # OpenAPI 3.0 has no per-position item schemas: exact when every feature has one type.
-        "items": value_ref(types[0]) if len(set(types)) == 1 else {"$ref": "#/components/schemas/FeatureValue"},
+        # OpenAPI 3.0 has no per-position item schemas: exact when every feature takes the same values.
+        "items": next(iter(props.values())) if len(kinds) == 1 else {},
     }
     batch = {
         "type": "object",
@@ -146,42 +166,56 @@ def _model_components(features: Sequence[str], max_batch_rows: int, max_abs: flo
         "properties": {"name": {"type": "string"}, "version": {"type": "string", "pattern": "^[0-9a-f]{64}$"}},
     }
     probability = {"type": "number", "minimum": 0, "maximum": 1}
+    labels = list(schema.classes)
+    label = {"enum": labels, "description": "A class label as trained."}
+    keys = [str(c) for c in labels]
+    prob_map = {"type": "object", "required": keys, "additionalProperties": False,
+                "properties": {k: probability for k in keys}, "description": "Probability of each class label."}
+    ok = {"type": "boolean", "enum": [True]}
+    if schema.task == "regression":
+        single = {"prediction": {"type": "number"}}
+        many = {"predictions": {"type": "array", "minItems": 1, "maxItems": max_batch_rows,
+                                "items": {"type": "number"}}}
+    elif schema.task == "binary-classification":
+        single = {"response": {"type": "string", "description": "The probability as a string (the book's field)."},
+                  "prediction": {**probability, "description": f"Probability of the class {labels[1]!r}."},
+                  "label": label}
+        many = {"predictions": {"type": "array", "minItems": 1, "maxItems": max_batch_rows, "items": probability},
+                "probabilities": {"type": "array", "minItems": 1, "maxItems": max_batch_rows, "items": prob_map}}
+    else:
+        single = {"prediction": label, "probabilities": prob_map}
+        many = {"predictions": {"type": "array", "minItems": 1, "maxItems": max_batch_rows, "items": label},
+                "probabilities": {"type": "array", "minItems": 1, "maxItems": max_batch_rows, "items": prob_map}}
     prediction = {
         "type": "object",
-        "required": ["success", "response", "prediction", "model"],
+        "required": ["success", *single, "model"],
         "additionalProperties": False,
-        "properties": {
-            "success": {"type": "boolean", "enum": [True]},
-            "response": {"type": "string", "description": "The probability as a string (the book's field)."},
-            "prediction": probability,
-            "model": model_ref,
-        },
+        "properties": {"success": ok, **single, "model": model_ref},
     }
     batch_prediction = {
         "type": "object",
-        "required": ["success", "predictions", "model"],
+        "required": ["success", *many, "model"],
         "additionalProperties": False,
-        "properties": {
-            "success": {"type": "boolean", "enum": [True]},
-            "predictions": {"type": "array", "minItems": 1, "maxItems": max_batch_rows, "items": probability},
-            "model": model_ref,
-        },
+        "properties": {"success": ok, **many, "model": model_ref},
     }
     metadata = {
         "type": "object",
         "required": ["success", "endpoint", "model", "limits"],
         "properties": {
-            "success": {"type": "boolean", "enum": [True]},
+            "success": ok,
             "endpoint": {"type": "string"},
             "model": {
                 "type": "object",
-                "required": ["name", "version", "features"],
+                "required": ["name", "version", "task", "features"],
                 "properties": {
                     "name": {"type": "string"},
                     "version": {"type": "string"},
                     "framework": {"type": "string"},
                     "format": {"type": "string"},
+                    "task": {"type": "string", "enum": [schema.task]},
                     "features": {"type": "array", "items": {"type": "string"}},
+                    "schema": {"type": "array", "items": {"type": "object"}},
+                    "classes": {"type": "array"},
                     "loaded": {"type": "boolean"},
                 },
             },
@@ -329,13 +363,15 @@ def build_spec(
     max_batch_rows: int = DEFAULT_MAX_BATCH_ROWS,
     max_abs: float | None = None,
     feature_types: Sequence[str] = (),
+    schema: Any = None,
     server: str | None = None,
 ) -> dict[str, Any]:
     """The OpenAPI document of one model endpoint taking ``features`` (model input order).
 
     ``path`` defaults to ``/<endpoint>`` (Cloud Functions' URL path; functions-framework serves any path).
     ``max_abs``: the largest |value| the model input holds (``FLOAT32_MAX`` for a float32 model; None: any
-    finite float64). ``feature_types``: one of functions.contract.FEATURE_TYPES per feature (default: all numeric).
+    finite float64). ``feature_types``: one of functions.contract.FEATURE_TYPES per feature (default: all numeric);
+    ``schema``: a functions.schema.ModelSchema (types, categories, task, classes) instead of names and types.
     Raises ValueError naming the argument if the features or limits are unusable.
     """
     names = _check_features(features)
@@ -350,7 +386,7 @@ def build_spec(
         + f". Features in model order: {', '.join(names)}. Limits: {max_batch_rows} rows per batch, "
         f"{DEFAULT_MAX_BODY_BYTES} bytes per body (defaults; MAX_BATCH_ROWS / MAX_BODY_BYTES).",
         {route: _model_path_item(endpoint, names, model_name)},
-        _model_components(names, max_batch_rows, max_abs, feature_types),
+        _model_components(schema or ModelSchema.simple(names, feature_types), max_batch_rows, max_abs),
         server,
     )
 
@@ -386,8 +422,8 @@ def build_stack_spec(cfg: Any, endpoints: Sequence[str] | None = None, server: s
         manifest = ep.manifest or load_manifest(ep.model, verify_artifact=False)
         models.append(f"{ep.name}: {manifest.name} ({', '.join(manifest.feature_names)})")
         item = _model_path_item(ep.name, manifest.feature_names, manifest.name)
-        comps = _model_components(manifest.feature_names, DEFAULT_MAX_BATCH_ROWS,
-                                  input_limit(manifest.framework, ep.runtime), [f.type for f in manifest.features])
+        comps = _model_components(ModelSchema.from_json(manifest.input_schema()), DEFAULT_MAX_BATCH_ROWS,
+                                  input_limit(manifest.framework, ep.runtime))
         prefix = "" if len([e for e in chosen if e.kind == "model"]) == 1 else _camel(ep.name)
         if prefix:
             text = json.dumps(item)
@@ -422,7 +458,7 @@ def spec_for_model(model_dir: str | Path, endpoint: str = "pred", server: str | 
     manifest = load_manifest(model_dir, verify_artifact=False)
     return build_spec(manifest.feature_names, endpoint, model_name=manifest.name, server=server,
                       max_abs=input_limit(manifest.framework, runtime),
-                      feature_types=[f.type for f in manifest.features])
+                      schema=ModelSchema.from_json(manifest.input_schema()))
 
 
 def _run(args: argparse.Namespace) -> int:

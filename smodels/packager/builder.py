@@ -12,9 +12,12 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
+from functions.contract import SCHEMA_FILE
 from smodels.packager.archive import iter_files, sha256_file, top, unzipped_size, write_zip
 from smodels.packager.deps import (
     BUILDER_VERSION,
+    DISTRIBUTIONS,
+    PINS,
     DepsSpec,
     build_deps,
     bytecode_interpreter,
@@ -22,17 +25,18 @@ from smodels.packager.deps import (
     deps_key,
     pin,
 )
-from smodels.packager.model import load_model_manifest, prepare_model
+from smodels.packager.model import load_model_manifest, manifest_requirements, prepare_model
 from smodels.packager.target import Target, interpreter_version
 from smodels.packager.types import BuildError, BuildOptions, FunctionBuild, LayerBuild
 
 MODULES = {
     "echo": ("__init__.py", "contract.py", "http.py", "echo.py"),
-    "model": ("__init__.py", "contract.py", "http.py", "store.py", "predictors.py", "model_cache.py", "app.py"),
+    "model": ("__init__.py", "contract.py", "http.py", "schema.py", "store.py", "predictors.py", "model_cache.py",
+              "app.py"),
 }
 ADAPTER = {"aws": "aws.py", "gcp": "gcp.py"}
 GCP_MAIN = b"from functions.gcp import echo, pred, predict  # noqa: F401\n"
-SKLEARN_VERSION = "1.9.1"  # the scikit-learn the pins below are tested with (the dev venv's)
+SKLEARN_VERSION = PINS["scikit-learn"]  # the scikit-learn the pins are tested with (the dev venv's)
 
 
 def resolve_target(cfg, opts: BuildOptions) -> Target:
@@ -43,7 +47,14 @@ def resolve_target(cfg, opts: BuildOptions) -> Target:
 
 
 def requirements_for(cloud: str, kind: str, runtime: str, manifest) -> DepsSpec:
-    """Exact pins a function needs on `cloud` (Lambda: installed into the zip; GCP: its requirements.txt)."""
+    """Exact pins a function needs on `cloud` (Lambda: installed into the zip; GCP: its requirements.txt).
+
+    `runtime` is what serves the model ("onnx" or "native"; resolve "auto" with `prepare_model` first). A native
+    model gets only its own libraries: a scikit-learn model scikit-learn + skops + numpy + scipy (+ pandas when it
+    is called with a DataFrame, + xgboost-cpu / lightgbm when a booster sits in its Pipeline); an XGBoost booster
+    xgboost-cpu + numpy + scipy; a LightGBM booster lightgbm + numpy + scipy. Versions follow the manifest's
+    `requirements`; one the package would not install is a BuildError.
+    """
     ff = (pin("functions-framework"),) if cloud == "gcp" else ()
     if kind == "echo":
         return DepsSpec(pins=ff)
@@ -55,21 +66,10 @@ def requirements_for(cloud: str, kind: str, runtime: str, manifest) -> DepsSpec:
             unused=("flatbuffers", "protobuf", "packaging") if cloud == "aws" else (),
             imports=("numpy", "onnxruntime"),
         )
-    if manifest.framework == "scikit-learn":
-        if manifest.framework_version != SKLEARN_VERSION:
-            raise BuildError(
-                f"model {manifest.name}: framework_version is scikit-learn {manifest.framework_version}, but the "
-                f"package would install scikit-learn {SKLEARN_VERSION} (the version its skops/numpy/scipy pins are "
-                f"tested with). A model must be served by the scikit-learn that saved it: retrain with "
-                f"{SKLEARN_VERSION}, or use runtime onnx."
-            )
-        return DepsSpec(
-            pins=(pin("scikit-learn", manifest.framework_version), pin("skops"), pin("numpy"), pin("scipy"), *ff),
-            # prettytable + wcwidth (4 MB) serve skops.card (model cards) only; skops.io never imports them.
-            unused=("prettytable", "wcwidth") if cloud == "aws" else (),
-            imports=("numpy", "scipy", "sklearn.linear_model", "skops.io"),
-        )
-    if manifest.framework == "keras":
+    if runtime != "native":
+        raise BuildError(f"model {manifest.name}: runtime {runtime!r} must be resolved to onnx or native first "
+                         "(prepare_model)")
+    if manifest.framework == "keras" or manifest.format == "keras":
         if cloud == "aws":
             raise BuildError(
                 f"model {manifest.name}: native Keras does not fit Lambda (Keras 3 needs a backend: jax + scipy "
@@ -80,7 +80,59 @@ def requirements_for(cloud: str, kind: str, runtime: str, manifest) -> DepsSpec:
             pins=(pin("keras", manifest.framework_version), pin("jax"), pin("jaxlib"), pin("numpy"), *ff),
             env={"KERAS_BACKEND": "jax"},
         )
-    raise BuildError(f"model {manifest.name}: unsupported framework {manifest.framework!r}")
+    libraries = _native_libraries(manifest)
+    pins = [_checked_pin(manifest, lib) for lib in libraries] + [pin("numpy"), pin("scipy")]
+    imports = ["numpy", "scipy"]
+    unused: tuple[str, ...] = ()
+    if "scikit-learn" in libraries:
+        pins.append(pin("skops"))
+        imports += ["sklearn.linear_model", "skops.io"]
+        # prettytable + wcwidth (4 MB) serve skops.card (model cards) only; skops.io never imports them.
+        unused = ("prettytable", "wcwidth") if cloud == "aws" else ()
+    imports += [{"xgboost": "xgboost", "lightgbm": "lightgbm", "pandas": "pandas"}[lib]
+                for lib in libraries if lib != "scikit-learn"]
+    return DepsSpec(pins=(*pins, *ff), unused=unused, imports=tuple(imports))
+
+
+def _native_libraries(manifest) -> list[str]:
+    """The libraries (requirements names) the native model needs at serving time, in pin order."""
+    fmt = manifest.format
+    if fmt in ("xgboost", "lightgbm"):
+        return [fmt]  # the booster alone: no scikit-learn
+    if fmt not in ("skops", "joblib", "pickle"):
+        raise BuildError(f"model {manifest.name}: unsupported format {fmt!r} for runtime native")
+    requirements = manifest_requirements(manifest)
+    libraries = ["scikit-learn"] + [lib for lib in ("xgboost", "lightgbm") if lib in requirements or
+                                    manifest.framework == lib]
+    if "pandas" in requirements or _needs_pandas(manifest):
+        libraries.append("pandas")
+    return libraries
+
+
+def _needs_pandas(manifest) -> bool:
+    """True when the estimator is called with a DataFrame (functions.predictors.needs_frame)."""
+    from functions.predictors import needs_frame
+    from functions.schema import ModelSchema
+    from smodels.packager.model import _load_sklearn
+
+    return needs_frame(_load_sklearn(manifest), ModelSchema.from_json(manifest.input_schema()))
+
+
+def _checked_pin(manifest, library: str) -> str:
+    """`dist==version` for a library of the native model; BuildError if the manifest needs another version."""
+    dist = DISTRIBUTIONS[library]
+    have = PINS[dist]
+    want = manifest_requirements(manifest).get(library)
+    if want is None and library == "scikit-learn" and manifest.framework == "scikit-learn":
+        want = manifest.framework_version
+    if want is not None and want != have:
+        raise BuildError(
+            f"model {manifest.name}: it needs {library} {want} (the manifest's requirements), but the package would "
+            f"install {dist} {have} (the version the packager's numpy/scipy pins are tested with). A model must be "
+            f"served by the library version that saved it: re-save it with {library} {have} (smodels add-model), "
+            f"or use runtime onnx."
+        )
+    return pin(dist)
 
 
 def function_sources(functions_dir: Path, kind: str, cloud: str) -> list[tuple[str, Path]]:
@@ -101,6 +153,17 @@ def _sources_hash(sources: list[tuple[str, Path]]) -> str:
 
 
 KEEP_BUILDS = 3
+
+
+def _schema_file(manifest, out_dir: Path) -> Path:
+    """The model's input schema as the file the function reads (MODEL_SCHEMA), content-addressed in the cache."""
+    data = (json.dumps(manifest.input_schema(), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+            + "\n").encode("utf-8")
+    path = out_dir / "schemas" / f"{hashlib.sha256(data).hexdigest()[:16]}.json"
+    if not path.is_file():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+    return path
 
 
 def _prune(directory: Path, keep: set[str]) -> None:
@@ -125,14 +188,34 @@ def build_function(cfg, endpoint, cloud: str, opts: BuildOptions) -> FunctionBui
         if endpoint.model is None:
             raise BuildError(f"endpoint {endpoint.name}: a model endpoint needs a model manifest")
         manifest = endpoint.manifest or load_model_manifest(endpoint.model)
-        spec = requirements_for(cloud, endpoint.kind, endpoint.runtime, manifest)
         opts.say(f"{cloud}/{endpoint.name}: preparing model {manifest.name} ({endpoint.runtime})")
-        model = prepare_model(manifest, endpoint.runtime, opts.out_dir)
+        model = prepare_model(manifest, endpoint.runtime, opts.out_dir,
+                              onnx_refused=_onnx_refused(cfg, cloud, opts))
+        try:
+            spec = requirements_for(cloud, endpoint.kind, model.runtime, manifest)
+        except BuildError as exc:
+            if endpoint.runtime != "auto":
+                raise
+            raise BuildError(f"{exc}\n(runtime auto chose native because {model.runtime_reason[len('auto: '):]})"
+                             ) from None
+        sources.append((SCHEMA_FILE, _schema_file(manifest, Path(opts.out_dir))))
     else:
         spec = requirements_for(cloud, endpoint.kind, endpoint.runtime, None)
     if cloud == "gcp":
         return _build_gcp(cfg, endpoint, sources, spec, model, opts, t0)
     return _build_aws(cfg, endpoint, sources, spec, model, opts, t0)
+
+
+def _onnx_refused(cfg, cloud: str, opts: BuildOptions) -> str | None:
+    """Why ONNX cannot serve on this target (runtime auto then goes native), or None."""
+    from smodels.config import ONNXRUNTIME_ARM64_LAMBDA_OK
+
+    if cloud != "aws" or resolve_target(cfg, opts).arch != "arm64":
+        return None
+    if PINS["onnxruntime"] in ONNXRUNTIME_ARM64_LAMBDA_OK:
+        return None
+    return (f"onnxruntime {PINS['onnxruntime']} cannot detect the CPU on arm64 Lambda "
+            "(/sys/devices/system/cpu/possible is missing there; onnxruntime#10038)")
 
 
 def _build_gcp(cfg, endpoint, sources, spec: DepsSpec, model, opts: BuildOptions, t0: float) -> FunctionBuild:
@@ -156,7 +239,8 @@ def _build_gcp(cfg, endpoint, sources, spec: DepsSpec, model, opts: BuildOptions
         cloud="gcp",
         endpoint=endpoint.name,
         kind=endpoint.kind,
-        runtime=endpoint.runtime,
+        runtime=model.runtime if model else "native",
+        runtime_reason=model.runtime_reason if model else "",
         archive=archive,
         archive_sha256=sha,
         zipped_bytes=archive.stat().st_size,
@@ -294,7 +378,8 @@ def _aws_result(cfg, endpoint, target, archive, info, layer, model, spec, t0, ca
         cloud="aws",
         endpoint=endpoint.name,
         kind=endpoint.kind,
-        runtime=endpoint.runtime,
+        runtime=model.runtime if model else "native",
+        runtime_reason=model.runtime_reason if model else "",
         archive=archive,
         archive_sha256=info["archive_sha256"],
         zipped_bytes=info["zipped_bytes"],

@@ -33,6 +33,7 @@ def _result_dict(r) -> dict:
         "endpoint": r.endpoint,
         "kind": r.kind,
         "runtime": r.runtime,
+        "runtime_reason": r.runtime_reason,
         "cloud_runtime": r.cloud_runtime,
         "architecture": r.architecture,
         "handler": r.handler,
@@ -66,6 +67,7 @@ def _result_dict(r) -> dict:
             "key": r.model.key,
             "size_bytes": r.model.size_bytes,
             "parity_max_abs_diff": r.model.parity_max_abs_diff,
+            "conversion": r.model.conversion,
         },
     }
 
@@ -107,6 +109,8 @@ def run(args: argparse.Namespace) -> int:
     for r in results.values():
         entry = r.handler or r.entry_point
         print(f"{r.cloud}/{r.endpoint}  [{r.kind}, {r.runtime}, {r.cloud_runtime} {r.architecture}]  {entry}")
+        if r.kind == "model":
+            print(f"  runtime   {r.runtime} ({r.runtime_reason})")
         print(f"  archive   {r.archive}{'  (cached)' if r.cached else ''}")
         print(f"  size      {_mb(r.zipped_bytes)} zipped, {_mb(r.unzipped_bytes)} unzipped"
               + ("  -> upload through S3" if r.needs_s3 else ""))

@@ -36,7 +36,16 @@ PINS = {
     # Keras needs a backend to serve; torch on PyPI drags in the CUDA wheels (GBs), jax's wheels are CPU-only.
     "jax": "0.10.2",
     "jaxlib": "0.10.2",
+    # Native tabular models: a model is served by the version that saved it (the manifest's `requirements` must
+    # name these versions, else the build stops). XGBoost ships as `xgboost-cpu`: the `xgboost` wheel for Linux
+    # depends on nvidia-nccl (GPU collectives, hundreds of MB).
+    "scikit-learn": "1.9.1",
+    "xgboost-cpu": "3.2.0",
+    "lightgbm": "4.7.0",
+    "pandas": "3.1.1",  # only for estimators called with a DataFrame (functions.predictors.needs_frame)
 }
+# The distribution that serves each library a manifest's `requirements` names (by its import/PyPI name).
+DISTRIBUTIONS = {"scikit-learn": "scikit-learn", "xgboost": "xgboost-cpu", "lightgbm": "lightgbm", "pandas": "pandas"}
 # Transitive pins resolve as they were on this date, so a rebuild next month resolves the same closure.
 EXCLUDE_NEWER = "2026-11-25T00:00:00Z"
 # Lambda's Python runtime ships these; a package must never carry its own copy.

@@ -1,16 +1,24 @@
-"""The model object a function serves: the manifest's artifact as is (native), or converted to ONNX at build time.
+"""The model object a function serves, and the runtime that serves it: the manifest's artifact as is (native), or
+converted to ONNX at build time (runtime ``auto``, the default: ONNX where it converts and passes parity).
 
-scikit-learn models convert with skl2onnx (double input, no ZipMap: outputs `label` and `probabilities`),
-except a binary LogisticRegression, which becomes a 3-node sigmoid graph (output `prob`).
-Keras models convert without Keras: a `.keras` file is a zip of `config.json` + `model.weights.h5`, so the Dense
-layers' kernels and biases are read with h5py and the graph is written with onnx.helper (Gemm + activation).
-Every conversion is checked against the manifest's samples and parity rows before it is accepted, and cached
-under `.build/models/<name>/` keyed by the manifest, the artifact and the converter versions.
+scikit-learn models (Pipelines included, with XGBoost/LightGBM inside) convert with skl2onnx, XGBoost and LightGBM
+boosters with onnxmltools (smodels/packager/convert.py); a binary LogisticRegression becomes a 3-node sigmoid graph
+(output `prob`). Keras models convert without Keras: a `.keras` file is a zip of `config.json` +
+`model.weights.h5`, so the Dense layers' kernels and biases are read with h5py and the graph is written with
+onnx.helper (Gemm + activation).
+Every conversion is checked against the manifest's samples and parity rows, parsed as the function parses a
+request (functions.schema) and run through the very predictor the function ships (functions.predictors):
+max abs difference <= 1e-5 (regression: relative to max(1, max |output|); multiclass: over every probability),
+plus, where the schema allows them, a missing value or an unseen category against the native model. The first
+candidate that passes is kept; with `auto`, none passing means native, with the reason. Results (and failures)
+are cached under `.build/models/<name>/` keyed by the manifest, the artifact, the converter versions and the
+serving code.
 """
 
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import io
 import json
 import os
@@ -22,11 +30,15 @@ from functions.contract import FORMATS
 from smodels.manifest import sha256_file
 from smodels.packager.types import BuildError, ModelArtifact
 
+RUNTIMES = ("auto", "native", "onnx")
 PARITY_TOLERANCE = 1e-5
 ONNX_OPSET = 17
 ONNX_IR_VERSION = 8
-KERAS_ACTIVATIONS = {"relu": "Relu", "sigmoid": "Sigmoid", "tanh": "Tanh", "linear": None, None: None}
-MODEL_CONVERTER_VERSION = "4"
+KERAS_ACTIVATIONS = {"relu": "Relu", "sigmoid": "Sigmoid", "tanh": "Tanh", "softmax": "Softmax", "linear": None,
+                     None: None}
+MODEL_CONVERTER_VERSION = "4"  # written into every graph (producer_version): a bump changes every model object
+SKLEARN_FORMATS = ("skops", "joblib", "pickle")
+FUNCTIONS_DIR = Path(__file__).resolve().parents[2] / "functions"
 
 
 def object_key(name: str, sha256: str, fmt: str) -> str:
@@ -46,64 +58,29 @@ def load_model_manifest(model: Any):
         raise BuildError(f"model manifest {model}: {exc}") from None
 
 
-def prepare_model(model: Any, runtime: str, out_dir: Path | str = ".build") -> ModelArtifact:
-    """The artifact to upload for `model` (manifest, dir or model.json) served with `runtime` ("native" | "onnx").
+def prepare_model(model: Any, runtime: str, out_dir: Path | str = ".build", *,
+                  onnx_refused: str | None = None) -> ModelArtifact:
+    """The artifact to upload for `model` (manifest, dir or model.json) served with `runtime`.
 
-    native: the manifest's artifact as is. onnx: converted (or the artifact itself if it is ONNX already),
-    parity-checked against the manifest (max abs difference <= 1e-5, else BuildError naming the worst row).
+    native: the manifest's artifact as is. onnx: converted (or the artifact itself if it is ONNX already) and
+    parity-checked, else BuildError naming the worst row. auto: onnx where that succeeds, else native; the
+    artifact's `runtime_reason` says which and why. `onnx_refused` (e.g. arm64 Lambda): auto goes native with it.
     """
     manifest = load_model_manifest(model)
-    if runtime not in ("native", "onnx"):
-        raise BuildError(f"runtime: expected native or onnx, got {runtime!r}")
-    if runtime == "native" or manifest.format == "onnx":
-        path = manifest.artifact_path
-        return ModelArtifact(
-            path=path,
-            sha256=manifest.sha256,
-            format=manifest.format,
-            key=object_key(manifest.name, manifest.sha256, manifest.format),
-            manifest=manifest,
-            size_bytes=path.stat().st_size,
-        )
-
-    manifest_bytes = (manifest.directory / "model.json").read_bytes()
-    key = hashlib.sha256(
-        json.dumps(
-            {
-                "converter": MODEL_CONVERTER_VERSION,
-                "manifest": hashlib.sha256(manifest_bytes).hexdigest(),
-                "artifact": manifest.sha256,
-                "tools": _tool_versions(manifest.framework),
-            },
-            sort_keys=True,
-        ).encode()
-    ).hexdigest()[:16]
-    cache = Path(out_dir) / "models" / manifest.name
-    record = cache / f"convert-{key}.json"
-    if record.is_file():
-        info = json.loads(record.read_text())
-        path = cache / f"{info['sha256']}.onnx"
-        if path.is_file() and sha256_file(path) == info["sha256"]:
-            return _onnx_artifact(manifest, path, info["sha256"], info["parity_max_abs_diff"])
-
-    if manifest.framework == "scikit-learn":
-        onnx_bytes = _convert_sklearn(manifest)
-    elif manifest.framework == "keras":
-        onnx_bytes = convert_keras_file(manifest.artifact_path, len(manifest.features))
-    else:
-        raise BuildError(f"framework: no ONNX converter for {manifest.framework!r}")
-    gap = check_parity(onnx_bytes, manifest)
-    sha = hashlib.sha256(onnx_bytes).hexdigest()
-    cache.mkdir(parents=True, exist_ok=True)
-    path = cache / f"{sha}.onnx"
-    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
-    tmp.write_bytes(onnx_bytes)
-    os.replace(tmp, path)
-    record.write_text(json.dumps({"sha256": sha, "parity_max_abs_diff": gap}, sort_keys=True))
-    return _onnx_artifact(manifest, path, sha, gap)
-
-
-def _onnx_artifact(manifest, path: Path, sha: str, gap: float) -> ModelArtifact:
+    if runtime not in RUNTIMES:
+        raise BuildError(f"runtime: expected one of {', '.join(RUNTIMES)}, got {runtime!r}")
+    if manifest.format == "onnx":
+        return _as_is(manifest, f"{'auto' if runtime == 'auto' else 'forced'}: the artifact is ONNX already")
+    if runtime == "native":
+        return _as_is(manifest, "forced")
+    if runtime == "auto" and onnx_refused:
+        return _as_is(manifest, f"auto: {onnx_refused}")
+    try:
+        path, sha, gap, how = _converted(manifest, Path(out_dir))
+    except BuildError as exc:
+        if runtime == "onnx":
+            raise
+        return _as_is(manifest, f"auto: {exc}")
     return ModelArtifact(
         path=path,
         sha256=sha,
@@ -113,14 +90,80 @@ def _onnx_artifact(manifest, path: Path, sha: str, gap: float) -> ModelArtifact:
         size_bytes=path.stat().st_size,
         converted=True,
         parity_max_abs_diff=gap,
+        runtime_reason=f"{'auto' if runtime == 'auto' else 'forced'}: parity {gap:.2g}",
+        conversion=how,
     )
 
 
-def _tool_versions(framework: str) -> dict[str, str]:
+def _as_is(manifest, reason: str) -> ModelArtifact:
+    path = manifest.artifact_path
+    return ModelArtifact(
+        path=path,
+        sha256=manifest.sha256,
+        format=manifest.format,
+        key=object_key(manifest.name, manifest.sha256, manifest.format),
+        manifest=manifest,
+        size_bytes=path.stat().st_size,
+        runtime_reason=reason,
+    )
+
+
+def _converted(manifest, out_dir: Path) -> tuple[Path, str, float, str]:
+    """(path, sha256, parity gap, how) of the manifest's ONNX conversion, from the cache or converted now; BuildError
+    with the reason when no conversion passes (cached too: the same inputs fail the same way)."""
+    manifest_file = manifest.directory / "model.json"
+    manifest_bytes = manifest_file.read_bytes() if manifest_file.is_file() else json.dumps(
+        manifest.to_dict(), sort_keys=True).encode()
+    key = hashlib.sha256(
+        json.dumps(
+            {
+                "converter": MODEL_CONVERTER_VERSION,
+                "manifest": hashlib.sha256(manifest_bytes).hexdigest(),
+                "artifact": manifest.sha256,
+                "tools": _tool_versions(manifest),
+                "serving": _serving_code_hash(),
+            },
+            sort_keys=True,
+        ).encode()
+    ).hexdigest()[:16]
+    cache = out_dir / "models" / manifest.name
+    record = cache / f"convert-{key}.json"
+    if record.is_file():
+        info = json.loads(record.read_text())
+        if info.get("failure"):
+            raise BuildError(info["failure"])
+        path = cache / f"{info['sha256']}.onnx"
+        if path.is_file() and sha256_file(path) == info["sha256"]:
+            return path, info["sha256"], info["parity_max_abs_diff"], info.get("how", "")
+
+    try:
+        onnx_bytes, gap, how = convert_checked(manifest)
+    except ConversionFailed as exc:
+        cache.mkdir(parents=True, exist_ok=True)
+        record.write_text(json.dumps({"failure": str(exc)}, sort_keys=True))
+        raise
+    sha = hashlib.sha256(onnx_bytes).hexdigest()
+    cache.mkdir(parents=True, exist_ok=True)
+    path = cache / f"{sha}.onnx"
+    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
+    tmp.write_bytes(onnx_bytes)
+    os.replace(tmp, path)
+    record.write_text(json.dumps({"sha256": sha, "parity_max_abs_diff": gap, "how": how}, sort_keys=True))
+    return path, sha, gap, how
+
+
+class ConversionFailed(BuildError):
+    """No candidate conversion of the model reproduces it (the reason names the converter, error or worst row)."""
+
+
+def _tool_versions(manifest) -> dict[str, str]:
     from importlib.metadata import PackageNotFoundError, version
 
-    names = ["onnx", "onnxruntime", "numpy"] + (["skl2onnx", "scikit-learn", "skops"] if framework != "keras" else [])
-    names += ["h5py"] if framework == "keras" else []
+    names = ["onnx", "onnxruntime", "numpy"]
+    if manifest.framework == "keras":
+        names += ["h5py"]
+    else:
+        names += ["skl2onnx", "onnxmltools", "scikit-learn", "skops", "pandas", "xgboost-cpu", "xgboost", "lightgbm"]
     out = {}
     for n in names:
         try:
@@ -130,41 +173,221 @@ def _tool_versions(framework: str) -> dict[str, str]:
     return out
 
 
-def _load_sklearn(manifest) -> Any:
-    """The manifest's scikit-learn estimator, read by the very loader the function ships (skops trust list
-    included); its sha256 was verified when the manifest loaded, which is what makes joblib/pickle acceptable."""
-    from functions.predictors import PredictorError, sklearn_estimator
+def _serving_code_hash() -> str:
+    """The predictors and the schema parser decide what a conversion is checked with: a change re-checks."""
+    digest = hashlib.sha256()
+    for name in ("predictors.py", "schema.py"):
+        digest.update(hashlib.sha256((FUNCTIONS_DIR / name).read_bytes()).digest())
+    return digest.hexdigest()
+
+
+def _schema(manifest):
+    from functions.schema import ModelSchema, SchemaError
 
     try:
-        return sklearn_estimator(manifest.artifact_path.read_bytes(), manifest.format)
+        return ModelSchema.from_json(manifest.input_schema())
+    except SchemaError as exc:
+        raise BuildError(f"model {manifest.name}: input schema: {exc}") from None
+
+
+def manifest_requirements(manifest) -> dict[str, str]:
+    """The manifest's `requirements`: every library the native model needs (schema 1: its framework)."""
+    return dict(getattr(manifest, "requirements", None) or {manifest.framework: manifest.framework_version})
+
+
+def _load_sklearn(manifest) -> Any:
+    """The manifest's scikit-learn estimator, read by the very loader the function ships (skops trust list
+    included, widened to the boosting libraries its `requirements` name); its sha256 was verified when the
+    manifest loaded, which is what makes joblib/pickle acceptable."""
+    from functions.predictors import PredictorError, sklearn_estimator, trusted_prefixes
+
+    try:
+        return sklearn_estimator(manifest.artifact_path.read_bytes(), manifest.format,
+                                 trusted_prefixes(manifest_requirements(manifest)))
     except PredictorError as exc:
         raise BuildError(f"artifact: {exc}") from None
 
 
-def _convert_sklearn(manifest) -> bytes:
+def candidates(manifest, schema) -> list:
+    """The conversions to try for `manifest`, in order (smodels.packager.convert.Candidate)."""
+    from smodels.packager.convert import Candidate, booster_candidates, sklearn_candidates
+
+    name = manifest.name
+    if manifest.framework == "keras" and manifest.format == "keras":
+        return [Candidate("weights read with h5py, Gemm graph", "the Keras converter", "Keras model",
+                          lambda: convert_keras_file(manifest.artifact_path, len(manifest.features)))]
+    missing = [m for m in ("skl2onnx", "onnxmltools") if importlib.util.find_spec(m) is None]
+    if missing:  # an environment problem, not the model's: never cached as the model's failure
+        raise BuildError(f"runtime onnx needs {' and '.join(missing)} in the build environment")
+    if manifest.format in ("xgboost", "lightgbm"):
+        return booster_candidates(manifest.format, manifest.artifact_path.read_bytes(), schema, name,
+                                  MODEL_CONVERTER_VERSION)
+    if manifest.format not in SKLEARN_FORMATS:
+        raise ConversionFailed(f"no ONNX converter for format {manifest.format!r}")
+    est = _load_sklearn(manifest)
+    out = []
+    from functions.predictors import needs_frame
+
+    if schema.task == "binary-classification" and schema.numeric and not needs_frame(est, schema):
+        out.append(Candidate("3-node sigmoid graph", "the LogisticRegression converter", type(est).__name__,
+                             lambda: _compact_binary_logistic(est, len(schema.features), name) or b""))
+    return out + sklearn_candidates(est, schema, name, MODEL_CONVERTER_VERSION)
+
+
+def convert_checked(manifest) -> tuple[bytes, float, str]:
+    """(ONNX bytes, parity gap, how) of the first candidate conversion that reproduces the manifest; else
+    ConversionFailed with the reason of the candidate that came closest."""
+    schema = _schema(manifest)
+    data = parity_data(manifest, schema)
+    probes = None
+    failures: list[tuple[int, str]] = []  # (how far it got: 0 convert, 1 run, 2 parity, 3 probes; reason)
+    for cand in candidates(manifest, schema):
+        try:
+            onnx_bytes = cand.make()
+        except Exception as exc:  # converters raise RuntimeError, NotImplementedError, TypeError, ...
+            failures.append((0, f"{cand.converter} cannot convert {cand.what}: {_one_line(exc)}"))
+            continue
+        if not onnx_bytes:
+            continue  # a candidate that does not apply (e.g. a multinomial LogisticRegression)
+        try:
+            gap, worst, got = parity_gap(onnx_bytes, schema, data)
+        except Exception as exc:  # onnxruntime's own exception classes, PredictorError
+            failures.append((1, f"onnxruntime cannot run the ONNX conversion of {cand.what} ({cand.how}): "
+                                f"{_one_line(exc)}"))
+            continue
+        if not gap <= PARITY_TOLERANCE:
+            failures.append((2, _parity_message(manifest, schema, data, gap, worst, got)))
+            continue
+        if probes is None:
+            probes = native_probes(manifest, schema, data)
+        problem = probe_problem(onnx_bytes, schema, probes)
+        if problem:
+            failures.append((3, f"the ONNX conversion of {cand.what} differs from the native model on {problem}"))
+            continue
+        return onnx_bytes, gap, cand.how
+    if not failures:
+        raise ConversionFailed(f"no ONNX conversion applies to {manifest.name}")
+    best = max(f[0] for f in failures)
+    raise ConversionFailed(next(reason for stage, reason in failures if stage == best))
+
+
+def _one_line(exc: BaseException, limit: int = 300) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+class ParityData:
+    """The manifest's parity rows and samples as one parsed batch, their expected outputs and where each came from."""
+
+    def __init__(self, batch: Any, expected: Any, labels: list[str], inputs: list[Any]) -> None:
+        self.batch, self.expected, self.labels, self.inputs = batch, expected, labels, inputs
+
+
+def parity_data(manifest, schema) -> ParityData:
+    """Parity rows then samples, parsed exactly as the function parses a request; BuildError if one does not fit."""
+    import numpy as np
+
+    from functions.http import ApiError
+
+    rows = [list(r) for r in manifest.parity.rows]
+    samples = [dict(s.input) for s in manifest.samples]
+    labels = [f"parity row {i}" for i in range(len(rows))] + [f"sample {i}" for i in range(len(samples))]
     try:
-        from skl2onnx import convert_sklearn
-        from skl2onnx.common.data_types import DoubleTensorType
-    except ImportError as exc:
-        raise BuildError(f"runtime onnx needs skl2onnx in the build environment: {exc}") from None
-    clf = _load_sklearn(manifest)
-    n = len(manifest.features)
-    compact = _compact_binary_logistic(clf, n, manifest.name)
-    if compact is not None:
-        return compact
+        batch = schema.parse({"instances": rows + samples}, max_rows=len(rows) + len(samples))
+    except ApiError as exc:
+        raise BuildError(f"model {manifest.name}: a parity row or sample does not fit the input schema "
+                         f"({exc.message}; instances[i] counts parity rows first, then samples)") from None
+    expected = np.asarray([*manifest.parity.outputs, *(s.output for s in manifest.samples)], dtype=np.float64)
+    return ParityData(batch, expected, labels, [*rows, *samples])
+
+
+def parity_gap(onnx_bytes: bytes, schema, data: ParityData) -> tuple[float, int, Any]:
+    """(max difference, worst row, ONNX outputs) of the ONNX model through the shipped predictor: abs difference
+    (multiclass: over every probability; regression: relative to max(1, max |expected|))."""
+    import numpy as np
+
+    from functions.predictors import OnnxPredictor
+
+    got = OnnxPredictor(onnx_bytes, schema).predict(data.batch)
+    if got.shape != data.expected.shape:
+        raise BuildError(f"ONNX outputs have shape {got.shape}; the manifest's have {data.expected.shape}")
+    diff = np.abs(got - data.expected)
+    per_row = diff.max(axis=1) if diff.ndim == 2 else diff
+    per_row = np.where(np.isnan(per_row), np.inf, per_row) / _scale(schema, data.expected)
+    worst = int(np.argmax(per_row))
+    return float(per_row[worst]), worst, got
+
+
+def _scale(schema, expected) -> float:
+    import numpy as np
+
+    if schema.task != "regression" or expected.size == 0:
+        return 1.0
+    return float(max(1.0, np.max(np.abs(expected))))
+
+
+def _parity_message(manifest, schema, data: ParityData, gap: float, worst: int, got) -> str:
+    scale = _scale(schema, data.expected)
+    relative = f" (relative to max(1, max |output|) = {scale:.6g})" if scale != 1.0 else ""
+    return (f"ONNX parity failed for {manifest.name}: max abs difference {gap:.3g}{relative} > {PARITY_TOLERANCE} "
+            f"at {data.labels[worst]} (input {data.inputs[worst]}: ONNX {_fmt(got[worst])}, manifest "
+            f"{_fmt(data.expected[worst])})")
+
+
+def _fmt(value) -> str:
+    import numpy as np
+
+    arr = np.asarray(value)
+    return repr(float(arr)) if arr.ndim == 0 else "[" + ", ".join(f"{float(v)!r}" for v in arr) + "]"
+
+
+def native_probes(manifest, schema, data: ParityData) -> tuple[Any, Any, list[str]] | None:
+    """Rows the manifest may not cover, with the native model's outputs on them: the first parity row with one
+    nullable feature missing, or one ignore-unknown category unseen. None when there are none (or the native
+    model cannot be run here)."""
+    import numpy as np
+
+    from functions import predictors
+
+    base = data.inputs[0]
+    base = [base[n] for n in schema.names] if isinstance(base, dict) else list(base)
+    rows, labels = [], []
+    for j, f in enumerate(schema.features):
+        if f.nullable:
+            rows.append([None if k == j else v for k, v in enumerate(base)])
+            labels.append(f"a missing {f.name!r}")
+        if f.type == "categorical" and f.ignore_unknown:
+            rows.append(["<smodels probe: not a category>" if k == j else v for k, v in enumerate(base)])
+            labels.append(f"an unseen category of {f.name!r}")
+    if not rows or manifest.format == "keras":
+        return None
     try:
-        onx = convert_sklearn(
-            clf,
-            initial_types=[("x", DoubleTensorType([None, n]))],
-            options={id(clf): {"zipmap": False}},
-            target_opset=ONNX_OPSET,
-        )
-    except Exception as exc:  # skl2onnx raises plain RuntimeError/NotImplementedError for unsupported models
-        raise BuildError(f"skl2onnx cannot convert {type(clf).__name__}: {exc}") from None
-    onx.graph.name = f"{manifest.name}"  # skl2onnx names the graph with a random uuid
-    onx.producer_name = "smodels"
-    onx.producer_version = MODEL_CONVERTER_VERSION
-    return onx.SerializeToString(deterministic=True)
+        batch = schema.parse({"instances": rows}, max_rows=len(rows))
+        native = (predictors.SklearnPredictor(_load_sklearn(manifest), schema) if manifest.format in SKLEARN_FORMATS
+                  else predictors.load(manifest.artifact_path.read_bytes(), manifest.format, schema))
+        expected = np.asarray(native.predict(batch), dtype=np.float64)
+    except Exception:  # the native model does not run here (or refuses the probe): the manifest's rows decide
+        return None
+    return batch, expected, labels
+
+
+def probe_problem(onnx_bytes: bytes, schema, probes) -> str | None:
+    """What the ONNX model answers differently from the native model on the probes (None: nothing)."""
+    import numpy as np
+
+    from functions.predictors import OnnxPredictor
+
+    if probes is None:
+        return None
+    batch, expected, labels = probes
+    got = OnnxPredictor(onnx_bytes, schema).predict(batch)
+    diff = np.abs(got - expected)
+    per_row = (diff.max(axis=1) if diff.ndim == 2 else diff) / _scale(schema, expected)
+    per_row = np.where(np.isnan(per_row), np.inf, per_row)
+    worst = int(np.argmax(per_row))
+    if per_row[worst] <= PARITY_TOLERANCE:
+        return None
+    return f"{labels[worst]} (ONNX {_fmt(got[worst])}, native {_fmt(expected[worst])})"
 
 
 def _compact_binary_logistic(clf: Any, n: int, name: str) -> bytes | None:
@@ -308,28 +531,22 @@ def onnx_positive_probability(onnx_bytes: bytes, rows) -> Any:
     import numpy as np
 
     from functions.predictors import OnnxPredictor
+    from functions.schema import Batch
 
-    return OnnxPredictor(onnx_bytes).predict(np.asarray(rows, dtype=np.float64))
+    return OnnxPredictor(onnx_bytes).predict(Batch(np.asarray(rows, dtype=np.float64).tolist(), True))
 
 
 def check_parity(onnx_bytes: bytes, manifest) -> float:
-    """Max abs difference between the ONNX model and the manifest's native outputs; BuildError over 1e-5."""
-    import numpy as np
-
-    rows = [list(r) for r in manifest.parity.rows] + manifest.sample_rows()
-    expected = np.asarray(list(manifest.parity.outputs) + [s.output for s in manifest.samples], dtype=np.float64)
+    """Max difference between the ONNX model and the manifest's native outputs (see ``parity_gap``); BuildError
+    over 1e-5 naming the worst row, or if the model does not run."""
+    schema = _schema(manifest)
+    data = parity_data(manifest, schema)
     try:
-        got = onnx_positive_probability(onnx_bytes, rows)
+        gap, worst, got = parity_gap(onnx_bytes, schema, data)
+    except BuildError:
+        raise
     except Exception as exc:  # onnxruntime raises its own exception classes
         raise BuildError(f"the converted ONNX model of {manifest.name} does not run: {exc}") from None
-    diff = np.abs(got - expected)
-    worst = int(np.argmax(diff))
-    gap = float(diff[worst])
     if not gap <= PARITY_TOLERANCE:
-        n_parity = len(manifest.parity.rows)
-        where = f"parity row {worst}" if worst < n_parity else f"sample {worst - n_parity}"
-        raise BuildError(
-            f"ONNX parity failed for {manifest.name}: max abs difference {gap:.3g} > {PARITY_TOLERANCE} at "
-            f"{where} (input {rows[worst]}: ONNX {got[worst]!r}, manifest {expected[worst]!r})"
-        )
+        raise BuildError(_parity_message(manifest, schema, data, gap, worst, got))
     return gap

@@ -58,6 +58,13 @@ class ModelArtifact:
     size_bytes: int = 0
     converted: bool = False
     parity_max_abs_diff: float | None = None
+    runtime_reason: str = ""  # why this runtime: "auto: parity 2e-16", "auto: skl2onnx cannot convert ...", ...
+    conversion: str = ""  # how it was converted to ONNX (e.g. "skl2onnx, one matrix input, double")
+
+    @property
+    def runtime(self) -> str:
+        """The runtime serving this object: "onnx" (onnxruntime) or "native" (the model's own library)."""
+        return "onnx" if self.format == "onnx" else "native"
 
 
 @dataclass(frozen=True)
@@ -81,7 +88,7 @@ class FunctionBuild:
     cloud: str
     endpoint: str
     kind: str
-    runtime: str  # "native" | "onnx"
+    runtime: str  # "native" | "onnx": what serves the model (runtime auto resolved); echo: "native"
     archive: Path
     archive_sha256: str
     zipped_bytes: int
@@ -99,6 +106,7 @@ class FunctionBuild:
     requirements: tuple[str, ...] = ()  # exact pins (GCP requirements.txt; Lambda: what was installed)
     environment: dict[str, str] = field(default_factory=dict)  # extra env vars the function needs
     warnings: tuple[str, ...] = ()
+    runtime_reason: str = ""  # why `runtime` (e.g. "auto: parity 2e-16"); "" for echo
 
     @property
     def needs_s3(self) -> bool:
@@ -108,7 +116,7 @@ class FunctionBuild:
     def function_env(self, uri: Any, ttl_seconds: int) -> dict[str, Any]:
         """The function's environment (functions.contract): what the package needs, the endpoint and the model.
         `uri` (the model object's, possibly a Pulumi Output) is None for an echo function."""
-        from functions.contract import write_env
+        from functions.contract import SCHEMA_FILE, write_env
 
         m = self.model
         if m is None:
@@ -116,9 +124,8 @@ class FunctionBuild:
         manifest = m.manifest
         return write_env(
             self.endpoint, uri=uri, sha256=m.sha256, fmt=m.format, name=manifest.name,
-            features=manifest.feature_names, feature_types=[f.type for f in manifest.features],
-            framework=f"{manifest.framework} {manifest.framework_version}", ttl_seconds=ttl_seconds,
-            extra=self.environment,
+            schema_file=SCHEMA_FILE, framework=f"{manifest.framework} {manifest.framework_version}",
+            ttl_seconds=ttl_seconds, extra=self.environment,
         )
 
     @property

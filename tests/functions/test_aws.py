@@ -195,6 +195,7 @@ junk = st.recursive(
 )
 
 
+@pytest.mark.slow
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(event=junk)
 def test_any_event_shape_never_raises(skops_model, event: Any) -> None:

@@ -14,12 +14,25 @@ import pytest
 from fn_cases import BOOK, FEATURES
 
 from functions import echo, predictors
-from functions.app import ModelApp, parse_rows, parse_value
+from functions.app import ModelApp
 from functions.contract import MisconfiguredError, Settings, read_env
 from functions.http import ApiError, Request, check_content_type, parse_json_bytes
+from functions.schema import Batch, ModelSchema
+from functions.schema import parse_number as parse_value
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 BOOK_ROW = np.array([[1.0] + [0.0] * 9])
+
+
+def as_batch(rows: np.ndarray) -> Batch:
+    """A numeric matrix as the parsed batch predictors take."""
+    return Batch(np.asarray(rows, dtype=np.float64).tolist(), True)
+
+
+def parse_rows(payload, features, max_rows):
+    """The request parser on a numeric schema: (matrix, is_batch)."""
+    batch = ModelSchema.simple(features).parse(payload, max_rows)
+    return batch.matrix(), batch.is_batch
 
 
 # -- predictors -------------------------------------------------------------------------------------------
@@ -29,8 +42,10 @@ def test_sklearn_formats_match_predict_proba(models, name: str, tol: float) -> N
     art = getattr(models, name)
     pred = predictors.load(art.data, art.fmt)
     rows = models.X[:2000]
-    np.testing.assert_allclose(pred.predict(rows), models.clf.predict_proba(rows)[:, 1], rtol=0, atol=tol)
-    assert abs(pred.predict(BOOK_ROW)[0] - models.clf.predict_proba(BOOK_ROW)[0][1]) <= 1e-9 or name == "onnx32"
+    np.testing.assert_allclose(pred.predict(as_batch(rows)), models.clf.predict_proba(rows)[:, 1], rtol=0,
+                               atol=tol)
+    book = pred.predict(as_batch(BOOK_ROW))[0]
+    assert abs(book - models.clf.predict_proba(BOOK_ROW)[0][1]) <= 1e-9 or name == "onnx32"
 
 
 def test_onnx_input_dtype_follows_model(models) -> None:
@@ -43,14 +58,14 @@ def test_pickle_format(models) -> None:
     import pickle
 
     pred = predictors.load(pickle.dumps(models.clf), "pickle")
-    assert pred.predict(BOOK_ROW)[0] == models.clf.predict_proba(BOOK_ROW)[0][1]
+    assert pred.predict(as_batch(BOOK_ROW))[0] == models.clf.predict_proba(BOOK_ROW)[0][1]
 
 
 def test_keras_format_matches_model(models) -> None:
     pred = predictors.load(models.keras.data, "keras")
     rows = models.X[:100]
     expected = np.asarray(models.keras_model.predict(rows.astype(np.float32), verbose=0))[:, 0]
-    np.testing.assert_allclose(pred.predict(rows), expected, rtol=0, atol=1e-6)
+    np.testing.assert_allclose(pred.predict(as_batch(rows)), expected, rtol=0, atol=1e-6)
 
 
 def test_skops_refuses_foreign_types() -> None:
@@ -91,7 +106,7 @@ assert aws.echo_handler({{"msg": "x"}}, None)["statusCode"] == 200
 assert "numpy" not in sys.modules, "echo imported numpy"
 out = aws.lambda_handler({json.dumps(BOOK)}, None)
 assert out["statusCode"] == 200, out
-bad = sorted(m for m in sys.modules if m.split(".")[0] in ("sklearn", "scipy", "skops", "keras", "torch",
+bad = sorted(m for m in sys.modules if m.split(".")[0] in ("sklearn", "scipy", "skops", "keras", "torch", "jax",
              "pulumi", "smodels", "boto3", "flask", "pandas"))
 assert not bad, bad
 """

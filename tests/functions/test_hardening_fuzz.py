@@ -83,24 +83,28 @@ def test_rules_reject_broken_answers(result: Any, message: str) -> None:
 
 # -- the fuzzers -----------------------------------------------------------------------------------------------
 
+@pytest.mark.slow
 @FUZZ
 @given(event=fuzz.lambda_events())
 def test_lambda_model_handler_any_event(native_env: dict[str, str], event: Any) -> None:
     fuzz.check_lambda_result(_lambda(event), "model")
 
 
+@pytest.mark.slow
 @settings(FUZZ, max_examples=120)
 @given(event=fuzz.lambda_events("echo"))
 def test_lambda_echo_handler_any_event(event: Any) -> None:
     fuzz.check_lambda_result(_lambda(event, echo=True), "echo")
 
 
+@pytest.mark.slow
 @FUZZ
 @given(req=fuzz.http_requests())
 def test_gcp_pred_any_request(gcp_pred: Any, req: tuple[str, bytes, dict[str, str]]) -> None:
     fuzz.gcp_call(gcp_pred, "model")(req)
 
 
+@pytest.mark.slow
 @settings(FUZZ, max_examples=100)
 @given(event=fuzz.lambda_events())
 def test_store_down_is_503_never_500(store_down_env: dict[str, str], event: Any) -> None:
@@ -198,6 +202,7 @@ def _ascii_numerals(draw: st.DrawFn) -> str:
     return draw(st.from_regex(r"\A[+-]?[0-9]{0,3}\.?[0-9]{0,3}(?:[eE][+-]?[0-9]{0,2})?\Z"))
 
 
+@pytest.mark.slow
 @settings(FUZZ, max_examples=150)
 @given(value=_ascii_numerals())
 def test_numeric_string_pattern_fuzzed(native_env: dict[str, str], value: str) -> None:

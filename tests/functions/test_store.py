@@ -86,7 +86,7 @@ class FakeGoogle(BaseHTTPRequestHandler):
 @pytest.fixture
 def fake_google(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     server = ThreadingHTTPServer(("127.0.0.1", 0), FakeGoogle)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     base = f"http://127.0.0.1:{server.server_address[1]}"
     monkeypatch.delenv("STORAGE_EMULATOR_HOST", raising=False)

@@ -174,7 +174,8 @@ def test_the_time_plugin_is_declared_so_up_installs_it() -> None:
             {"endpoints": {"pred": {"model": "models/logreg", "reservedConcurrency": 0}}},
             "serverless-models:endpoints.pred.reservedConcurrency: 0 disables the function",
         ),
-        ({"architecture": "arm64"}, "serverless-models:architecture: arm64 with serverless-models:endpoints.pred"),
+        ({"architecture": "arm64", "endpoints": {"echo": {}, "pred": {"model": "models/logreg", "runtime": "onnx"}}},
+         "serverless-models:architecture: arm64 with serverless-models:endpoints.pred"),
         ({"pythonVersion": "3.14"}, "serverless-models:pythonVersion: '3.14' is not a confirmed Cloud Functions"),
     ],
 )

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 
 import provider_rules as rules
+import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
@@ -35,6 +36,7 @@ def _lambda(fn: str) -> dict[str, object]:
     }
 
 
+@pytest.mark.slow
 @SETTINGS
 @given(project=PULUMI_NAME, stack=PULUMI_NAME, endpoint=ENDPOINT)
 def test_every_name_fits_every_limit(project: str, stack: str, endpoint: str) -> None:
@@ -59,6 +61,7 @@ def test_every_name_fits_every_limit(project: str, stack: str, endpoint: str) ->
         assert _fits("gcp:serviceaccount/account:Account", {"accountId": account}) == []
 
 
+@pytest.mark.slow
 @SETTINGS
 @given(project=PULUMI_NAME, stack=PULUMI_NAME, endpoint=ENDPOINT)
 def test_names_are_deterministic(project: str, stack: str, endpoint: str) -> None:
@@ -70,6 +73,7 @@ def test_names_are_deterministic(project: str, stack: str, endpoint: str) -> Non
     )
 
 
+@pytest.mark.slow
 @SETTINGS
 @given(project=PULUMI_NAME, stacks=st.lists(PULUMI_NAME, min_size=2, max_size=2, unique=True), endpoint=ENDPOINT)
 def test_two_stacks_never_share_a_name(project: str, stacks: list[str], endpoint: str) -> None:
@@ -83,6 +87,7 @@ def test_two_stacks_never_share_a_name(project: str, stacks: list[str], endpoint
     assert a.build_account_id() != b.build_account_id()
 
 
+@pytest.mark.slow
 @SETTINGS
 @given(project=PULUMI_NAME, stack=PULUMI_NAME, endpoints=st.lists(ENDPOINT, min_size=1, max_size=12, unique=True))
 def test_one_stack_never_reuses_a_name(project: str, stack: str, endpoints: list[str]) -> None:
@@ -94,6 +99,7 @@ def test_one_stack_never_reuses_a_name(project: str, stack: str, endpoints: list
     assert names.name_problems(project, stack, endpoints, "serverless-models:endpoints") == []
 
 
+@pytest.mark.slow
 @SETTINGS
 @given(project=PULUMI_NAME, stack=PULUMI_NAME)
 def test_an_endpoint_named_build_is_not_the_build_account(project: str, stack: str) -> None:
@@ -101,6 +107,7 @@ def test_an_endpoint_named_build_is_not_the_build_account(project: str, stack: s
     assert n.runtime_account_id("build") != n.build_account_id()
 
 
+@pytest.mark.slow
 @SETTINGS
 @given(stack=PULUMI_NAME, suffix=st.sampled_from(["v2", "v3", "x", "-1", "_", "."]))
 def test_stacks_differing_past_any_cut_differ(stack: str, suffix: str) -> None:

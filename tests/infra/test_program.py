@@ -88,8 +88,7 @@ def test_aws_only_registers_every_aws_resource(monkeypatch: pytest.MonkeyPatch, 
         "MODEL_SHA256": build.model.sha256,
         "MODEL_FORMAT": "onnx",
         "MODEL_NAME": "games-logreg",
-        "MODEL_FEATURES": json.dumps([f"G{i}" for i in range(1, 11)], separators=(",", ":")),
-        "MODEL_FEATURE_TYPES": json.dumps(["binary"] * 10, separators=(",", ":")),
+        "MODEL_SCHEMA": "model_schema.json",
         "MODEL_FRAMEWORK": "scikit-learn 1.9.1",
         "MODEL_TTL_SECONDS": "0",
     }
@@ -275,8 +274,8 @@ def test_gcp_only_registers_every_gcp_resource(monkeypatch: pytest.MonkeyPatch, 
     assert pred["environmentVariables"]["MODEL_URI"] == f"gs://gcp-models-bucket/{model_obj['name']}"
     assert pred["environmentVariables"]["MODEL_SHA256"] == build["pred"].model.sha256
     assert set(pred["environmentVariables"]) == {
-        "ENDPOINT_NAME", "MODEL_URI", "MODEL_SHA256", "MODEL_FORMAT", "MODEL_NAME", "MODEL_FEATURES",
-        "MODEL_FEATURE_TYPES", "MODEL_FRAMEWORK", "MODEL_TTL_SECONDS",
+        "ENDPOINT_NAME", "MODEL_URI", "MODEL_SHA256", "MODEL_FORMAT", "MODEL_NAME", "MODEL_SCHEMA",
+        "MODEL_FRAMEWORK", "MODEL_TTL_SECONDS",
     }  # fmt: skip
     readers = run.mocks.of_type("gcp:storage/bucketIAMMember:BucketIAMMember")
     model_readers = [r.inputs for r in readers if r.inputs["bucket"] == "gcp-models-bucket"]

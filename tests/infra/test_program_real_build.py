@@ -9,6 +9,7 @@ requirements.txt; the venv has the same pins).
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -133,4 +134,9 @@ def test_real_build_graph_has_model_objects_matching_the_env(real_run: ProgramRu
         assert obj[key] == f"models/games-logreg/{digest}.onnx"
     env = real_run.inputs("aws:lambda/function:Function", "aws-pred")["environment"]["variables"]
     assert env["MODEL_FORMAT"] == "onnx" and env["MODEL_URI"].endswith(f"{env['MODEL_SHA256']}.onnx")
-    assert env["MODEL_FEATURES"] == '["G1","G2","G3","G4","G5","G6","G7","G8","G9","G10"]'
+    assert env["MODEL_SCHEMA"] == "model_schema.json"  # shipped in the package, beside functions/
+    fn = real_run.inputs("aws:lambda/function:Function", "aws-pred")
+    with zipfile.ZipFile(fn["code"].path) as zf:
+        schema = json.loads(zf.read("model_schema.json"))
+    assert [f["name"] for f in schema["features"]] == [f"G{i}" for i in range(1, 11)]
+    assert {f["type"] for f in schema["features"]} == {"binary"} and schema["task"] == "binary-classification"

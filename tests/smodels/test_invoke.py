@@ -87,7 +87,7 @@ def server() -> Iterator[str]:
     """A local HTTP server on a free port; yields its base URL and stops it afterwards."""
     Recorder.seen = []
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), Recorder)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     try:
         yield f"http://127.0.0.1:{httpd.server_address[1]}"

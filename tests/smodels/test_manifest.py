@@ -99,7 +99,8 @@ def _keras_without_backend(d: dict[str, Any]) -> None:
 
 
 BAD = [
-    (_set("schema", 2), "schema"),
+    (_set("schema", 3), "schema"),
+    (_set("schema", True), "schema"),
     (_set("name", "Games_LogReg"), "name"),
     (_set("name", ""), "name"),
     (_set("framework", "pytorch"), "framework"),
@@ -195,3 +196,260 @@ def test_committed_manifests_are_valid(repo_root: Path, name: str) -> None:
     assert len(m.parity.rows) >= 200
     assert m.training_data.source == "games-expand.csv"  # nothing machine-specific
     assert (repo_root / "models" / name / MANIFEST_FILE).read_text() == dumps_manifest(m)
+
+
+def test_schema_1_means_binary_classes_0_and_1(repo_root: Path) -> None:
+    from functions.schema import ModelSchema
+
+    m = load_manifest(repo_root / "models" / "logreg")
+    assert (m.schema, m.task, m.classes, m.label) == (1, "binary-classification", (0, 1), "label")
+    assert m.requirements == {"scikit-learn": m.framework_version}
+    doc = m.input_schema()
+    assert doc == {"task": "binary-classification", "classes": [0, 1],
+                   "features": [{"name": f, "type": "binary"} for f in FEATURES]}
+    assert ModelSchema.from_json(doc).to_json() == doc
+    assert all(not f.nullable and not f.categories for f in m.features)
+
+
+# --- schema 2 ---------------------------------------------------------------------------------------------
+
+NAMES_V2 = ["mean radius", "home city", "visits", "member", "G1"]
+PROBS = [0.25, 0.25, 0.5]
+
+
+def _rows_v2(n: int) -> list[list[Any]]:
+    return [[None if i % 4 == 0 else 10.5 + i, ["Bern", "Zürich", "Basel"][i % 3], i, i % 2 == 0, i % 2]
+            for i in range(n)]
+
+
+def _valid_v2() -> dict[str, Any]:
+    rows = _rows_v2(6)
+    return {
+        "schema": 2,
+        "name": "iris-species",
+        "description": "test manifest, schema 2",
+        "framework": "scikit-learn",
+        "framework_version": "1.9.1",
+        "requirements": {"scikit-learn": "1.9.1", "xgboost": "3.2.0"},
+        "backend": None,
+        "python_version": "3.11.7",
+        "format": "skops",
+        "artifact": "model.skops",
+        "sha256": hashlib.sha256(ARTIFACT_BYTES).hexdigest(),
+        "size_bytes": len(ARTIFACT_BYTES),
+        "task": "multiclass-classification",
+        "classes": ["setosa", "versicolor", "virginica"],
+        "output": "probability of each class",
+        "features": [
+            {"name": "mean radius", "type": "numeric", "nullable": True},
+            {"name": "home city", "type": "categorical", "nullable": False, "categories": ["Bern", "Zürich"],
+             "ignore_unknown": True},
+            {"name": "visits", "type": "integer", "nullable": False},
+            {"name": "member", "type": "boolean", "nullable": False},
+            {"name": "G1", "type": "binary", "nullable": False},
+        ],
+        "label": "species",
+        "training_data": {"source": "iris.csv", "sha256": "b" * 64, "rows": 6},
+        "holdout": {"fraction": None, "seed": None, "rows": 6, "metric": "accuracy", "value": 0.5, "note": "n"},
+        "profile": {
+            "features": {
+                "mean radius": {"min": 11.5, "max": 15.5, "quantiles": {"0.01": 11.54, "0.5": 13.5, "0.99": 15.46},
+                                "null_fraction": 0.333},
+                "home city": {"null_fraction": 0.0, "frequencies": {"Bern": 0.5, "Zürich": 0.5}},
+                "visits": {"min": 0, "max": 5, "null_fraction": 0.0},
+            },
+            "output": {"mean": PROBS, "min": PROBS, "max": PROBS, "quantiles": {"0.5": PROBS},
+                       "frequencies": {"virginica": 1.0}},
+        },
+        "samples": [{"input": dict(zip(NAMES_V2, r, strict=True)), "output": PROBS} for r in rows[:3]],
+        "parity": {"rows": rows, "outputs": [PROBS] * len(rows)},
+    }
+
+
+def test_schema_2_loads_round_trips_and_keeps_unicode(tmp_path: Path) -> None:
+    d = _write(tmp_path, _valid_v2())
+    m = load_manifest(d)
+    assert m.to_dict() == _valid_v2()
+    assert m.feature_names == NAMES_V2 and m.classes == ("setosa", "versicolor", "virginica")
+    assert m.sample_rows()[0] == [None, "Bern", 0, True, 0]
+    assert m.samples[0].output == tuple(PROBS) and m.holdout.fraction is None
+    out = tmp_path / "copy"
+    text = write_manifest(m, out).read_text(encoding="utf-8")
+    assert "Zürich" in text and text == dumps_manifest(m)
+    (out / "model.skops").write_bytes(ARTIFACT_BYTES)
+    assert load_manifest(out).to_dict() == m.to_dict()
+
+
+def test_schema_2_input_schema_is_what_the_function_reads(tmp_path: Path) -> None:
+    from functions.schema import ModelSchema
+
+    m = load_manifest(_write(tmp_path, _valid_v2()))
+    doc = m.input_schema()
+    assert doc == {
+        "task": "multiclass-classification",
+        "classes": ["setosa", "versicolor", "virginica"],
+        "features": [
+            {"name": "mean radius", "type": "numeric", "nullable": True, "low": 11.5, "high": 15.5},
+            {"name": "home city", "type": "categorical", "categories": ["Bern", "Zürich"], "ignore_unknown": True},
+            {"name": "visits", "type": "integer", "low": 0.0, "high": 5.0},
+            {"name": "member", "type": "boolean"},
+            {"name": "G1", "type": "binary"},
+        ],
+    }
+    schema = ModelSchema.from_json(doc)
+    assert schema.to_json() == doc
+    assert schema.parse({"instances": [list(r) for r in m.parity.rows]}, 100).rows[0][0] != 0.0  # NaN for null
+
+
+def _minimal(**changes: Any) -> dict[str, Any]:
+    data = {k: v for k, v in _valid_v2().items() if k in ("schema", "name", "framework", "framework_version",
+                                                             "format", "artifact", "sha256", "size_bytes", "task",
+                                                             "classes", "features", "samples", "parity")}
+    data.update(changes)
+    return data
+
+
+def test_schema_2_optional_keys_default(tmp_path: Path) -> None:
+    m = manifest_from_dict(_minimal(), tmp_path, verify_artifact=False)
+    assert (m.label, m.training_data, m.holdout, m.profile, m.backend, m.python_version) == (None,) * 6
+    assert m.requirements == {"scikit-learn": "1.9.1"} and m.description == ""
+    assert "class" in m.output
+    again = manifest_from_dict(m.to_dict(), tmp_path, verify_artifact=False)
+    assert again == m
+
+
+@pytest.mark.parametrize(("task", "classes", "output"), [
+    ("regression", [], 152.25),
+    ("regression", None, -3),
+    ("binary-classification", [0, 1], 0.25),
+    ("binary-classification", ["no", "yes"], 1),
+])
+def test_schema_2_tasks(tmp_path: Path, task: str, classes: Any, output: Any) -> None:
+    d = _minimal(task=task, classes=classes)
+    d["samples"] = [{**s, "output": output} for s in d["samples"]]
+    d["parity"] = {"rows": d["parity"]["rows"], "outputs": [output] * len(d["parity"]["rows"])}
+    m = manifest_from_dict(d, tmp_path, verify_artifact=False)
+    assert m.task == task and m.samples[0].output == output
+    assert m.input_schema()["classes"] == (classes or [])
+
+
+@pytest.mark.parametrize(("framework", "fmt", "backend"), [
+    ("xgboost", "xgboost", None), ("lightgbm", "lightgbm", None), ("xgboost", "onnx", None),
+    ("keras", "keras", "jax"), ("scikit-learn", "joblib", None),
+])
+def test_schema_2_frameworks_and_formats(tmp_path: Path, framework: str, fmt: str, backend: Any) -> None:
+    d = _minimal(framework=framework, format=fmt, backend=backend, framework_version="3.2.0",
+                 requirements={framework: "3.2.0"})
+    m = manifest_from_dict(d, tmp_path, verify_artifact=False)
+    assert (m.framework, m.format, m.requirements) == (framework, fmt, {framework: "3.2.0"})
+
+
+def _feature(i: int, **item: Any) -> Callable[[dict[str, Any]], None]:
+    def apply(d: dict[str, Any]) -> None:
+        d["features"][i] = item
+
+    return apply
+
+
+def _sample_value(name: str, value: Any) -> Callable[[dict[str, Any]], None]:
+    def apply(d: dict[str, Any]) -> None:
+        d["samples"][1]["input"][name] = value
+
+    return apply
+
+
+def _parity_value(j: int, value: Any) -> Callable[[dict[str, Any]], None]:
+    def apply(d: dict[str, Any]) -> None:
+        d["parity"]["rows"][2][j] = value
+
+    return apply
+
+
+BAD_V2 = [
+    (_delete("classes"), "classes"),
+    (_delete("samples"), "samples"),
+    (_set("framework", "pytorch"), "framework"),
+    (_set("format", "keras"), "format"),
+    (_set("format", "xgboost"), "format"),
+    (_set("backend", "jax"), "backend"),
+    (_set("python_version", "3.x"), "python_version"),
+    (_set("requirements", {"xgboost": "3.2.0"}), "requirements.scikit-learn"),
+    (_set("requirements", {"scikit-learn": "1.9.1", "x y": "1"}), "requirements.x y"),
+    (_set("requirements", {"scikit-learn": "1.9.1", "xgboost": 3}), "requirements.xgboost"),
+    (_set("requirements", []), "requirements"),
+    (_set("task", "ranking"), "task"),
+    (lambda d: d.update(classes=["a", "b"], profile=None), "samples[0].output"),
+    (_set("output", ""), "output"),
+    (_set("classes", ["a", "a", "b"]), "classes"),
+    (_set("classes", ["a", 1, "b"]), "classes"),
+    (_set("classes", [True, False, 2]), "classes[0]"),
+    (_set("classes", [0.5, 1, 2]), "classes[0]"),
+    (_set("classes", "abc"), "classes"),
+    (_set("description", 3), "description"),
+    (_set("output", []), "output"),
+    (_set("label", ""), "label"),
+    (_set("label", "visits"), "label"),
+    (_set("features", []), "features"),
+    (_feature(0, name="", type="numeric"), "features[0].name"),
+    (_feature(1, name="mean radius", type="numeric"), "features[1].name"),
+    (_feature(0, name="mean radius", type="text"), "features[0].type"),
+    (_feature(0, name="mean radius", type="numeric", nullable="yes"), "features[0].nullable"),
+    (_feature(0, name="mean radius", type="numeric", categories=["a"]), "features[0].categories"),
+    (_feature(0, name="mean radius", type="numeric", ignore_unknown=True), "features[0].ignore_unknown"),
+    (_feature(1, name="home city", type="categorical"), "features[1].categories"),
+    (_feature(1, name="home city", type="categorical", categories=["a", 1]), "features[1].categories[1]"),
+    (_feature(1, name="home city", type="categorical", categories=["a", "a"]), "features[1].categories"),
+    (_feature(1, name="home city", type="categorical", categories=["a"], ignore_unknown=1),
+     "features[1].ignore_unknown"),
+    (_feature(1, name="home city", type="categorical", categories=["Bern"], extra=1), "features[1].extra"),
+    (_sample_value("home city", 3), "samples[1].input.home city"),
+    (_sample_value("visits", 1.5), "samples[1].input.visits"),
+    (_sample_value("visits", None), "samples[1].input.visits"),
+    (_sample_value("member", "true"), "samples[1].input.member"),
+    (_sample_value("member", 2), "samples[1].input.member"),
+    (_sample_value("G1", 2), "samples[1].input.G1"),
+    (_sample_value("G1", True), "samples[1].input.G1"),
+    (_sample_value("mean radius", "1.5"), "samples[1].input.mean radius"),
+    (_sample_value("mean radius", float("inf")), "samples[1].input.mean radius"),
+    (_set("samples.0.output", [0.5, 0.5]), "samples[0].output"),
+    (_set("samples.0.output", [0.5, 0.5, 0.5]), "samples[0].output"),
+    (_set("samples.0.output", [1.5, -0.25, -0.25]), "samples[0].output[0]"),
+    (_set("samples.0.output", 0.5), "samples[0].output"),
+    (_set("parity.rows", [[1.0, "Bern", 1, True, 1]] * 2), "parity.rows"),
+    (_set("parity.outputs", [PROBS]), "parity.outputs"),
+    (_parity_value(1, None), "parity.rows[2][1]"),
+    (_set("training_data", {"source": "x", "sha256": "c" * 64}), "training_data.rows"),
+    (_set("holdout", {"metric": "r2", "value": 0.5, "rows": 6}), "holdout.metric"),
+    (_set("holdout", {"metric": "accuracy", "value": 1.5, "rows": 6}), "holdout.value"),
+    (_set("holdout", {"metric": "accuracy", "value": 0.5, "rows": 0}), "holdout.rows"),
+    (_set("holdout", {"metric": "accuracy", "value": 0.5, "rows": 6, "fraction": 1.0}), "holdout.fraction"),
+    (_set("holdout", {"metric": "accuracy", "value": 0.5, "rows": 6, "fraction": 0.2}), "holdout.rows"),
+    (_set("holdout", {"metric": "accuracy", "value": 0.5, "rows": 3, "seed": -1}), "holdout.seed"),
+    (_set("holdout", {"metric": "accuracy", "value": 0.5, "rows": 3, "when": 1}), "holdout.when"),
+    (_set("holdout", "good"), "holdout"),
+    (_set("profile", []), "profile"),
+    (_set("profile.extra", {}), "profile.extra"),
+    (_set("profile.features.nope", {}), "profile.features.nope"),
+    (_set("profile.features.visits.min", 9), "profile.features.visits.min"),
+    (_set("profile.features.visits.median", 9), "profile.features.visits.median"),
+    (_set("profile.features.visits.null_fraction", 2), "profile.features.visits.null_fraction"),
+    (_set("profile.features.visits.frequencies", {"1": 0.5}), "profile.features.visits.frequencies"),
+    (_set("profile.features.mean radius.quantiles", {"median": 1.0}), "profile.features.mean radius.quantiles.median"),
+    (_set("profile.features.mean radius.quantiles", {"0.5": "x"}), "profile.features.mean radius.quantiles.0.5"),
+    (_set("profile.features.home city.frequencies", {"Bern": 1.5}), "profile.features.home city.frequencies.Bern"),
+    (_set("profile.output.mean", 0.5), "profile.output.mean"),
+    (_set("profile.output.quantiles", {"0.5": [1, 2]}), "profile.output.quantiles.0.5"),
+    (_set("profile.output.frequencies", {"lily": 1.0}), "profile.output.frequencies.lily"),
+    (_set("extra", 1), "extra"),
+]
+
+
+@pytest.mark.parametrize(("mutate", "field"), BAD_V2, ids=[f"{f}-{i}" for i, (_, f) in enumerate(BAD_V2)])
+def test_each_bad_schema_2_field_is_named(tmp_path: Path, mutate: Callable[[dict[str, Any]], None],
+                                           field: str) -> None:
+    data = copy.deepcopy(_valid_v2())
+    mutate(data)
+    with pytest.raises(ManifestError) as exc:
+        manifest_from_dict(data, tmp_path, verify_artifact=False)
+    assert exc.value.field == field, str(exc.value)
+    assert str(exc.value).startswith(f"{field}: ")

@@ -1,0 +1,200 @@
+"""ONNX converters for tabular models: each model gives a short list of candidate conversions, which the packager
+runs in order and accepts the first that reproduces the manifest's outputs (smodels/packager/model.py).
+
+- scikit-learn estimators and Pipelines: skl2onnx, with the onnxmltools converters for XGBoost and LightGBM
+  registered so that a booster inside a Pipeline converts too. A model fitted on a DataFrame that selects
+  columns by name, or with categorical (string) features, gets one [N, 1] input per feature (string for
+  categories, double/float for numbers); skl2onnx names the inputs after the columns but sanitises them ("spend €"
+  becomes "spend__"), so the graph records {input: feature} in its metadata (``functions.predictors.ONNX_INPUTS_KEY``).
+  Other models get one [N, F] matrix input ``x``.
+  First candidate: double inputs, with a float32 cast just before a tree ensemble (scikit-learn, XGBoost and
+  LightGBM's scikit-learn API all compare float32 features, and onnxruntime's tree ensembles declare float
+  outputs); second: float inputs throughout.
+- XGBoost boosters (format ``xgboost``) and LightGBM boosters (format ``lightgbm``): onnxmltools, float input
+  ``x`` (both libraries' converters take float32 only; XGBoost itself compares float32).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+ONNX_OPSET = 17
+ML_OPSET = 3  # ai.onnx.ml: TreeEnsembleClassifier/Regressor as onnxruntime runs them
+ONNXMLTOOLS_OPSET = 15  # the highest main-domain opset onnxmltools 1.16 converts boosters to
+PRODUCER = "smodels"
+# Estimators compared in float32 by the library itself: a float32 cast before them keeps their leaves exact.
+TREE_MARKERS = ("Forest", "Tree", "GradientBoosting", "XGB", "LGBM")
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One way to convert the model: ``make()`` returns ONNX bytes or raises (converter errors are reasons)."""
+
+    how: str  # e.g. "skl2onnx, double inputs"
+    converter: str  # the tool, for the reason given when it fails: "skl2onnx", "onnxmltools"
+    what: str  # the model's class name
+    make: Callable[[], bytes]
+
+
+def finish(onx: Any, name: str, version: str, inputs: dict[str, str] | None = None) -> bytes:
+    """Deterministic bytes: graph named after the model (skl2onnx uses a random uuid), our producer, and the
+    {graph input: feature} map when there is one input per feature."""
+    from functions.predictors import ONNX_INPUTS_KEY
+
+    onx.graph.name = name
+    onx.producer_name = PRODUCER
+    onx.producer_version = version
+    del onx.metadata_props[:]
+    if inputs is not None:
+        prop = onx.metadata_props.add()
+        prop.key, prop.value = ONNX_INPUTS_KEY, json.dumps(inputs, ensure_ascii=False, sort_keys=True)
+    return onx.SerializeToString(deterministic=True)
+
+
+_registered = False
+
+
+def register_booster_converters() -> None:
+    """Let skl2onnx convert XGBoost/LightGBM scikit-learn models (inside Pipelines too) with onnxmltools'
+    converters, where those libraries are installed."""
+    global _registered
+    if _registered:
+        return
+    from skl2onnx import update_registered_converter
+    from skl2onnx.common.shape_calculator import (
+        calculate_linear_classifier_output_shapes,
+        calculate_linear_regressor_output_shapes,
+    )
+
+    classifier_options = {"nocl": [True, False], "zipmap": [True, False, "columns"]}
+    try:
+        import xgboost
+        from onnxmltools.convert.xgboost.operator_converters.XGBoost import convert_xgboost
+    except ImportError:
+        pass
+    else:
+        update_registered_converter(xgboost.XGBClassifier, "XGBoostXGBClassifier",
+                                    calculate_linear_classifier_output_shapes, convert_xgboost,
+                                    options=classifier_options)
+        update_registered_converter(xgboost.XGBRegressor, "XGBoostXGBRegressor",
+                                    calculate_linear_regressor_output_shapes, convert_xgboost)
+    try:
+        import lightgbm
+        from onnxmltools.convert.lightgbm.operator_converters.LightGbm import convert_lightgbm
+    except ImportError:
+        pass
+    else:
+        update_registered_converter(lightgbm.LGBMClassifier, "LightGbmLGBMClassifier",
+                                    calculate_linear_classifier_output_shapes, convert_lightgbm,
+                                    options=classifier_options)
+        update_registered_converter(lightgbm.LGBMRegressor, "LightGbmLGBMRegressor",
+                                    calculate_linear_regressor_output_shapes, convert_lightgbm,
+                                    options={"split": None})
+    _registered = True
+
+
+def _is_trees(est: Any) -> bool:
+    return any(marker in type(est).__name__ for marker in TREE_MARKERS)
+
+
+def cast_before_trees(est: Any) -> Any | None:
+    """``est`` with a float32 cast inserted before its final tree ensemble (a new Pipeline; ``est`` is untouched),
+    or None if it does not end in one."""
+    from skl2onnx.sklapi import CastTransformer
+    from sklearn.pipeline import Pipeline
+
+    if isinstance(est, Pipeline):
+        name, last = est.steps[-1]
+        inner = cast_before_trees(last) if isinstance(last, Pipeline) else None
+        if inner is not None:
+            return Pipeline([*est.steps[:-1], (name, inner)])
+        if _is_trees(last):
+            return Pipeline([*est.steps[:-1], ("smodels_float32", CastTransformer()), (name, last)])
+        return None
+    if _is_trees(est):
+        return Pipeline([("smodels_float32", CastTransformer()), ("model", est)])
+    return None
+
+
+def sklearn_candidates(est: Any, schema: Any, name: str, version: str) -> list[Candidate]:
+    """skl2onnx conversions of a scikit-learn estimator for ``schema`` (functions.schema.ModelSchema); nothing is
+    imported until a candidate runs."""
+    from functions.predictors import selects_by_name
+    from functions.schema import NUMERIC_TYPES
+
+    # skl2onnx resolves column names against input names, and strings need their own inputs; any other estimator
+    # takes one matrix (numbers, NaN for missing): skl2onnx refuses several inputs for it.
+    per_feature = any(f.type not in NUMERIC_TYPES for f in schema.features) or selects_by_name(est)
+    what = type(est).__name__
+
+    def make(number: str, cast: bool) -> Callable[[], bytes]:
+        def run() -> bytes:
+            from skl2onnx import convert_sklearn
+            from skl2onnx.common.data_types import DoubleTensorType, FloatTensorType, StringTensorType
+
+            register_booster_converters()
+            model = (cast_before_trees(est) or est) if cast else est
+            tensor = DoubleTensorType if number == "double" else FloatTensorType
+            if per_feature:
+                initial = [(f.name, (StringTensorType if f.type not in NUMERIC_TYPES else tensor)([None, 1]))
+                           for f in schema.features]
+            else:
+                initial = [("x", tensor([None, len(schema.features)]))]
+            options = {id(model): {"zipmap": False}} if schema.task != "regression" else None
+            onx = convert_sklearn(model, initial_types=initial, options=options,
+                                  target_opset={"": ONNX_OPSET, "ai.onnx.ml": ML_OPSET})
+            inputs = None
+            if per_feature:
+                names = [i.name for i in onx.graph.input]
+                if len(names) != len(schema.features):
+                    raise RuntimeError(f"the graph has {len(names)} inputs for {len(schema.features)} features")
+                inputs = dict(zip(names, schema.names, strict=True))
+            return finish(onx, name, version, inputs)
+
+        return run
+
+    layout = "one input per feature" if per_feature else "one matrix input"
+    trees = ", float32 cast before the trees" if _ends_in_trees(est) else ""
+    return [Candidate(f"skl2onnx, {layout}, double{trees}", "skl2onnx", what, make("double", bool(trees))),
+            Candidate(f"skl2onnx, {layout}, float", "skl2onnx", what, make("float", False))]
+
+
+def _ends_in_trees(est: Any) -> bool:
+    while hasattr(est, "steps"):
+        est = est.steps[-1][1]
+    return _is_trees(est)
+
+
+def booster_candidates(fmt: str, data: bytes, schema: Any, name: str, version: str) -> list[Candidate]:
+    """onnxmltools conversions of an XGBoost (JSON) or LightGBM (text) booster with a float matrix input ``x``."""
+    width = len(schema.features)
+
+    def xgb() -> bytes:
+        import xgboost
+        from onnxmltools import convert_xgboost
+        from onnxmltools.convert.common.data_types import FloatTensorType
+
+        booster = xgboost.Booster()
+        booster.load_model(bytearray(data))
+        onx = convert_xgboost(booster, initial_types=[("x", FloatTensorType([None, width]))],
+                              target_opset=ONNXMLTOOLS_OPSET)
+        return finish(onx, name, version)
+
+    def lgb() -> bytes:
+        import lightgbm
+        from onnxmltools import convert_lightgbm
+        from onnxmltools.convert.common.data_types import FloatTensorType
+
+        booster = lightgbm.Booster(model_str=data.decode("utf-8"))
+        onx = convert_lightgbm(booster, initial_types=[("x", FloatTensorType([None, width]))],
+                               target_opset=ONNXMLTOOLS_OPSET, zipmap=False)
+        return finish(onx, name, version)
+
+    if fmt == "xgboost":
+        return [Candidate("onnxmltools, float", "onnxmltools", "XGBoost Booster", xgb)]
+    if fmt == "lightgbm":
+        return [Candidate("onnxmltools, float", "onnxmltools", "LightGBM Booster", lgb)]
+    raise ValueError(f"no booster format {fmt!r}")
