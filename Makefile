@@ -36,6 +36,7 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/cold_start.py
 	$(BIN)/python bench/package.py
+	$(BIN)/python bench/zoo.py
 	$(BIN)/python bench/load.py
 
 clean:

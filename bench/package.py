@@ -57,16 +57,27 @@ t0 = time.perf_counter()
 sys.path.insert(0, sys.argv[1])
 os.chdir(sys.argv[1])
 module, name = sys.argv[2].rsplit(".", 1)
+def hwm():  # this process's peak RSS in KiB (ru_maxrss would also count the parent's peak before exec)
+    try:
+        with open("/proc/self/status") as f:
+            return next((int(x.split()[1]) for x in f if x.startswith("VmHWM:")), None)
+    except OSError:
+        return None
 handler = getattr(__import__(module, fromlist=[name]), name)
 event = json.loads(sys.argv[3])
 first = handler(event, None)
 t1 = time.perf_counter()
+answered_at = time.clock_gettime(time.CLOCK_MONOTONIC)  # system-wide: the parent subtracts its spawn time
+hwm_first = hwm()
 lat = []
 for _ in range(int(sys.argv[4])):
     s = time.perf_counter(); handler(event, None); lat.append(time.perf_counter() - s)
 lat.sort()
+answer = first if isinstance(first, dict) else {}
 print("BENCH " + json.dumps({"in_process_cold_s": t1 - t0, "warm_median_s": lat[len(lat) // 2],
-                             "first": str(first)[:300]}))
+                             "first": str(first)[:300], "status": answer.get("statusCode"),
+                             "body": answer.get("body"), "hwm_first_kb": hwm_first, "hwm_kb": hwm(),
+                             "answered_at": answered_at}, default=str))
 '''
 
 
@@ -140,33 +151,47 @@ def sam_build(out: Path, model_pkl: Path) -> tuple[Path | None, Path | None, str
     return built, archive, ""
 
 
-def ours(out: Path, runtime: str, bytecode: bool, fresh: bool) -> object:
-    cfg = load_stack_config({"serverless-models:clouds": '["aws"]', "serverless-models:endpoints":
-                             json.dumps({"pred": {"model": "models/logreg", "runtime": runtime}})}, REPO)
-    build_dir = out / f"ours-{runtime}-{'bc' if bytecode else 'src'}"
+def ours(out: Path, runtime: str, bytecode: bool, fresh: bool, *, model: str | Path = "models/logreg",
+         endpoint: str = "pred", python: str = "3.13", build_dir: Path | None = None) -> object:
+    """Our Lambda package of `model` (a manifest directory, relative to the repo or absolute) as endpoint
+    `endpoint` of an aws-only stack for `python` x86_64, built in `build_dir` (default: out/ours-<runtime>-<bc|src>;
+    `fresh` empties it first)."""
+    cfg = load_stack_config({"serverless-models:clouds": '["aws"]', "serverless-models:pythonVersion": python,
+                             "serverless-models:endpoints":
+                             json.dumps({endpoint: {"model": str(model), "runtime": runtime}})}, REPO)
+    build_dir = build_dir or out / f"ours-{runtime}-{'bc' if bytecode else 'src'}"
     if fresh:
         shutil.rmtree(build_dir, ignore_errors=True)
     return build_function(replace(cfg, bytecode=bytecode), cfg.endpoints[0], "aws", BuildOptions(out_dir=build_dir))
 
 
 def measure_start(py: str, folder: Path, handler: str, event: dict, env: dict, runs: int) -> dict:
-    """Median over `runs` fresh processes: wall time to first answer, in-process cold, warm per-call latency."""
-    walls, colds, warms, first = [], [], [], ""
+    """Median over `runs` fresh processes: wall time from spawn to first answer (not to exit: the process then
+    makes 1000 warm calls), in-process cold, warm per-call latency, whole-process wall time, and the process's
+    peak RSS (VmHWM) at its first answer and after the warm calls."""
+    walls, runs_s, colds, warms, first, rss_first, rss, data = [], [], [], [], "", [], [], {}
     for _ in range(runs):
         t = time.perf_counter()
+        spawned_at = time.clock_gettime(time.CLOCK_MONOTONIC)
         res = subprocess.run([py, "-I", "-c", RUNNER, str(folder), handler, json.dumps(event), "1000"],
                              env={"PATH": "/usr/bin:/bin", **env}, capture_output=True, text=True, timeout=300)
-        wall = time.perf_counter() - t
+        run_s = time.perf_counter() - t
         line = next((x for x in res.stdout.splitlines() if x.startswith("BENCH ")), None)
         if res.returncode != 0 or line is None:
             raise RuntimeError(f"{folder}: {res.stderr[-1500:]}")
         data = json.loads(line[6:])
-        walls.append(wall)
+        walls.append(data["answered_at"] - spawned_at)
+        runs_s.append(run_s)
         colds.append(data["in_process_cold_s"])
         warms.append(data["warm_median_s"])
         first = data["first"]
+        rss_first.append(data["hwm_first_kb"] or 0)
+        rss.append(data["hwm_kb"] or 0)
     return {"cold_start_s": statistics.median(walls), "in_process_cold_s": statistics.median(colds),
-            "warm_call_us": statistics.median(warms) * 1e6, "answer": first}
+            "warm_call_us": statistics.median(warms) * 1e6, "process_s": statistics.median(runs_s), "answer": first,
+            "status": data.get("status"), "body": data.get("body"),
+            "peak_rss_first_MB": statistics.median(rss_first) * 1024 / 1e6,
+            "peak_rss_MB": statistics.median(rss) * 1024 / 1e6}
 
 
 def unzip(archive: Path, dest: Path) -> Path:

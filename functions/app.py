@@ -15,8 +15,6 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import numpy as np
-
 from functions import contract, predictors
 from functions.contract import MisconfiguredError, Settings
 from functions.http import (
@@ -62,8 +60,9 @@ class ModelApp:
             raise predictors.PredictorError(
                 f"model does not accept the {len(self.schema.features)} features of its schema: {exc}") from None
         want = (1, len(self.schema.classes)) if self.schema.task == "multiclass-classification" else (1,)
-        if np.shape(out) != want:
-            raise predictors.PredictorError(f"model returned shape {np.shape(out)} for one row; expected {want}")
+        shape = _shape(out)
+        if shape != want:
+            raise predictors.PredictorError(f"model returned shape {shape} for one row; expected {want}")
         return model
 
     def metadata(self) -> dict[str, Any]:
@@ -108,17 +107,20 @@ class ModelApp:
             loaded = self.cache.get()
         except ModelUnavailable as exc:
             return error_response(503, "model_unavailable", str(exc))
-        self._check_range(batch, getattr(loaded.model, "input_limit", None))
-        out = np.asarray(loaded.model.predict(batch), dtype=np.float64)
-        if out.shape[0] != len(batch):
-            raise RuntimeError(f"model returned {out.shape[0]} values for {len(batch)} rows")
-        values = out.tolist()  # [N] floats, or [N][K] for multiclass
-        flat = values if out.ndim == 1 else [p for row in values for p in row]
+        self._check_range(batch, getattr(loaded.model, "input_limit", None),
+                          getattr(loaded.model, "returns_lists", False))
+        out = loaded.model.predict(batch)
+        # [N] floats, or [N][K] for multiclass: a pure predictor returns lists already (numpy is not in its package)
+        values = out if isinstance(out, list) else _float_lists(out)
+        if len(values) != len(batch):
+            raise RuntimeError(f"model returned {len(values)} values for {len(batch)} rows")
+        nested = bool(values) and isinstance(values[0], list)
+        flat = [p for row in values for p in row] if nested else values
         total = sum(flat)
         if total - total != 0.0:  # some output is inf or nan (cheaper than a numpy pass for one row)
             # Finite but extreme inputs can overflow inside a float32 model (inf - inf): the input's fault,
             # reported as such rather than as a NaN prediction or a 500.
-            i = int(np.flatnonzero(~np.isfinite(out.reshape(len(batch), -1)).any(axis=1))[0])
+            i = next(i for i, row in enumerate(values) if any(p - p != 0.0 for p in (row if nested else (row,))))
             where = f"instances[{i}]" if batch.is_batch else None
             raise ApiError(422, "non_finite_output", f"the model's output for {where or 'this row'} is not finite; "
                            "the input values are too extreme for it", where)
@@ -162,17 +164,41 @@ class ModelApp:
                        f'"output":{{"mean":{total / len(outputs)!r},"min":{min(outputs)!r},'
                        f'"max":{max(outputs)!r}}}}}')
 
-    def _check_range(self, batch: Batch, limit: float | None) -> None:
-        """Values a float32 model input cannot hold would become inf in the cast: a client error, not a 500."""
-        if limit is None or not self.schema.numeric:
+    def _check_range(self, batch: Batch, limit: float | None, lists: bool = False) -> None:
+        """Values a float32 model input cannot hold would become inf in the cast: a client error, not a 500.
+        ``lists``: the model is a pure predictor, whose package has no numpy."""
+        if limit is None:
             return
-        bad = np.argwhere(np.abs(batch.matrix()) > limit)
-        if bad.size:
-            i, j = (int(x) for x in bad[0])
+        if self.schema.numeric and not lists:
+            import numpy as np
+
+            bad = np.argwhere(np.abs(batch.matrix()) > limit)
+            where = [(int(bad[0][0]), int(bad[0][1]))] if bad.size else []
+        else:  # categories and NaN stand beside the numbers: look at the numbers only
+            where = [(i, j) for i, row in enumerate(batch.rows) for j, v in enumerate(row)
+                     if type(v) is float and abs(v) > limit][:1]
+        if where:
+            i, j = where[0]
             name = self.schema.names[j]
             field = f"instances[{i}].{name}" if batch.is_batch else name
             raise ApiError(400, "invalid_value", f"{field} is outside the range this model's float32 input holds "
                            f"(|x| <= {limit:.4g})", field)
+
+
+def _float_lists(out: Any) -> list[Any]:
+    """A predictor's numpy output as float64 lists ([N] or [N][K])."""
+    import numpy as np
+
+    return np.asarray(out, dtype=np.float64).tolist()
+
+
+def _shape(out: Any) -> tuple[int, ...]:
+    """The shape of a predictor's output: plain lists (pure) or an array."""
+    if isinstance(out, list):
+        return (len(out), len(out[0])) if out and isinstance(out[0], list) else (len(out),)
+    import numpy as np
+
+    return tuple(np.shape(out))
 
 
 _app: ModelApp | None = None

@@ -52,7 +52,7 @@ FEATURE_TYPES = ("numeric", "integer", "binary", "boolean", "categorical")
 
 #: MODEL_FORMAT values and the extension of their object in the model bucket.
 FORMATS: dict[str, str] = {"skops": "skops", "onnx": "onnx", "keras": "keras", "joblib": "joblib", "pickle": "pkl",
-                           "xgboost": "json", "lightgbm": "txt"}
+                           "xgboost": "json", "lightgbm": "txt", "pure": "json"}
 
 #: Every ``error.code`` a function answers with, and its HTTP status.
 ERROR_CODES: dict[str, int] = {

@@ -20,12 +20,13 @@ import os
 import tempfile
 import warnings
 from collections.abc import Callable
-from typing import Any, Protocol
-
-import numpy as np
+from typing import TYPE_CHECKING, Any, Protocol
 
 from functions.contract import FLOAT32_MAX, FORMATS
 from functions.schema import NUMERIC_TYPES, Batch, ModelSchema
+
+if TYPE_CHECKING:  # numpy is imported where a predictor needs it: a pure package has none
+    import numpy as np
 
 _SAFE_TYPE_PREFIXES = ("sklearn.", "numpy.")
 #: What a skops file may hold beyond sklearn/numpy when the manifest's `requirements` name the library (a
@@ -68,6 +69,8 @@ class Predictor(Protocol):
 def task_output(out: Any, schema: ModelSchema, what: str) -> np.ndarray:
     """A model's raw output as the task's: binary [N,2] -> column 1, [N,1] -> column 0, [N] as is; regression
     [N,1] or [N]; multiclass [N, K] with K the number of classes."""
+    import numpy as np
+
     arr = np.asarray(out, dtype=np.float64)
     if schema.task == "multiclass-classification":
         if arr.ndim == 2 and arr.shape[1] == len(schema.classes):
@@ -82,7 +85,7 @@ def task_output(out: Any, schema: ModelSchema, what: str) -> np.ndarray:
     raise PredictorError(f"{what} returned shape {arr.shape}; expected [N,2], [N,1] or [N]")
 
 
-def _numeric_input(batch: Batch, schema: ModelSchema, what: str, dtype: Any = np.float64,
+def _numeric_input(batch: Batch, schema: ModelSchema, what: str, dtype: Any = None,
                    nulls: bool = False) -> np.ndarray:
     """The rows as one numeric matrix (missing values NaN when the model takes them: ``nulls``)."""
     if not schema.numeric:
@@ -162,6 +165,7 @@ class OnnxPredictor:
     missing value), string for categories (a missing category is the empty string)."""
 
     def __init__(self, data: bytes, schema: ModelSchema = _BINARY_SCHEMA) -> None:
+        import numpy as np
         import onnxruntime as ort  # lazy
 
         self.schema = schema
@@ -185,7 +189,7 @@ class OnnxPredictor:
             if schema is not _BINARY_SCHEMA and isinstance(width, int) and width != len(schema.features):
                 raise PredictorError(f"ONNX model takes {width} columns; the schema has {len(schema.features)} "
                                      "features")
-            self.dtype = _ONNX_NUMBERS[inputs[0].type]
+            self.dtype = _onnx_dtype(inputs[0].type)
             self._columns: list[tuple[str, int, Any]] | None = None
             if schema is not _BINARY_SCHEMA:
                 _check_matrix_schema(schema, "this ONNX model", nulls=True)
@@ -222,25 +226,19 @@ class OnnxPredictor:
                 if inp.type == "tensor(int64)" and f.nullable:
                     raise PredictorError(f"ONNX model input {inp.name!r} takes int64; feature {f.name!r} may be "
                                          "missing")
-                plan.append((inp.name, index[feature], _ONNX_NUMBERS.get(inp.type, np.int64)))
+                plan.append((inp.name, index[feature], _onnx_dtype(inp.type)))
             else:
                 raise PredictorError(f"ONNX model input {inp.name!r} has type {inp.type}; expected double, float, "
                                      "int64 or string")
         return plan
 
     def _pick_output(self) -> str:
-        outputs = self.session.get_outputs()
-        names = [o.name for o in outputs]
-        for preferred in ("probabilities", "prob"):
-            if preferred in names:
-                return preferred
-        floats = [o for o in outputs if o.type in ("tensor(float)", "tensor(double)")]
-        if not floats:
-            raise PredictorError(f"ONNX model has no float output (outputs: {names})")
-        return floats[-1].name if len(floats) > 1 else floats[0].name
+        return pick_output([(o.name, o.type[len("tensor("):-1]) for o in self.session.get_outputs()])
 
     def feeds(self, batch: Batch) -> dict[str, np.ndarray]:
         """The session's inputs for ``batch``."""
+        import numpy as np
+
         if self._columns is None:
             return {self.input_name: batch.matrix(self.dtype)}
         n = len(batch.rows)
@@ -262,7 +260,118 @@ class OnnxPredictor:
         return task_output(out, self.schema, f"ONNX output {self.output_name!r}")
 
 
-_ONNX_NUMBERS = {"tensor(double)": np.float64, "tensor(float)": np.float32}
+def pick_output(outputs: list[tuple[str, str]]) -> str:
+    """The output a predictor answers with, from (name, element type) of a graph's outputs: "probabilities" or
+    "prob" when there is one, else the (last) float output."""
+    names = [name for name, _ in outputs]
+    for preferred in ("probabilities", "prob"):
+        if preferred in names:
+            return preferred
+    floats = [name for name, kind in outputs if kind in ("float", "double")]
+    if not floats:
+        raise PredictorError(f"ONNX model has no float output (outputs: {names})")
+    return floats[-1]
+
+
+_ONNX_NUMBERS = ("tensor(double)", "tensor(float)")
+
+
+def _onnx_dtype(kind: str) -> Any:
+    """The numpy dtype of an ONNX input type (double, float, else int64)."""
+    import numpy as np
+
+    return {"tensor(double)": np.float64, "tensor(float)": np.float32}.get(kind, np.int64)
+
+
+class PurePredictor:
+    """A functions.pure program (an ONNX graph compiled to JSON at build time), run with the standard library.
+    Inputs as ``OnnxPredictor`` takes them (one [N, F] matrix, or one [N, 1] input per feature matched through the
+    ``smodels.inputs`` metadata); ``predict`` returns plain lists: [N] floats, or [N][K] for multiclass."""
+
+    returns_lists = True  # functions.app: no numpy on this path
+
+    def __init__(self, data: bytes, schema: ModelSchema = _BINARY_SCHEMA) -> None:
+        from functions import pure
+
+        self.schema = schema
+        try:
+            self.program = pure.load_program(data)
+        except pure.PureError as exc:
+            raise PredictorError(f"the pure program cannot load: {exc}") from None
+        self._T = pure.T
+        inputs = self.program.inputs
+        mapping = self.program.metadata.get(ONNX_INPUTS_KEY)
+        self._columns: list[tuple[str, int, str]] | None = None
+        if len(inputs) == 1 and mapping is None and inputs[0]["type"] != "string":
+            self._input = inputs[0]["name"]
+            self._kind = inputs[0]["type"]
+            width = inputs[0].get("width")
+            if schema is not _BINARY_SCHEMA and isinstance(width, int) and width != len(schema.features):
+                raise PredictorError(f"the pure program takes {width} columns; the schema has "
+                                     f"{len(schema.features)} features")
+            if schema is not _BINARY_SCHEMA:
+                _check_matrix_schema(schema, "this pure program", nulls=True)
+            kinds = {self._kind}
+        else:
+            self._columns = self._plan(inputs, mapping)
+            kinds = {kind for _, _, kind in self._columns}
+        self.input_limit: float | None = FLOAT32_MAX if "float" in kinds else None
+
+    def _plan(self, inputs: list[dict[str, Any]], mapping: str | None) -> list[tuple[str, int, str]]:
+        index = {name: j for j, name in enumerate(self.schema.names)}
+        try:
+            by_input = json.loads(mapping) if mapping is not None else {i["name"]: i["name"] for i in inputs}
+        except ValueError:
+            by_input = None
+        if not isinstance(by_input, dict):
+            raise PredictorError(f"metadata {ONNX_INPUTS_KEY!r} must be a JSON object of input -> feature")
+        plan = []
+        for inp in inputs:
+            name, kind = inp["name"], inp["type"]
+            feature = by_input.get(name)
+            if feature not in index:
+                raise PredictorError(f"program input {name!r} is not a feature of the schema "
+                                     f"({', '.join(self.schema.names)})")
+            f = self.schema.features[index[feature]]
+            if (kind == "string") != (f.type == "categorical"):
+                raise PredictorError(f"program input {name!r} takes {kind}; feature {f.name!r} is {f.type}")
+            if kind == "int64" and f.nullable:
+                raise PredictorError(f"program input {name!r} takes int64; feature {f.name!r} may be missing")
+            plan.append((name, index[feature], kind))
+        return plan
+
+    def predict(self, batch: Batch) -> list[Any]:
+        """The task's output as plain lists: [N] (regression value, binary P(classes[1])) or [N][K]."""
+        rows, n, T = batch.rows, len(batch.rows), self._T
+        if self._columns is None:
+            feeds = {self._input: T(self._kind, (n, len(rows[0]) if rows else 0), [v for row in rows for v in row])}
+        else:
+            feeds = {}
+            for name, j, kind in self._columns:
+                if kind == "string":
+                    column = [row[j] if isinstance(row[j], str) else "" for row in rows]
+                elif kind == "int64":
+                    column = [int(row[j]) for row in rows]
+                else:
+                    column = [row[j] for row in rows]
+                feeds[name] = T(kind, (n, 1), column)
+        out = self.program.run(feeds)
+        return pure_task_output(out.shape, out.data, self.schema)
+
+
+def pure_task_output(shape: tuple[int, ...], data: list[Any], schema: ModelSchema) -> list[Any]:
+    """``task_output`` for a flat row-major list of ``shape``, as lists."""
+    what = "the pure program"
+    if schema.task == "multiclass-classification":
+        k = len(schema.classes)
+        if len(shape) == 2 and shape[1] == k:
+            return [[float(v) for v in data[i:i + k]] for i in range(0, len(data), k)]
+        raise PredictorError(f"{what} returned shape {shape}; expected [N, {k}]")
+    if len(shape) == 2 and shape[1] == 2 and schema.task == "binary-classification":
+        return [float(v) for v in data[1::2]]
+    if len(shape) == 2 and shape[1] == 1 or len(shape) == 1:
+        return [float(v) for v in data]
+    raise PredictorError(f"{what} returned shape {shape}; expected [N,2], [N,1] or [N]")
 
 
 class KerasPredictor:
@@ -287,6 +396,8 @@ class KerasPredictor:
 
     def predict(self, batch: Batch) -> np.ndarray:
         """Call the model directly (``model.predict`` builds a data pipeline per call: much slower)."""
+        import numpy as np
+
         out = self.model(_numeric_input(batch, self.schema, "a Keras model", np.float32), training=False)
         return task_output(self._to_numpy(out), self.schema, "keras model")
 
@@ -425,6 +536,7 @@ _LOADERS: dict[str, Callable[[bytes, ModelSchema], Predictor]] = {
     "pickle": _sklearn_loader("pickle"),
     "xgboost": XGBoostPredictor,
     "lightgbm": LightGBMPredictor,
+    "pure": PurePredictor,
 }
 
 

@@ -24,7 +24,7 @@ CLOUDS = ("aws", "gcp")
 PYTHON_VERSIONS = ("3.11", "3.12", "3.13", "3.14")
 ARCHITECTURES = ("x86_64", "arm64")
 # auto: ONNX where the model converts and passes parity, else native (the packager decides and says why).
-RUNTIMES = ("auto", "native", "onnx")
+RUNTIMES = ("auto", "native", "onnx", "pure")
 KINDS = ("echo", "model")
 
 # Platform ranges, checked per cloud the endpoint deploys to.
@@ -359,7 +359,7 @@ def lambda_env_bytes(ep: EndpointConfig) -> int:
     if m is None:
         env = write_env(ep.name)
     else:
-        fmt = "onnx" if ep.runtime == "onnx" else m.format
+        fmt = ep.runtime if ep.runtime in ("onnx", "pure") else m.format
         uri = f"s3://{'b' * S3_BUCKET_NAME_MAX}/models/{m.name}/{'0' * 64}.{FORMATS.get(fmt, fmt)}"
         env = write_env(
             ep.name, uri=uri, sha256="0" * 64, fmt=fmt, name=m.name, schema_file=SCHEMA_FILE,

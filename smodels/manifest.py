@@ -225,21 +225,17 @@ class Manifest:
         Features in model order with type, ``nullable``, ``categories`` and ``ignore_unknown`` (categorical), and
         ``low``/``high``: the observed range from the profile (numeric and integer features with a profile).
         """
+        from functions.schema import Feature as InputFeature
+        from functions.schema import ModelSchema
+
         stats = (self.profile or {}).get("features", {})
         features = []
         for f in self.features:
-            out: dict[str, Any] = {"name": f.name, "type": f.type}
-            if f.nullable:
-                out["nullable"] = True
-            if f.type == "categorical":
-                out["categories"] = list(f.categories)
-                if f.ignore_unknown:
-                    out["ignore_unknown"] = True
             s = stats.get(f.name, {})
-            if f.type in ("numeric", "integer") and s.get("min") is not None and s.get("max") is not None:
-                out["low"], out["high"] = float(s["min"]), float(s["max"])
-            features.append(out)
-        return {"task": self.task, "classes": list(self.classes or ()), "features": features}
+            ranged = f.type in ("numeric", "integer") and s.get("min") is not None and s.get("max") is not None
+            features.append(InputFeature(f.name, f.type, f.nullable, tuple(f.categories), f.ignore_unknown,
+                                         float(s["min"]) if ranged else None, float(s["max"]) if ranged else None))
+        return ModelSchema(tuple(features), self.task, tuple(self.classes or ())).to_json()
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON form (what model.json holds); ``directory`` is left out."""

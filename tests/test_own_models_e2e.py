@@ -43,8 +43,10 @@ def _mlflow_model(root: Path) -> zoo.ZooModel:
     frame = pd.DataFrame(X, columns=[f"x{i}" for i in range(5)])
     model = RandomForestRegressor(n_estimators=15, max_depth=5, random_state=0).fit(frame, y)
     path = root / "mlflow-forest"
+    # cloudpickle, as most MLflow runs log it; pip_requirements given, so MLflow does not infer them in a subprocess
     mlflow.sklearn.save_model(model, str(path), signature=infer_signature(frame, model.predict(frame)),
-                              input_example=frame.head(5))
+                              input_example=frame.head(5), serialization_format="cloudpickle",
+                              pip_requirements=["scikit-learn"])
     return zoo.ZooModel("zoo-forest", model, frame.assign(target=y), "target", "regression")
 
 

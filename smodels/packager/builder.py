@@ -32,7 +32,7 @@ from smodels.packager.types import BuildError, BuildOptions, FunctionBuild, Laye
 MODULES = {
     "echo": ("__init__.py", "contract.py", "http.py", "echo.py"),
     "model": ("__init__.py", "contract.py", "http.py", "schema.py", "store.py", "predictors.py", "model_cache.py",
-              "app.py"),
+              "app.py", "pure.py"),
 }
 ADAPTER = {"aws": "aws.py", "gcp": "gcp.py"}
 GCP_MAIN = b"from functions.gcp import echo, pred, predict  # noqa: F401\n"
@@ -49,15 +49,15 @@ def resolve_target(cfg, opts: BuildOptions) -> Target:
 def requirements_for(cloud: str, kind: str, runtime: str, manifest) -> DepsSpec:
     """Exact pins a function needs on `cloud` (Lambda: installed into the zip; GCP: its requirements.txt).
 
-    `runtime` is what serves the model ("onnx" or "native"; resolve "auto" with `prepare_model` first). A native
+    `runtime` is what serves the model ("pure", "onnx" or "native"; resolve "auto" with `prepare_model` first). A native
     model gets only its own libraries: a scikit-learn model scikit-learn + skops + numpy + scipy (+ pandas when it
     is called with a DataFrame, + xgboost-cpu / lightgbm when a booster sits in its Pipeline); an XGBoost booster
     xgboost-cpu + numpy + scipy; a LightGBM booster lightgbm + numpy + scipy. Versions follow the manifest's
     `requirements`; one the package would not install is a BuildError.
     """
     ff = (pin("functions-framework"),) if cloud == "gcp" else ()
-    if kind == "echo":
-        return DepsSpec(pins=ff)
+    if kind == "echo" or (kind == "model" and runtime == "pure"):
+        return DepsSpec(pins=ff)  # pure: the standard library evaluates the program (functions/pure.py)
     if runtime == "onnx" or manifest.format == "onnx":
         # onnxruntime's protobuf/flatbuffers/packaging serve its offline tools only; InferenceSession never
         # imports them (proven: the slimmed package answers requests in tests/smodels/packager).
@@ -67,7 +67,7 @@ def requirements_for(cloud: str, kind: str, runtime: str, manifest) -> DepsSpec:
             imports=("numpy", "onnxruntime"),
         )
     if runtime != "native":
-        raise BuildError(f"model {manifest.name}: runtime {runtime!r} must be resolved to onnx or native first "
+        raise BuildError(f"model {manifest.name}: runtime {runtime!r} must be resolved to pure, onnx or native first "
                          "(prepare_model)")
     if manifest.framework == "keras" or manifest.format == "keras":
         if cloud == "aws":

@@ -198,3 +198,134 @@ def booster_candidates(fmt: str, data: bytes, schema: Any, name: str, version: s
     if fmt == "lightgbm":
         return [Candidate("onnxmltools, float", "onnxmltools", "LightGBM Booster", lgb)]
     raise ValueError(f"no booster format {fmt!r}")
+
+
+# --- runtime pure: an ONNX graph as a plain-data program (functions/pure.py) -----------------------------------
+
+
+def _plain(value: Any) -> Any:
+    """JSON-safe: NaN/inf as strings (functions.pure reads them back), bytes as UTF-8 text."""
+    if isinstance(value, float):
+        if value != value:
+            return "nan"
+        if value in (float("inf"), float("-inf")):
+            return "inf" if value > 0 else "-inf"
+        return value
+    if isinstance(value, bytes):
+        return value.decode("utf-8")
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def compile_pure(onnx_bytes: bytes) -> bytes:
+    """The ONNX graph as a functions.pure program: deterministic JSON bytes (sorted keys). Only the nodes the
+    predictor's output needs are kept; an operator, attribute or type functions.pure does not run raises
+    functions.pure.PureError (the build then falls back to another runtime)."""
+    import onnx
+    from onnx import helper, numpy_helper
+
+    from functions import pure
+    from functions.predictors import pick_output
+
+    model = onnx.load_from_string(onnx_bytes)
+    graph = model.graph
+    if any(n.op_type in ("Loop", "If", "Scan") for n in graph.node):
+        raise pure.PureError("control flow operators are not supported")
+    inits = {i.name: i for i in graph.initializer}
+    inputs = []
+    for inp in graph.input:
+        if inp.name in inits:
+            continue
+        tt = inp.type.tensor_type
+        kind = pure.ONNX_TYPES.get(tt.elem_type)
+        if kind not in pure.INPUT_TYPES:
+            raise pure.PureError(f"input {inp.name!r} has element type {tt.elem_type}")
+        dims = [d.dim_value if d.HasField("dim_value") else None for d in tt.shape.dim]
+        inputs.append({"name": inp.name, "type": kind, "width": dims[1] if len(dims) == 2 else None})
+    outputs = [(o.name, pure.ONNX_TYPES.get(o.type.tensor_type.elem_type, "")) for o in graph.output]
+    output = pick_output(outputs)
+    constants: dict[str, Any] = {}
+    for name, init in inits.items():
+        constants[name] = _pure_tensor(numpy_helper.to_array(init), init.data_type)
+    needed, nodes = {output}, []
+    for node in reversed(graph.node):
+        if not needed.intersection(node.output):
+            continue
+        needed.update(i for i in node.input if i)
+        if node.op_type == "Constant" and node.domain in ("", "ai.onnx"):
+            (attr,) = node.attribute
+            if attr.name != "value":
+                raise pure.PureError(f"Constant with {attr.name} is not supported")
+            constants[node.output[0]] = _pure_tensor(numpy_helper.to_array(attr.t), attr.t.data_type)
+            continue
+        domain = "" if node.domain == "ai.onnx" else node.domain
+        if (domain, node.op_type) not in pure.OPS:
+            raise pure.PureError(f"operator {node.op_type}{f' ({domain})' if domain else ''} is not supported")
+        attrs = {}
+        for attr in node.attribute:
+            value = helper.get_attribute_value(attr)
+            if isinstance(value, onnx.TensorProto):
+                value = numpy_helper.to_array(value).reshape(-1).tolist()
+            elif not isinstance(value, (int, float, bytes, str, list)):
+                raise pure.PureError(f"{node.op_type} attribute {attr.name} ({type(value).__name__}) is not supported")
+            attrs[attr.name] = _plain(value)
+        nodes.append({"op": node.op_type, "domain": domain, "inputs": list(node.input),
+                      "outputs": list(node.output), "attrs": attrs})
+    nodes.reverse()
+    feeds = {i["name"] for i in inputs}
+    doc = {
+        "format": pure.FORMAT, "version": pure.VERSION, "inputs": [i for i in inputs if i["name"] in needed],
+        "output": output,
+        "metadata": {p.key: p.value for p in model.metadata_props},
+        "initializers": {k: v for k, v in sorted(constants.items()) if k in needed and k not in feeds},
+        "nodes": nodes,
+    }
+    if len(doc["inputs"]) != len(inputs):  # every input feeds the predictor, even one the output ignores
+        doc["inputs"] = inputs
+    data = json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
+    pure.load_program(data)  # refuses what the evaluator cannot run, now rather than at serving time
+    return data
+
+
+def pure_work(program: bytes) -> int:
+    """Scalar operations one row costs in the pure evaluator, estimated from the program alone (deterministic:
+    the same program gives the same figure on every machine, unlike a timing): a weight tensor costs its size (a
+    multiply-add per entry), a tree ensemble its node count, any other node one operation per constant entry."""
+    doc = json.loads(program)
+    inits = doc["initializers"]
+
+    def size(name: str) -> int:
+        t = inits.get(name)
+        if t is None:
+            return 0
+        data, n = t.get("data", []), 0
+        todo = [data]
+        while todo:
+            x = todo.pop()
+            if isinstance(x, list):
+                todo.extend(x)
+            else:
+                n += 1
+        return n
+
+    work = 0
+    for node in doc["nodes"]:
+        if node["op"].startswith("TreeEnsemble"):
+            work += len(node["attrs"].get("nodes_nodeids", ())) or 1
+        else:
+            work += max(1, sum(size(i) for i in node["inputs"]))
+    return work
+
+
+def _pure_tensor(arr: Any, data_type: int) -> dict[str, Any]:
+    from functions import pure
+
+    kind = pure.ONNX_TYPES.get(data_type)
+    if kind is None:
+        raise pure.PureError(f"initializer element type {data_type} is not supported")
+    if kind == "string":  # flat, row-major (the evaluator flattens nested lists anyway)
+        data: Any = [v.decode("utf-8") if isinstance(v, bytes) else str(v) for v in arr.reshape(-1).tolist()]
+    else:
+        data = _plain(arr.tolist())
+    return {"type": kind, "shape": list(arr.shape), "data": data}

@@ -30,8 +30,19 @@ from functions.contract import FORMATS
 from smodels.manifest import sha256_file
 from smodels.packager.types import BuildError, ModelArtifact
 
-RUNTIMES = ("auto", "native", "onnx")
+RUNTIMES = ("auto", "native", "onnx", "pure")
 PARITY_TOLERANCE = 1e-5
+#: runtime pure: parity against the native model for a graph in float64 throughout (linear models, MLPs); a graph
+#: with float32 tensors (Keras, the float candidates, ai.onnx.ml operators with float attributes, tree ensembles'
+#: float32 leaf weights) keeps the ONNX tolerance, and the reason says so.
+PURE_TOLERANCE = 1e-9
+#: runtime auto picks pure only if one row costs at most this many scalar operations (convert.pure_work: estimated
+#: from the program, so every machine decides alike; a timing would not). About 50 ns each in CPython 3.13 here:
+#: 20,000 is about a millisecond per row, where pure's cold start (no numpy, no onnxruntime: tens of ms saved on
+#: every new instance) still outweighs onnxruntime's microseconds for an endpoint that serves rows one by one.
+PURE_WORK_BUDGET = 20_000
+#: What runtime auto tries, in order: the first that converts and reproduces the model serves it.
+AUTO_ORDER = ("pure", "onnx", "native")
 ONNX_OPSET = 17
 ONNX_IR_VERSION = 8
 KERAS_ACTIVATIONS = {"relu": "Relu", "sigmoid": "Sigmoid", "tanh": "Tanh", "softmax": "Softmax", "linear": None,
@@ -69,18 +80,41 @@ def prepare_model(model: Any, runtime: str, out_dir: Path | str = ".build", *,
     manifest = load_model_manifest(model)
     if runtime not in RUNTIMES:
         raise BuildError(f"runtime: expected one of {', '.join(RUNTIMES)}, got {runtime!r}")
+    not_pure = ""
+    if (runtime == "pure" or (runtime == "auto" and "pure" in AUTO_ORDER)) and manifest.format != "onnx":
+        try:
+            path, sha, gap, how, note, cost = _pure_compiled(manifest, Path(out_dir))
+        except BuildError as exc:
+            if runtime == "pure":
+                raise
+            not_pure = f"; not pure: {exc}"
+        else:
+            from smodels.packager.convert import pure_work
+
+            work = pure_work(path.read_bytes())
+            within = work <= PURE_WORK_BUDGET
+            if runtime == "pure" or within:
+                mode = "auto" if runtime == "auto" else "forced"
+                return ModelArtifact(
+                    path=path, sha256=sha, format="pure", key=object_key(manifest.name, sha, "pure"),
+                    manifest=manifest, size_bytes=path.stat().st_size, converted=True, parity_max_abs_diff=gap,
+                    runtime_reason=f"{mode}: parity {gap:.2g}{note}, {work:,} operations per row "
+                                   f"({cost:.0f} µs/row measured here)", conversion=how,
+                )
+            not_pure = (f"; not pure: {work:,} operations per row is over the pure evaluator's budget of "
+                        f"{PURE_WORK_BUDGET:,} ({cost:.0f} µs/row measured here)")
     if manifest.format == "onnx":
         return _as_is(manifest, f"{'auto' if runtime == 'auto' else 'forced'}: the artifact is ONNX already")
     if runtime == "native":
         return _as_is(manifest, "forced")
     if runtime == "auto" and onnx_refused:
-        return _as_is(manifest, f"auto: {onnx_refused}")
+        return _as_is(manifest, f"auto: {onnx_refused}{not_pure}")
     try:
         path, sha, gap, how = _converted(manifest, Path(out_dir))
     except BuildError as exc:
         if runtime == "onnx":
             raise
-        return _as_is(manifest, f"auto: {exc}")
+        return _as_is(manifest, f"auto: {exc}{not_pure}")
     return ModelArtifact(
         path=path,
         sha256=sha,
@@ -90,7 +124,7 @@ def prepare_model(model: Any, runtime: str, out_dir: Path | str = ".build", *,
         size_bytes=path.stat().st_size,
         converted=True,
         parity_max_abs_diff=gap,
-        runtime_reason=f"{'auto' if runtime == 'auto' else 'forced'}: parity {gap:.2g}",
+        runtime_reason=f"{'auto' if runtime == 'auto' else 'forced'}: parity {gap:.2g}{not_pure}",
         conversion=how,
     )
 
@@ -173,10 +207,10 @@ def _tool_versions(manifest) -> dict[str, str]:
     return out
 
 
-def _serving_code_hash() -> str:
+def _serving_code_hash(names: tuple[str, ...] = ("predictors.py", "schema.py")) -> str:
     """The predictors and the schema parser decide what a conversion is checked with: a change re-checks."""
     digest = hashlib.sha256()
-    for name in ("predictors.py", "schema.py"):
+    for name in names:
         digest.update(hashlib.sha256((FUNCTIONS_DIR / name).read_bytes()).digest())
     return digest.hexdigest()
 
@@ -550,3 +584,147 @@ def check_parity(onnx_bytes: bytes, manifest) -> float:
     if not gap <= PARITY_TOLERANCE:
         raise BuildError(_parity_message(manifest, schema, data, gap, worst, got))
     return gap
+
+
+# --- runtime pure ------------------------------------------------------------------------------------------------
+
+#: ai.onnx.ml operators whose outputs (or attributes) are float32: a program using one is a float32 graph.
+FLOAT32_OPS = frozenset(("Scaler", "Imputer", "Normalizer", "LinearClassifier", "LinearRegressor",
+                         "TreeEnsembleClassifier", "TreeEnsembleRegressor"))
+
+
+def program_precision(program: bytes) -> str:
+    """"float64" when every number of the program is a double (inputs, constants, operators), else "float32"."""
+    doc = json.loads(program)
+    if any(i["type"] == "float" for i in doc["inputs"]) or any(
+            c["type"] == "float" for c in doc["initializers"].values()):
+        return "float32"
+    for node in doc["nodes"]:
+        if node["op"] in FLOAT32_OPS or (node["op"] == "Cast" and node["attrs"].get("to") == 1):
+            return "float32"
+    return "float64"
+
+
+def _pure_compiled(manifest, out_dir: Path) -> tuple[Path, str, float, str, str, float]:
+    """(path, sha256, parity gap, how, tolerance note, µs per row) of the manifest's pure program, from the cache or
+    compiled now (the cost is measured again on every build: it depends on the machine); BuildError with the reason
+    when no conversion compiles and reproduces the model."""
+    manifest_file = manifest.directory / "model.json"
+    manifest_bytes = manifest_file.read_bytes() if manifest_file.is_file() else json.dumps(
+        manifest.to_dict(), sort_keys=True).encode()
+    key = hashlib.sha256(json.dumps({
+        "converter": MODEL_CONVERTER_VERSION, "manifest": hashlib.sha256(manifest_bytes).hexdigest(),
+        "artifact": manifest.sha256, "tools": _tool_versions(manifest),
+        "serving": _serving_code_hash(("predictors.py", "schema.py", "pure.py")),
+    }, sort_keys=True).encode()).hexdigest()[:16]
+    cache = out_dir / "models" / manifest.name
+    record = cache / f"pure-{key}.json"
+    schema = _schema(manifest)
+    data = parity_data(manifest, schema)
+    info = json.loads(record.read_text()) if record.is_file() else None
+    if info is not None and info.get("failure"):
+        raise BuildError(info["failure"])
+    path = cache / f"{info['sha256']}.pure.json" if info else None
+    if info is None or path is None or not path.is_file() or sha256_file(path) != info["sha256"]:
+        try:
+            program, gap, how, note = pure_checked(manifest, schema, data)
+        except ConversionFailed as exc:
+            cache.mkdir(parents=True, exist_ok=True)
+            record.write_text(json.dumps({"failure": str(exc)}, sort_keys=True))
+            raise
+        sha = hashlib.sha256(program).hexdigest()
+        cache.mkdir(parents=True, exist_ok=True)
+        path = cache / f"{sha}.pure.json"
+        tmp = path.with_name(path.name + f".tmp{os.getpid()}")
+        tmp.write_bytes(program)
+        os.replace(tmp, path)
+        info = {"sha256": sha, "parity_max_abs_diff": gap, "how": how, "note": note}
+        record.write_text(json.dumps(info, sort_keys=True))
+    cost = pure_row_cost(path.read_bytes(), schema, data)
+    return path, info["sha256"], info["parity_max_abs_diff"], info["how"], info["note"], cost
+
+
+def pure_row_cost(program: bytes, schema, data: ParityData, rows: int = 50) -> float:
+    """Median µs the shipped pure predictor takes for one row, over (up to) the first `rows` parity rows."""
+    import time
+
+    from functions.predictors import PurePredictor
+    from functions.schema import Batch
+
+    predictor = PurePredictor(program, schema)
+    times = []
+    for row in data.batch.rows[:rows]:
+        one = Batch([row], False)
+        t0 = time.perf_counter()
+        predictor.predict(one)
+        times.append(time.perf_counter() - t0)
+    times.sort()
+    return max(times[len(times) // 2] * 1e6, 0.01) if times else 0.01
+
+
+def pure_gap(program: bytes, schema, batch, expected) -> tuple[float, int, Any]:
+    """(max difference, worst row, outputs) of the pure program through the shipped predictor, measured as
+    ``parity_gap`` measures ONNX."""
+    import numpy as np
+
+    from functions.predictors import PurePredictor
+
+    got = np.asarray(PurePredictor(program, schema).predict(batch), dtype=np.float64)
+    if got.shape != expected.shape:
+        raise BuildError(f"pure outputs have shape {got.shape}; expected {expected.shape}")
+    diff = np.abs(got - expected)
+    per_row = diff.max(axis=1) if diff.ndim == 2 else diff
+    per_row = np.where(np.isnan(per_row), np.inf, per_row) / _scale(schema, expected)
+    worst = int(np.argmax(per_row))
+    return float(per_row[worst]), worst, got
+
+
+def pure_checked(manifest, schema, data: ParityData) -> tuple[bytes, float, str, str]:
+    """(program, parity gap, how, tolerance note) of the first ONNX candidate that compiles to a pure program and
+    reproduces the manifest (PURE_TOLERANCE for a float64 program, PARITY_TOLERANCE for a float32 one) and the
+    native model on the probes; else ConversionFailed with the reason of the candidate that came closest."""
+    from functions.pure import PureError
+    from smodels.packager.convert import compile_pure
+
+    probes = None
+    failures: list[tuple[int, str]] = []
+    for cand in candidates(manifest, schema):
+        try:
+            onnx_bytes = cand.make()
+        except Exception as exc:
+            failures.append((0, f"{cand.converter} cannot convert {cand.what}: {_one_line(exc)}"))
+            continue
+        if not onnx_bytes:
+            continue
+        try:
+            program = compile_pure(onnx_bytes)
+        except PureError as exc:
+            failures.append((1, f"the pure evaluator cannot run the ONNX graph of {cand.what} ({cand.how}): {exc}"))
+            continue
+        precision = program_precision(program)
+        tol = PURE_TOLERANCE if precision == "float64" else PARITY_TOLERANCE
+        try:
+            gap, worst, got = pure_gap(program, schema, data.batch, data.expected)
+        except Exception as exc:
+            failures.append((1, f"the pure program of {cand.what} ({cand.how}) does not run: {_one_line(exc)}"))
+            continue
+        if not gap <= tol:
+            failures.append((2, f"pure parity failed for {manifest.name} ({cand.how}, {precision}): max difference "
+                                f"{gap:.3g} > {tol:g} at {data.labels[worst]} (pure {_fmt(got[worst])}, manifest "
+                                f"{_fmt(data.expected[worst])})"))
+            continue
+        if probes is None:
+            probes = native_probes(manifest, schema, data)
+        if probes is not None:
+            batch, expected, labels = probes
+            pgap, pworst, pgot = pure_gap(program, schema, batch, expected)
+            if not pgap <= tol:
+                failures.append((3, f"the pure program of {cand.what} differs from the native model on "
+                                    f"{labels[pworst]} (pure {_fmt(pgot[pworst])}, native {_fmt(expected[pworst])})"))
+                continue
+        note = "" if precision == "float64" else f" (float32 graph: ONNX tolerance {PARITY_TOLERANCE:g})"
+        return program, gap, f"{cand.how}, compiled to a pure program", note
+    if not failures:
+        raise ConversionFailed(f"no conversion applies to {manifest.name}")
+    best = max(f[0] for f in failures)
+    raise ConversionFailed(next(reason for stage, reason in failures if stage == best))

@@ -63,8 +63,9 @@ class ModelArtifact:
 
     @property
     def runtime(self) -> str:
-        """The runtime serving this object: "onnx" (onnxruntime) or "native" (the model's own library)."""
-        return "onnx" if self.format == "onnx" else "native"
+        """The runtime serving this object: "onnx" (onnxruntime), "pure" (functions/pure.py) or "native" (the
+        model's own library)."""
+        return self.format if self.format in ("onnx", "pure") else "native"
 
 
 @dataclass(frozen=True)
@@ -88,7 +89,7 @@ class FunctionBuild:
     cloud: str
     endpoint: str
     kind: str
-    runtime: str  # "native" | "onnx": what serves the model (runtime auto resolved); echo: "native"
+    runtime: str  # "native" | "onnx" | "pure": what serves the model (runtime auto resolved); echo: "native"
     archive: Path
     archive_sha256: str
     zipped_bytes: int

@@ -130,7 +130,7 @@ EXPECTED = {  # name -> (runtime auto picks, what the reason or the conversion s
 
 
 @pytest.fixture(scope="module")
-def zoo(tmp_path_factory) -> dict[str, tuple]:
+def zoo(tmp_path_factory, onnx_before_native) -> dict[str, tuple]:
     """name -> (manifest, model in memory, example frame without the label)."""
     from smodels import save_model
 
@@ -142,8 +142,16 @@ def zoo(tmp_path_factory) -> dict[str, tuple]:
     return out
 
 
+@pytest.fixture(scope="module", autouse=True)
+def onnx_before_native():
+    """This module is about auto's ONNX step: pure (tried first by default) is tested in test_pure.py."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(model_mod, "AUTO_ORDER", ("onnx", "native"))
+        yield
+
+
 @pytest.fixture(scope="module")
-def converted(zoo, tmp_path_factory) -> dict:
+def converted(zoo, tmp_path_factory, onnx_before_native) -> dict:
     out_dir = tmp_path_factory.mktemp("auto")
     return {name: prepare_model(m, "auto", out_dir) for name, (m, _, _) in zoo.items()}
 
