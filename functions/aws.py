@@ -8,8 +8,6 @@ body; the handlers never raise, whatever the event looks like.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 import os
 from typing import Any
@@ -61,6 +59,9 @@ def event_to_request(event: Any, max_bytes: int) -> Request:
             if event.get("isBase64Encoded") is True:
                 if len(body) > max_bytes * 4 // 3 + 4:
                     raise ApiError(413, "body_too_large", f"request body is over the {max_bytes}-byte limit")
+                import base64  # lazy: most events carry plain text, and every import is cold-start time
+                import binascii
+
                 try:
                     raw = base64.b64decode(body, validate=True)
                 except (binascii.Error, ValueError):

@@ -12,8 +12,7 @@ import functools
 import json
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 if TYPE_CHECKING:
     from functions.schema import ModelSchema
@@ -84,8 +83,7 @@ class MisconfiguredError(Exception):
     """The function's environment is incomplete or invalid; the message names the variable."""
 
 
-@dataclass(frozen=True)
-class Settings:
+class Settings(NamedTuple):
     """A model endpoint's environment, validated."""
 
     model_uri: str
@@ -212,15 +210,17 @@ def _read_schema(raw: str, problems: list[str]) -> ModelSchema | None:
     """MODEL_SCHEMA: inline JSON, or a file relative to the package root (the directory holding functions/)."""
     if not raw:
         return None
-    from pathlib import Path
+    import os
 
     from functions.schema import ModelSchema, SchemaError
 
     text = raw
     if not raw.startswith("{"):
-        path = Path(raw) if Path(raw).is_absolute() else Path(__file__).resolve().parent.parent / raw
+        root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        path = raw if os.path.isabs(raw) else os.path.join(root, raw)
         try:
-            text = path.read_text(encoding="utf-8")
+            with open(path, encoding="utf-8") as fh:
+                text = fh.read()
         except OSError as exc:
             problems.append(f"{MODEL_SCHEMA}: cannot read {path}: {exc.strerror or exc}")
             return None

@@ -10,9 +10,7 @@ from __future__ import annotations
 import json
 import re
 import sys
-import traceback
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 from functions.contract import DEFAULT_MAX_BODY_BYTES, MAX_JSON_DEPTH
@@ -43,27 +41,37 @@ class ApiError(Exception):
         return error_response(self.status, self.code, self.message, self.field, self.headers)
 
 
-@dataclass
 class Request:
     """An HTTP request as the apps see it. Header names are lower-case."""
 
-    method: str
-    body: bytes = b""
-    headers: dict[str, str] = field(default_factory=dict)
-    path: str = "/"
+    __slots__ = ("method", "body", "headers", "path")
+
+    def __init__(self, method: str, body: bytes = b"", headers: dict[str, str] | None = None, path: str = "/") -> None:
+        self.method = method
+        self.body = body
+        self.headers = {} if headers is None else headers
+        self.path = path
+
+    def __repr__(self) -> str:
+        return f"Request({self.method!r}, {self.body[:60]!r}, {self.headers!r}, {self.path!r})"
 
     def header(self, name: str) -> str | None:
         """The value of header ``name`` (case-insensitive), or None."""
         return self.headers.get(name.lower())
 
 
-@dataclass
 class Response:
     """An HTTP response whose body is a JSON-serialisable object."""
 
-    status: int
-    body: Any
-    headers: dict[str, str] = field(default_factory=dict)
+    __slots__ = ("status", "body", "headers")
+
+    def __init__(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
+        self.status = status
+        self.body = body
+        self.headers = {} if headers is None else headers
+
+    def __repr__(self) -> str:
+        return f"Response({self.status!r}, {self.body!r}, {self.headers!r})"
 
     def body_text(self) -> str:
         """The body serialised as compact JSON (never NaN/Infinity)."""
@@ -95,6 +103,8 @@ def error_response(
 
 def internal_error(where: str) -> Response:
     """Log the exception being handled (one JSON line with the traceback) and return a JSON 500."""
+    import traceback  # lazy: a cold start never needs it
+
     log_event("internal_error", where=where, traceback=traceback.format_exc())
     return error_response(500, "internal", "internal error; see the function's logs")
 

@@ -15,8 +15,7 @@ import hashlib
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from functions import store
 from functions.http import log_event
@@ -33,8 +32,7 @@ class ModelUnavailable(Exception):
         self.stage = stage
 
 
-@dataclass(frozen=True)
-class Loaded:
+class Loaded(NamedTuple):
     """A model in memory and where it came from."""
 
     model: Any

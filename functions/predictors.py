@@ -17,7 +17,6 @@ import importlib.util
 import io
 import json
 import os
-import tempfile
 import warnings
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
@@ -381,6 +380,8 @@ class KerasPredictor:
         import keras  # lazy; reads KERAS_BACKEND at import
 
         self.schema = schema
+        import tempfile
+
         fd, path = tempfile.mkstemp(suffix=".keras")
         try:
             with os.fdopen(fd, "wb") as fh:

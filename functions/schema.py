@@ -15,9 +15,8 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, NamedTuple
 
 from functions.contract import FEATURE_TYPES
 from functions.http import ApiError
@@ -36,8 +35,7 @@ class SchemaError(ValueError):
     """The schema document itself is invalid (a deployment mistake, not a client's)."""
 
 
-@dataclass(frozen=True)
-class Feature:
+class Feature(NamedTuple):
     """One model input: name, type, whether null is accepted, and what training saw."""
 
     name: str
@@ -62,17 +60,27 @@ class Feature:
         return out
 
 
-@dataclass(frozen=True)
 class ModelSchema:
     """Features in model input order, the task and the class labels (classifiers, in probability order)."""
 
-    features: tuple[Feature, ...]
-    task: str = "binary-classification"
-    classes: tuple[Any, ...] = (0, 1)
-    _index: Mapping[str, int] = field(default_factory=dict, compare=False, repr=False)
+    __slots__ = ("features", "task", "classes", "_index")
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "_index", {f.name: i for i, f in enumerate(self.features)})
+    def __init__(self, features: tuple[Feature, ...], task: str = "binary-classification",
+                 classes: tuple[Any, ...] = (0, 1)) -> None:
+        self.features = tuple(features)
+        self.task = task
+        self.classes = tuple(classes)
+        self._index = {f.name: i for i, f in enumerate(self.features)}
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, ModelSchema) and (self.features, self.task, self.classes) == (
+            other.features, other.task, other.classes)
+
+    def __hash__(self) -> int:
+        return hash((self.features, self.task, self.classes))
+
+    def __repr__(self) -> str:
+        return f"ModelSchema(features={self.features!r}, task={self.task!r}, classes={self.classes!r})"
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -202,13 +210,15 @@ class ModelSchema:
                 batch.out_of_range += 1
 
 
-@dataclass
 class Batch:
     """Parsed rows (row-major, one value per feature) and whether the request was a batch."""
 
-    rows: list[list[Any]]
-    is_batch: bool
-    out_of_range: int = 0  # values outside the training range, served and reported in the log line
+    __slots__ = ("rows", "is_batch", "out_of_range")
+
+    def __init__(self, rows: list[list[Any]], is_batch: bool, out_of_range: int = 0) -> None:
+        self.rows = rows
+        self.is_batch = is_batch
+        self.out_of_range = out_of_range  # values outside the training range, served and counted in the log line
 
     def __len__(self) -> int:
         return len(self.rows)

@@ -12,11 +12,7 @@ import json
 import os
 import threading
 import time
-import urllib.error
-import urllib.request
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import quote, unquote, urlsplit
 
 GCS_BASE = "https://storage.googleapis.com"
@@ -28,8 +24,7 @@ class StoreError(Exception):
     """The artifact could not be read (bad URI, missing object, denied, network)."""
 
 
-@dataclass(frozen=True)
-class Location:
+class Location(NamedTuple):
     """A parsed model URI."""
 
     scheme: str  # "s3" | "gs" | "file"
@@ -96,7 +91,7 @@ def _file_fetch(loc: Location) -> tuple[bytes, str]:
 
 def _file_head(loc: Location) -> str:
     try:
-        return _file_version(Path(loc.key).stat())
+        return _file_version(os.stat(loc.key))
     except OSError as exc:
         raise StoreError(f"cannot stat {loc}: {exc.strerror or exc}") from None
 
@@ -172,6 +167,8 @@ def _token() -> str:
         now = time.monotonic()
         if _gcs_token is not None and _gcs_token[1] > now:
             return _gcs_token[0]
+        import urllib.request  # lazy: http.client, email and ssl cost ~30 ms of every cold start that reads no gs://
+
         req = urllib.request.Request(METADATA_TOKEN_URL, headers={"Metadata-Flavor": "Google"})
         try:
             with urllib.request.urlopen(req, timeout=5) as resp:
@@ -184,6 +181,9 @@ def _token() -> str:
 
 
 def _gcs_request(loc: Location, media: bool) -> tuple[bytes, Any]:
+    import urllib.error
+    import urllib.request
+
     base, needs_token = _gcs_base()
     url = f"{base}/storage/v1/b/{quote(loc.bucket, safe='')}/o/{quote(loc.key, safe='')}"
     if media:
