@@ -9,10 +9,16 @@ Stack outputs:
     endpoints:  {"aws": {"<endpoint>": {"url": "https://<api>.execute-api.<region>.amazonaws.com/<endpoint>",
                                         "model_uri": "s3://<bucket>/models/<name>/<sha256>.<ext>" | null,
                                         "model_sha256": "<hex>" | null, "method": "POST",
-                                        "auth": "aws_iam" | "none", "function": "<lambda name>"}},
+                                        "auth": "aws_iam" | "none", "function": "<lambda name>",
+                                        "version": "<published version serving, e.g. 7>", "alias": "live"}},
                  "gcp": {"<endpoint>": {"url": "https://<function url>", "model_uri": "gs://...", ...,
-                                        "auth": "google_id_token" | "none", "function": "<function name>"}}}
-                (a cloud's key is present only when the stack deploys to it; `GET <url>` gives model metadata)
+                                        "auth": "google_id_token" | "none", "function": "<function name>",
+                                        "update_time": "<last deploy, RFC 3339>", "state": "ACTIVE" | ...,
+                                        "service": "projects/<p>/locations/<r>/services/<cloud run service>"}}}
+                (a cloud's key is present only when the stack deploys to it; `GET <url>` gives model metadata).
+                AWS: every change publishes a new Lambda version and API Gateway invokes the alias `live`, which
+                points at it. GCP: every deploy is a new Cloud Run revision of `service` (the function resource
+                does not expose the revision's name; `gcloud run revisions list --service ...` shows it).
     buckets:    {"aws": {"models": "<s3 bucket>"}, "gcp": {"models": "<gcs bucket>", "sources": "<gcs bucket>"}}
     private:    true unless `serverless-models:public` is true
     publisher:  {"access_key_id": <secret>, "secret_access_key": <secret>}   only with `publisher: true`

@@ -63,7 +63,7 @@ class Feature(NamedTuple):
 class ModelSchema:
     """Features in model input order, the task and the class labels (classifiers, in probability order)."""
 
-    __slots__ = ("features", "task", "classes", "_index")
+    __slots__ = ("features", "task", "classes", "_index", "_numeric", "_binary", "_narrow", "_ranged")
 
     def __init__(self, features: tuple[Feature, ...], task: str = "binary-classification",
                  classes: tuple[Any, ...] = (0, 1)) -> None:
@@ -71,6 +71,11 @@ class ModelSchema:
         self.task = task
         self.classes = tuple(classes)
         self._index = {f.name: i for i, f in enumerate(self.features)}
+        # Precomputed for the per-request hot path.
+        self._numeric = all(f.type in NUMERIC_TYPES and not f.nullable for f in self.features)
+        self._binary = tuple(j for j, f in enumerate(self.features) if f.type == "binary")
+        self._narrow = tuple(j for j, f in enumerate(self.features) if f.type in ("integer", "boolean"))
+        self._ranged = any(f.low is not None for f in self.features)
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, ModelSchema) and (self.features, self.task, self.classes) == (
@@ -90,7 +95,7 @@ class ModelSchema:
     @property
     def numeric(self) -> bool:
         """True when every feature is a non-nullable number: the rows form a float64 matrix as they are."""
-        return all(f.type in NUMERIC_TYPES and not f.nullable for f in self.features)
+        return self._numeric
 
     @classmethod
     def simple(cls, names: Sequence[str], types: Sequence[str] = ()) -> ModelSchema:
@@ -183,13 +188,17 @@ class ModelSchema:
         else:
             raise ApiError(400, "invalid_request", f"{prefix or 'body'} must be an object of features"
                            + (" or a list of values in feature order" if prefix else ""), prefix or None)
-        if self.numeric:
+        if self._numeric:
             fast = _fast_floats(values)
             if fast is not None:
-                for j, f in enumerate(features):
-                    if f.type != "numeric":
-                        _check_number_type(values[j], fast[j], f, where, j)
-                self._count_range(fast, batch)
+                for j in self._binary:  # the book's 0/1 flags: a set lookup each, no call
+                    v = values[j]
+                    if type(v) is bool or v not in _BINARY:
+                        _check_number_type(v, fast[j], features[j], where, j)
+                for j in self._narrow:
+                    _check_number_type(values[j], fast[j], features[j], where, j)
+                if self._ranged:
+                    self._count_range(fast, batch)
                 return fast
         out = [_parse_value(v, f, where, j) for j, (v, f) in enumerate(zip(values, features, strict=True))]
         self._count_range(out, batch)

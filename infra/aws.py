@@ -7,11 +7,13 @@ Composition (all ComponentResources take typed args dataclasses and parent their
                      grant; the bucket is private either way.
 - `LambdaEndpoint`   per endpoint: execution role + policy (s3:GetObject on its own model's objects only,
                      `models/<manifest name>/*`, and log writes on its own log group only), log group with
-                     retention, the function (code direct or via S3, optional layer), the API integration, GET and
-                     POST routes, the invoke permission scoped to this API and path. The read grant names the
-                     model's prefix rather than the one object ARN so that a retrained model (a new sha256 key)
-                     changes only the model object and the function's environment, not the IAM policy; other
-                     endpoints' models stay out of reach.
+                     retention, the function (code direct or via S3, optional layer; `publish=True`, so every
+                     change of code or configuration publishes a new numbered version), the alias `live` on the
+                     latest published version, the API integration (invoking the alias, never `$LATEST`), GET and
+                     POST routes, the invoke permission on the alias, scoped to this API and path. The read grant
+                     names the model's prefix rather than the one object ARN so that a retrained model (a new sha256
+                     key) changes only the model object and the function's environment (and so the version the
+                     alias points at), not the IAM policy; other endpoints' models stay out of reach.
 - `ModelPublisher`   an IAM user that may only s3:PutObject under `models/*`, with an access key.
 - `AwsServerlessModels` the whole AWS side: bucket, model objects (keyed by sha256, shared between endpoints
                      serving the same artifact), HTTP API + `$default` stage, the endpoints, the publisher.
@@ -31,6 +33,10 @@ from smodels.config import EndpointConfig, StackConfig
 from smodels.packager import LAMBDA_DIRECT_UPLOAD_LIMIT, FunctionBuild, ModelArtifact
 
 LOG_RETENTION_DAYS = 14
+# The alias API Gateway invokes. It follows `function.version`, the version the last `pulumi up` published, so
+# rolling back is `pulumi up` with the previous config: Lambda publishes that code and configuration again as a
+# new version number and the alias moves to it.
+LIVE_ALIAS = "live"
 LAMBDA_ASSUME_ROLE_POLICY = json.dumps(
     {
         "Version": "2012-10-17",
@@ -127,6 +133,7 @@ class LambdaEndpoint(pulumi.ComponentResource):
     """Role, log group, function and HTTP API routes for one endpoint."""
 
     function: aws.lambda_.Function
+    alias: aws.lambda_.Alias
     url: pulumi.Output[str]
 
     def __init__(self, name: str, args: LambdaEndpointArgs, opts: pulumi.ResourceOptions | None = None) -> None:
@@ -171,8 +178,23 @@ class LambdaEndpoint(pulumi.ComponentResource):
             environment=aws.lambda_.FunctionEnvironmentArgs(variables=env),
             logging_config=aws.lambda_.FunctionLoggingConfigArgs(log_format="JSON", log_group=self.log_group.name),
             layers=layers or None,
+            # A new numbered version on every change of code or configuration (SDK pulumi_aws/lambda_/function.py:92).
+            publish=True,
+            # SDK pulumi_aws/lambda_/_inputs.py:2174: the only valid apply_on is PublishedVersions. Python 3.12+ only
+            # (smodels.config refuses it otherwise); no provisioned concurrency or large ephemeral storage here.
+            snap_start=aws.lambda_.FunctionSnapStartArgs(apply_on="PublishedVersions") if ep.snap_start else None,
             **code_args,
             opts=pulumi.ResourceOptions(parent=self, depends_on=deps),
+        )
+
+        # SDK pulumi_aws/lambda_/alias.py:34-36: function_version `(\$LATEST|[0-9]+)`, name not all digits.
+        self.alias = aws.lambda_.Alias(
+            f"{name}-{LIVE_ALIAS}",
+            name=LIVE_ALIAS,
+            function_name=self.function.name,
+            function_version=self.function.version,
+            description=f"{ep.name}: the version API Gateway invokes (the one the last pulumi up published)",
+            opts=child,
         )
 
         self.integration = aws.apigatewayv2.Integration(
@@ -180,7 +202,7 @@ class LambdaEndpoint(pulumi.ComponentResource):
             api_id=args.api.id,
             integration_type="AWS_PROXY",
             integration_method="POST",
-            integration_uri=self.function.invoke_arn,
+            integration_uri=self.alias.invoke_arn,
             payload_format_version="2.0",
             timeout_milliseconds=min(ep.timeout, 30) * 1000,
             opts=child,
@@ -197,17 +219,21 @@ class LambdaEndpoint(pulumi.ComponentResource):
             )
             for method in ("POST", "GET")
         ]
-        # Only this API, any stage, either method, this endpoint's path.
+        # Only this API, any stage, either method, this endpoint's path; on the alias (the qualifier is the alias's
+        # name output, "live", so the permission waits for the alias: AddPermission on a missing alias fails).
         self.permission = aws.lambda_.Permission(
             f"{name}-invoke",
             action="lambda:InvokeFunction",
             function=self.function.name,
+            qualifier=self.alias.name,
             principal="apigateway.amazonaws.com",
             source_arn=args.api.execution_arn.apply(lambda arn: f"{arn}/*/*/{ep.name}"),
             opts=child,
         )
         self.url = args.api.api_endpoint.apply(lambda base: f"{base}/{ep.name}")
-        self.register_outputs({"function": self.function.name, "url": self.url})
+        self.register_outputs(
+            {"function": self.function.name, "url": self.url, "version": self.function.version, "alias": LIVE_ALIAS}
+        )
 
     def _code(
         self, name: str, args: LambdaEndpointArgs, child: pulumi.ResourceOptions
@@ -429,5 +455,7 @@ class AwsServerlessModels(pulumi.ComponentResource):
                 model_uri=pulumi.Output.concat("s3://", obj.bucket, "/", obj.key) if obj is not None else None,
                 model_sha256=build.model.sha256 if build.model is not None else None,
                 function=fn.function.name,
+                version=fn.alias.function_version,
+                alias=fn.alias.name,
             ).apply(lambda d: {**d, "method": "POST", "auth": "none" if cfg.public else "aws_iam"})
         self.register_outputs({"bucket": self.bucket.bucket.bucket, "api": self.api.api_endpoint})

@@ -383,5 +383,11 @@ class GcpServerlessModels(pulumi.ComponentResource):
                 model_uri=uri,
                 model_sha256=build.model.sha256 if build.model is not None else None,
                 function=fn.function.name,
+                # Each deploy is a new Cloud Run revision; the function resource does not expose its name (SDK
+                # pulumi_gcp/cloudfunctionsv2/function.py:2460,2468: state and update_time are what it has), so the
+                # outputs name the deploy by its time and the Cloud Run service, where the revision is listed.
+                update_time=fn.function.update_time,
+                state=fn.function.state,
+                service=fn.function.service_config.apply(lambda c: c.service if c else None),
             ).apply(lambda d: {**d, "method": "POST", "auth": "none" if cfg.public else "google_id_token"})
         self.register_outputs({"model_bucket": self.model_bucket.name, "source_bucket": self.source_bucket.name})

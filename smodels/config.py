@@ -59,6 +59,7 @@ ENDPOINT_KEYS = (
     "ttlSeconds",
     "clouds",
     "entryPoint",
+    "snapStart",
 )
 
 # Every setting's default, in one place: the stack's and an endpoint's. The dataclasses below have no defaults
@@ -82,6 +83,7 @@ ENDPOINT_DEFAULTS: dict[str, Any] = {
     "minInstances": 0,
     "reservedConcurrency": None,
     "ttlSeconds": 0,
+    "snapStart": False,
 }
 # The book's three endpoints. The default runtime auto picks ONNX for both book models: a package a third the size
 # of scikit-learn's, a cold start several times faster, no executing deserialiser, and the Keras model fits Lambda.
@@ -105,6 +107,10 @@ ONNXRUNTIME_ARM64_LAMBDA_OK: frozenset[str] = frozenset()
 LAMBDA_ENV_LIMIT_BYTES = 4096
 LAMBDA_ENV_RESERVE_BYTES = 256
 S3_BUCKET_NAME_MAX = 63
+# Lambda SnapStart (docs.aws.amazon.com/lambda/latest/dg/snapstart.html, "Supported features and limitations"):
+# Python 3.12 and later; published versions only (the program always publishes); not with provisioned
+# concurrency, EFS, or ephemeral storage over 512 MB (none of which the program configures).
+SNAPSTART_MIN_PYTHON = (3, 12)
 GCP_MEMBER_RE = re.compile(r"^(user|serviceAccount|group|domain|principal|principalSet):\S+$")
 
 
@@ -133,6 +139,7 @@ class EndpointConfig:
     reserved_concurrency: int | None
     ttl_seconds: int
     entry_point: str
+    snap_start: bool  # AWS only: Lambda SnapStart on the published versions
 
     @property
     def lambda_handler(self) -> str:
@@ -320,6 +327,7 @@ def _endpoint(
     entry = str(merged.get("entryPoint", default_entry))
     if entry not in ("echo", "pred", "predict"):
         problems.append(f"{key}.entryPoint: expected echo, pred or predict, got {entry!r}")
+    snap_start = _bool(f"endpoints.{name}.snapStart", merged["snapStart"], problems)
     return EndpointConfig(
         name=name,
         kind=kind,
@@ -334,6 +342,7 @@ def _endpoint(
         reserved_concurrency=reserved,
         ttl_seconds=ttl,
         entry_point=entry,
+        snap_start=snap_start,
     )
 
 
@@ -392,9 +401,16 @@ def _platform_problems(
                     "is missing there; onnxruntime#10038, fix PR #28230 not in effect in this release). Use "
                     "architecture x86_64, or runtime native for this endpoint"
                 )
+    snap_python = ".".join(map(str, SNAPSTART_MIN_PYTHON))
     for ep in endpoints:
         if "aws" not in ep.clouds or "aws" not in clouds:
             continue
+        if ep.snap_start and tuple(int(x) for x in python.split(".")) < SNAPSTART_MIN_PYTHON:
+            problems.append(
+                f"{NAMESPACE}:endpoints.{ep.name}.snapStart: Lambda SnapStart needs Python {snap_python} or later, "
+                f"and {NAMESPACE}:pythonVersion is {python!r}. SnapStart applies to published versions (the "
+                "program publishes one on every change). Set pythonVersion to 3.12 or later, or drop snapStart"
+            )
         size = lambda_env_bytes(ep)
         if size + LAMBDA_ENV_RESERVE_BYTES > LAMBDA_ENV_LIMIT_BYTES:
             problems.append(

@@ -1,10 +1,12 @@
 """Harness for running the Pulumi program under Pulumi's mock engine.
 
 `RecordingMocks` records every `new_resource` call (type, name, inputs) and answers with the inputs plus the
-computed attributes the program reads (ARNs, URLs, emails...), derived only from the resource's name so two runs
-give identical graphs. `run_program(config, builds)` resets the engine's global state, installs fresh mocks,
-points the packager seam (`infra.artifacts.builds_for`) at the given builder, executes `__main__.py` and returns
-the recorded resources and the stack outputs, fully resolved.
+computed attributes the program reads (ARNs, URLs, emails...), derived only from the resource's name and inputs so
+two runs give identical graphs. A Lambda function's published `version` (and a Cloud Function's `updateTime`) is
+derived from its inputs: a change of code or configuration gives a new one, an unchanged function the same.
+`run_program(config, builds)` resets the engine's global state, installs fresh mocks, points the packager seam
+(`infra.artifacts.builds_for`) at the given builder, executes `__main__.py` and returns the recorded resources and
+the stack outputs, fully resolved.
 
 The mock engine echoes inputs back; a real preview runs each provider's validation. So every run also applies
 `provider_rules` (the providers' documented input rules, each with its source) to everything registered and
@@ -19,6 +21,7 @@ import runpy
 import zipfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -71,9 +74,19 @@ class RecordingMocks(pulumi.runtime.Mocks):
             out["arn"] = f"arn:aws:iam::123456789012:policy/{name}"
         elif t == "aws:lambda/function:Function":
             arn = f"arn:aws:lambda:us-east-1:123456789012:function:{inputs['name']}"
+            # Lambda numbers versions 1, 2, 3...; the mock numbers them by content (same inputs, same number).
+            version = str(content_number(inputs)) if inputs.get("publish") else "$LATEST"
             out.update(
-                arn=arn, invokeArn=f"arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/{arn}/invocations"
+                arn=arn,
+                invokeArn=_invoke_arn(arn),
+                version=version,
+                qualifiedArn=f"{arn}:{version}",
+                qualifiedInvokeArn=_invoke_arn(f"{arn}:{version}"),
             )
+        elif t == "aws:lambda/alias:Alias":
+            arn = f"arn:aws:lambda:us-east-1:123456789012:function:{inputs['functionName']}:{inputs['name']}"
+            out.update(arn=arn, invokeArn=_invoke_arn(arn))
+            rid = arn
         elif t == "aws:lambda/layerVersion:LayerVersion":
             out["arn"] = f"arn:aws:lambda:us-east-1:123456789012:layer:{inputs['layerName']}:1"
         elif t == "aws:apigatewayv2/api:Api":
@@ -98,6 +111,10 @@ class RecordingMocks(pulumi.runtime.Mocks):
             svc = dict(inputs.get("serviceConfig") or {})
             svc["service"] = f"projects/{inputs.get('project', 'p')}/locations/{inputs['location']}/services/{fname}"
             out["serviceConfig"] = svc
+            out["state"] = "ACTIVE"
+            # The last deploy's time; the mock makes it a function of the inputs (a redeploy moves it).
+            at = datetime(2026, 1, 1, tzinfo=UTC) + timedelta(seconds=content_number(inputs) % 31_536_000)
+            out["updateTime"] = at.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
         return rid, out
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
@@ -118,6 +135,16 @@ class RecordingMocks(pulumi.runtime.Mocks):
     def by_name(self) -> dict[str, Recorded]:
         """Resources by `type::name` (unique in a Pulumi program)."""
         return {f"{r.typ}::{r.name}": r for r in self.resources}
+
+
+def _invoke_arn(arn: str) -> str:
+    return f"arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/{arn}/invocations"
+
+
+def content_number(inputs: dict[str, Any]) -> int:
+    """A positive number determined by `inputs` (archives and assets by their content): the mock's version."""
+    text = json.dumps(_normalize(inputs), sort_keys=True, default=str)
+    return int(hashlib.sha256(text.encode()).hexdigest()[:8], 16) + 1
 
 
 # --- packager output made from small real files ---------------------------------------------------------------

@@ -159,6 +159,9 @@ LAMBDA_ENV_MAX_BYTES = 4096
 LAMBDA_REQUEST_MAX_BYTES = 69_905_067
 LAMBDA_REQUEST_OVERHEAD = 16 * 1024
 IAM_NAME_RE = r"[\w+=,.@-]+"
+SNAPSTART_SRC = "API Lambda SnapStart, supported features and limitations"
+SNAPSTART_MIN_PYTHON_MINOR = 12
+SNAPSTART_MAX_EPHEMERAL_MB = 512
 ROLE_ARN_RE = r"arn:aws[a-zA-Z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}"
 
 
@@ -214,6 +217,54 @@ def _lambda_function(name: str, i: Mapping[str, Any], p: Problems) -> None:
     if has_s3:
         required(i, p, f"{SDK_AWS}/lambda_/function.py s3_bucket/s3_key", "s3Bucket", "s3Key")
     _zip_request_size(i.get("code"), p)
+    _snap_start(i, p)
+
+
+def _snap_start(i: Mapping[str, Any], p: Problems) -> None:
+    snap = i.get("snapStart")
+    if snap is None:
+        return
+    apply_on = _get(i, "snapStart.applyOn")
+    enum(apply_on, "snapStart.applyOn", ("PublishedVersions",), p, f"{SDK_AWS}/lambda_/_inputs.py:2174")
+    # API Lambda SnapStart, "Supported features and limitations" (docs.aws.amazon.com/lambda/latest/dg/snapstart.html):
+    # Java 11+, Python 3.12+, .NET 8+; no provisioned concurrency, EFS or ephemeral storage over 512 MB.
+    runtime = str(i.get("runtime") or "")
+    m = re.fullmatch(r"python3\.(\d+)", runtime)
+    if m is None or int(m.group(1)) < SNAPSTART_MIN_PYTHON_MINOR:
+        p.append(f"snapStart needs python3.12 or later, runtime is {runtime!r} ({SNAPSTART_SRC})")
+    size = _get(i, "ephemeralStorage.size")
+    if size is not None and size > SNAPSTART_MAX_EPHEMERAL_MB:
+        p.append(
+            f"snapStart with ephemeralStorage.size {size} MB; at most {SNAPSTART_MAX_EPHEMERAL_MB} ({SNAPSTART_SRC})"
+        )
+    if i.get("fileSystemConfig") is not None:
+        p.append(f"snapStart with fileSystemConfig (EFS) ({SNAPSTART_SRC})")
+    if not i.get("publish"):
+        # Not refused by the API, but SnapStart only ever applies to published versions: with publish off nothing
+        # gets a snapshot (same page: "You can use SnapStart only on published function versions").
+        p.append(f"snapStart without publish: only published versions are snapshotted ({SNAPSTART_SRC})")
+
+
+# SDK pulumi_aws/lambda_/alias.py:34 function_version; :36 name (not all digits); API Lambda CreateAlias: Name 1-128,
+# Description 0-256, FunctionVersion 1-1024; AliasRoutingConfiguration.AdditionalVersionWeights: 0.0-1.0 per version.
+ALIAS_NAME_RE = r"(?!^[0-9]+$)([a-zA-Z0-9-_]+)"
+ALIAS_VERSION_RE = r"(\$LATEST|[0-9]+)"
+
+
+def _lambda_alias(name: str, i: Mapping[str, Any], p: Problems) -> None:
+    src = f"{SDK_AWS}/lambda_/alias.py:23-25 (function_name, function_version)"
+    required(i, p, src, "functionName", "functionVersion")
+    alias = autoname(name, i, "name", 128, p, "API Lambda CreateAlias Name (1-128)")
+    pattern(alias, "name", ALIAS_NAME_RE, p, f"{SDK_AWS}/lambda_/alias.py:36")
+    length(alias, "name", 1, 128, p, "API Lambda CreateAlias Name (1-128)")
+    pattern(i.get("functionVersion"), "functionVersion", ALIAS_VERSION_RE, p, f"{SDK_AWS}/lambda_/alias.py:34")
+    length(i.get("description"), "description", 0, 256, p, "API Lambda CreateAlias Description (max 256)")
+    weights = _get(i, "routingConfig.additionalVersionWeights") or {}
+    for version, weight in weights.items():
+        src = "API Lambda AliasRoutingConfiguration"
+        pattern(version, "routingConfig.additionalVersionWeights key", r"[0-9]+", p, src)
+        if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not 0.0 <= weight <= 1.0:
+            p.append(f"routingConfig weight {weight!r} for version {version}: 0.0..1.0 ({src})")
 
 
 def _zip_request_size(code: Any, p: Problems) -> None:
@@ -253,6 +304,9 @@ def _permission(name: str, i: Mapping[str, Any], p: Problems) -> None:
     pattern(i.get("action"), "action", r"lambda:[*]|lambda:[A-Za-z]+|[*]", p, "TF-AWS validPermissionAction")
     sid = autoname(name, i, "statementId", 100, p, f"{SDK_AWS}/lambda_/permission.py:51")
     pattern(sid, "statementId", r"[0-9A-Za-z_-]{1,100}", p, "TF-AWS lambda/validate.go validPolicyStatementID")
+    # SDK permission.py:47 "Lambda function version or alias name"; API Lambda AddPermission Qualifier:
+    # 1-128, ([a-zA-Z0-9$_-]+).
+    pattern(i.get("qualifier"), "qualifier", r"[a-zA-Z0-9$_-]{1,128}", p, "API Lambda AddPermission Qualifier")
 
 
 def _log_group(name: str, i: Mapping[str, Any], p: Problems) -> None:
@@ -581,6 +635,7 @@ RULES: dict[str, Rule] = {
     "aws:lambda/function:Function": _lambda_function,
     "aws:lambda/layerVersion:LayerVersion": _layer_version,
     "aws:lambda/permission:Permission": _permission,
+    "aws:lambda/alias:Alias": _lambda_alias,
     "aws:apigatewayv2/api:Api": _apigw_api,
     "aws:apigatewayv2/integration:Integration": _apigw_integration,
     "aws:apigatewayv2/route:Route": _apigw_route,
@@ -619,6 +674,7 @@ UNIQUE_NAMES: dict[str, tuple[str, tuple[str, ...]]] = {
     "aws:lambda/function:Function": ("name", ()),  # API: function names are unique per account and region
     "aws:cloudwatch/logGroup:LogGroup": ("name", ()),  # API: ResourceAlreadyExistsException
     "aws:lambda/layerVersion:LayerVersion": ("layerName", ()),  # a second stack would add versions to ours
+    "aws:lambda/alias:Alias": ("name", ("functionName",)),  # API CreateAlias: ResourceConflictException
     "aws:iam/role:Role": ("name", ()),  # IAM: EntityAlreadyExists (account-wide)
     "aws:iam/user:User": ("name", ()),
     "aws:s3/bucket:Bucket": ("bucket", ()),  # S3: global namespace
@@ -671,7 +727,27 @@ def check_program(resources: Sequence[Any]) -> list[str]:
                     f"{r.typ}::{r.name}: physical name {key[1]!r} is also {seen[key]}'s (API: already exists)"
                 )
             seen[key] = r.name
+    problems.extend(_qualifiers_exist(resources))
     return problems
+
+
+def _qualifiers_exist(resources: Sequence[Any]) -> list[str]:
+    """A permission qualified by an alias name needs that alias on that function (API Lambda AddPermission:
+    ResourceNotFoundException for a missing qualifier). Versions (digits, $LATEST) are the provider's to resolve."""
+    aliases = {
+        (r.inputs.get("functionName"), r.inputs.get("name")) for r in resources if r.typ == "aws:lambda/alias:Alias"
+    }
+    out = []
+    for r in resources:
+        q = r.inputs.get("qualifier") if r.typ == "aws:lambda/permission:Permission" else None
+        if q is None or re.fullmatch(ALIAS_VERSION_RE, str(q)):
+            continue
+        if (r.inputs.get("function"), q) not in aliases:
+            out.append(
+                f"{r.typ}::{r.name}: qualifier {q!r} names no alias of function {r.inputs.get('function')!r} in the "
+                "program (API Lambda AddPermission: ResourceNotFoundException)"
+            )
+    return out
 
 
 def assert_valid(resources: Sequence[Any]) -> None:

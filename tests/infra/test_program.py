@@ -21,6 +21,7 @@ from infra.names import stack_names
 
 FN = "aws:lambda/function:Function"
 GFN = "gcp:cloudfunctionsv2/function:Function"
+ALIAS = "aws:lambda/alias:Alias"
 NAMES = stack_names("serverless-models", "dev")  # the mock engine's project and stack
 PREFIX = NAMES.prefix  # sm-dev-<hash8>
 
@@ -99,7 +100,7 @@ def test_aws_only_registers_every_aws_resource(monkeypatch: pytest.MonkeyPatch, 
     for ep in ("echo", "pred"):
         integ = run.inputs("aws:apigatewayv2/integration:Integration", f"aws-{ep}-integration")
         assert integ["integrationType"] == "AWS_PROXY" and integ["payloadFormatVersion"] == "2.0"
-        assert integ["integrationUri"].endswith(f"function:{PREFIX}-{ep}/invocations")
+        assert integ["integrationUri"].endswith(f"function:{PREFIX}-{ep}:live/invocations")  # the alias
         keys = {
             r.inputs["routeKey"]: r.inputs
             for r in run.mocks.of_type("aws:apigatewayv2/route:Route")
@@ -113,6 +114,7 @@ def test_aws_only_registers_every_aws_resource(monkeypatch: pytest.MonkeyPatch, 
         perm = run.inputs("aws:lambda/permission:Permission", f"aws-{ep}-invoke")
         assert perm["principal"] == "apigateway.amazonaws.com" and perm["action"] == "lambda:InvokeFunction"
         assert perm["sourceArn"] == f"arn:aws:execute-api:us-east-1:123456789012:abc123api/*/*/{ep}"
+        assert perm["qualifier"] == "live"
     stage = run.inputs("aws:apigatewayv2/stage:Stage")
     assert stage["name"] == "$default" and stage["autoDeploy"] is True
     assert stage["defaultRouteSettings"] == {"throttlingRateLimit": 50, "throttlingBurstLimit": 100}
@@ -401,6 +403,7 @@ def test_model_change_touches_model_object_and_function_env_only(
         "aws:s3/bucketObjectv2:BucketObjectv2::aws-model-games-logreg-onnx": {"key", "metadata", "source"},
         "gcp:storage/bucketObject:BucketObject::gcp-model-games-logreg-onnx": {"name", "metadata", "source"},
         f"{FN}::aws-pred": {"environment"},
+        f"{ALIAS}::aws-pred-live": {"functionVersion"},  # a new published version; the alias follows
         f"{GFN}::gcp-pred": {"serviceConfig"},
     }
     env_a = before.snapshot[f"{GFN}::gcp-pred"]["serviceConfig"]
@@ -421,6 +424,7 @@ def test_handler_change_touches_only_that_function(monkeypatch: pytest.MonkeyPat
     after = _run(monkeypatch, fake_builder)
     assert _diff(before, after) == {
         f"{FN}::aws-pred": {"code", "sourceCodeHash"},
+        f"{ALIAS}::aws-pred-live": {"functionVersion"},
         "gcp:storage/bucketObject:BucketObject::gcp-echo-source": {"name", "source"},
         f"{GFN}::gcp-echo": {"buildConfig"},
     }

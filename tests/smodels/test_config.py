@@ -240,3 +240,30 @@ def test_repo_stack_file_reads_and_only_lacks_untrained_models() -> None:
 def test_missing_stack_file(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="Pulumi.prod.yaml not found"):
         read_stack_file(tmp_path, "prod")
+
+
+def test_snap_start_defaults_off_and_is_accepted_from_python_312(project: Path) -> None:
+    from smodels.config import ENDPOINT_DEFAULTS
+
+    assert ENDPOINT_DEFAULTS["snapStart"] is False
+    assert all(not ep.snap_start for ep in load_stack_config(_cfg(), project).endpoints)
+    eps = {"echo": {}, "pred": {"model": "models/logreg", "snapStart": True}}
+    for version in ("3.12", "3.13"):
+        cfg = load_stack_config(_cfg(endpoints=eps, pythonVersion=version), project)
+        assert [ep.snap_start for ep in cfg.endpoints] == [False, True]
+
+
+def test_snap_start_is_refused_before_python_312_naming_the_key(project: Path) -> None:
+    eps = {"echo": {"snapStart": True}, "pred": {"model": "models/logreg", "snapStart": True}}
+    problems = _problems(project, endpoints=eps, pythonVersion="3.11")
+    snap = [p for p in problems if ".snapStart:" in p]
+    assert [p.split(":")[1] for p in snap] == ["endpoints.echo.snapStart", "endpoints.pred.snapStart"]
+    assert all("Python 3.12 or later" in p and "published versions" in p and "'3.11'" in p for p in snap)
+    # AWS only: an endpoint deployed to gcp alone is not refused for it.
+    gcp_only = {"pred": {"model": "models/logreg", "snapStart": True, "clouds": ["gcp"]}}
+    load_stack_config(_cfg(endpoints=gcp_only, pythonVersion="3.11"), project)
+
+
+def test_snap_start_must_be_a_boolean(project: Path) -> None:
+    problems = _problems(project, endpoints={"pred": {"model": "models/logreg", "snapStart": "on"}})
+    assert problems == ["serverless-models:endpoints.pred.snapStart: expected true or false, got 'on'"]
