@@ -23,6 +23,7 @@ import io
 import json
 import os
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -170,20 +171,32 @@ def _converted(manifest, out_dir: Path) -> tuple[Path, str, float, str]:
         if path.is_file() and sha256_file(path) == info["sha256"]:
             return path, info["sha256"], info["parity_max_abs_diff"], info.get("how", "")
 
-    try:
+    def convert() -> tuple[bytes, dict[str, Any]]:
         onnx_bytes, gap, how = convert_checked(manifest)
+        return onnx_bytes, {"parity_max_abs_diff": gap, "how": how}
+
+    path, info = _cached_conversion(cache, record, ".onnx", convert)
+    return path, info["sha256"], info["parity_max_abs_diff"], info["how"]
+
+
+def _cached_conversion(cache: Path, record: Path, suffix: str,
+                       convert: Callable[[], tuple[bytes, dict[str, Any]]]) -> tuple[Path, dict[str, Any]]:
+    """Run `convert` (bytes and what to remember of them), store the bytes content-addressed in `cache` and the
+    record beside them. A ConversionFailed is recorded too, so the next build does not try again."""
+    cache.mkdir(parents=True, exist_ok=True)
+    try:
+        data, info = convert()
     except ConversionFailed as exc:
-        cache.mkdir(parents=True, exist_ok=True)
         record.write_text(json.dumps({"failure": str(exc)}, sort_keys=True))
         raise
-    sha = hashlib.sha256(onnx_bytes).hexdigest()
-    cache.mkdir(parents=True, exist_ok=True)
-    path = cache / f"{sha}.onnx"
+    sha = hashlib.sha256(data).hexdigest()
+    path = cache / f"{sha}{suffix}"
     tmp = path.with_name(path.name + f".tmp{os.getpid()}")
-    tmp.write_bytes(onnx_bytes)
+    tmp.write_bytes(data)
     os.replace(tmp, path)
-    record.write_text(json.dumps({"sha256": sha, "parity_max_abs_diff": gap, "how": how}, sort_keys=True))
-    return path, sha, gap, how
+    info = {"sha256": sha, **info}
+    record.write_text(json.dumps(info, sort_keys=True))
+    return path, info
 
 
 class ConversionFailed(BuildError):
@@ -626,20 +639,11 @@ def _pure_compiled(manifest, out_dir: Path) -> tuple[Path, str, float, str, str,
         raise BuildError(info["failure"])
     path = cache / f"{info['sha256']}.pure.json" if info else None
     if info is None or path is None or not path.is_file() or sha256_file(path) != info["sha256"]:
-        try:
+        def convert() -> tuple[bytes, dict[str, Any]]:
             program, gap, how, note = pure_checked(manifest, schema, data)
-        except ConversionFailed as exc:
-            cache.mkdir(parents=True, exist_ok=True)
-            record.write_text(json.dumps({"failure": str(exc)}, sort_keys=True))
-            raise
-        sha = hashlib.sha256(program).hexdigest()
-        cache.mkdir(parents=True, exist_ok=True)
-        path = cache / f"{sha}.pure.json"
-        tmp = path.with_name(path.name + f".tmp{os.getpid()}")
-        tmp.write_bytes(program)
-        os.replace(tmp, path)
-        info = {"sha256": sha, "parity_max_abs_diff": gap, "how": how, "note": note}
-        record.write_text(json.dumps(info, sort_keys=True))
+            return program, {"parity_max_abs_diff": gap, "how": how, "note": note}
+
+        path, info = _cached_conversion(cache, record, ".pure.json", convert)
     cost = pure_row_cost(path.read_bytes(), schema, data)
     return path, info["sha256"], info["parity_max_abs_diff"], info["how"], info["note"], cost
 
