@@ -34,6 +34,23 @@ from smodels.packager.builder import GCP_MAIN
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
+@contextlib.contextmanager
+def http_server(handler: type) -> Iterator[str]:
+    """A threaded HTTP server on a free loopback port with `handler`; yields its base URL, stops it after."""
+    import threading
+    from http.server import ThreadingHTTPServer
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join(5)
+
+
 def _answers(url: str) -> bool:
     try:
         urllib.request.urlopen(url, timeout=2).close()

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import json
 import re
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
 import pytest
+from local_servers import http_server
 
 from smodels import client, invoke
 from smodels.cli import main
@@ -86,15 +86,8 @@ class Recorder(BaseHTTPRequestHandler):
 def server() -> Iterator[str]:
     """A local HTTP server on a free port; yields its base URL and stops it afterwards."""
     Recorder.seen = []
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Recorder)
-    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join(5)
+    with http_server(Recorder) as url:
+        yield url
 
 
 @pytest.fixture
