@@ -7,6 +7,7 @@ its task's contract (docs/DESIGN.md). The model itself loads on the first predic
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import platform
@@ -29,28 +30,53 @@ from functions.http import (
     parse_json_body,
     write_log_line,
 )
-from functions.model_cache import ModelCache, ModelUnavailable
+from functions.model_cache import Loaded, ModelCache, ModelUnavailable
 from functions.schema import NAN, Batch, ModelSchema
+
+#: The golden-ratio step of the routing sequence without a request key: over any N consecutive requests the
+#: canary's share is within about 1/N of its percent (a low-discrepancy sequence), with no randomness.
+_GOLDEN = 0.6180339887498949
+#: After a canary fails to load, its share goes to the stable model; the next attempt waits this long.
+CANARY_RETRY_SECONDS = 30.0
 
 
 class ModelApp:
     """The model endpoint. ``handle`` never raises: every outcome is a JSON response."""
 
     def __init__(self, settings: Settings, loader: Callable[[bytes], Any] | None = None,
-                 cache: ModelCache | None = None) -> None:
+                 cache: ModelCache | None = None, canary_cache: ModelCache | None = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.settings = settings
         self.schema: ModelSchema = settings.model_schema()
         self._loader = loader or self._default_loader
-        self._log_heads: dict[str, str] = {}
+        self._log_heads: dict[tuple[str, str], str] = {}
         # Class labels as JSON keys (probability maps) and values, computed once.
         self._keys = [str(c) for c in self.schema.classes]
         self.cache = cache or ModelCache(
             settings.model_uri, settings.model_sha256, self._loader, settings.ttl_seconds,
             name=settings.model_name,
         )
+        # The canary: its own cache (pinned by its own sha256), loaded on the first request routed to it.
+        self.canary_cache: ModelCache | None = canary_cache
+        if canary_cache is None and settings.has_canary:
+            self.canary_cache = ModelCache(
+                settings.canary_uri, settings.canary_sha256,
+                loader if loader is not None else self._canary_loader, settings.ttl_seconds,
+                name=settings.canary_name,
+            )
+        self._clock = clock
+        self._counter = 0
+        self._route_lock = threading.Lock()
+        self._canary_retry_at = 0.0
 
     def _default_loader(self, data: bytes) -> Any:
-        model = predictors.load(data, self.settings.model_format, self.schema)
+        return self._load_model(data, self.settings.model_format)
+
+    def _canary_loader(self, data: bytes) -> Any:
+        return self._load_model(data, self.settings.canary_format)
+
+    def _load_model(self, data: bytes, fmt: str) -> Any:
+        model = predictors.load(data, fmt, self.schema)
         # Probe once so a model with a different input width fails at load (503), not per request.
         probe = Batch([[f.categories[0] if f.categories else (NAN if f.nullable else 0.0)
                         for f in self.schema.features]], False)
@@ -76,10 +102,13 @@ class ModelApp:
         }
         if schema.task != "regression":
             model["classes"] = list(schema.classes)
+        out: dict[str, Any] = {"success": True, "endpoint": s.endpoint, "model": model}
+        if self.canary_cache is not None:
+            out["canary"] = {"name": s.canary_name, "version": s.canary_sha256, "format": s.canary_format,
+                             "percent": s.canary_percent, "loaded": self.canary_cache.loaded is not None,
+                             "request_key_header": contract.REQUEST_KEY_HEADER}
         return {
-            "success": True,
-            "endpoint": s.endpoint,
-            "model": model,
+            **out,
             "runtime": {"python": platform.python_version(), "implementation": platform.python_implementation()},
             "limits": {"max_batch_rows": s.max_batch_rows, "max_body_bytes": s.max_body_bytes},
         }
@@ -103,10 +132,12 @@ class ModelApp:
         s = self.settings
         payload = parse_json_body(request, s.max_body_bytes)
         batch = self.schema.parse(payload, s.max_batch_rows)
-        try:
-            loaded = self.cache.get()
-        except ModelUnavailable as exc:
-            return error_response(503, "model_unavailable", str(exc))
+        loaded, name = self._choose(request)
+        if loaded is None:
+            try:
+                loaded = self.cache.get()
+            except ModelUnavailable as exc:
+                return error_response(503, "model_unavailable", str(exc))
         self._check_range(batch, getattr(loaded.model, "input_limit", None),
                           getattr(loaded.model, "returns_lists", False))
         out = loaded.model.predict(batch)
@@ -125,9 +156,44 @@ class ModelApp:
             raise ApiError(422, "non_finite_output", f"the model's output for {where or 'this row'} is not finite; "
                            "the input values are too extreme for it", where)
         body = self._answer(values, batch.is_batch)
-        body["model"] = {"name": s.model_name, "version": loaded.sha256}
-        self._log_prediction(loaded.sha256, flat, total, len(batch), batch.out_of_range, started)
+        body["model"] = {"name": name, "version": loaded.sha256}
+        self._log_prediction(name, loaded.sha256, flat, total, len(batch), batch.out_of_range, started)
         return json_response(body)
+
+    def to_canary(self, key: str | None) -> bool:
+        """Whether this request belongs to the canary's share. With a request key: a stable hash of it (the same
+        key, the same model); without one: the next step of a golden-ratio sequence (exact shares, no randomness)."""
+        percent = self.settings.canary_percent
+        if self.canary_cache is None or percent <= 0:
+            return False
+        if key:
+            bucket = int.from_bytes(hashlib.sha256(key.encode("utf-8")).digest()[:8], "big") % 10000
+            return bucket < round(percent * 100)
+        with self._route_lock:
+            self._counter += 1
+            i = self._counter
+        return (i * _GOLDEN) % 1.0 < percent / 100
+
+    def _choose(self, request: Request) -> tuple[Loaded | None, str]:
+        """The canary's loaded model and name for a request in its share; (None, stable name) otherwise. A canary
+        that cannot load never takes traffic from the stable model: its share goes to the stable one, one
+        ``canary_unavailable`` line per failed attempt says why, and the next attempt waits CANARY_RETRY_SECONDS."""
+        s = self.settings
+        if not self.to_canary(request.header(contract.REQUEST_KEY_HEADER)):
+            return None, s.model_name
+        cache = self.canary_cache
+        assert cache is not None
+        entry = cache.loaded
+        if entry is None and self._clock() < self._canary_retry_at:
+            return None, s.model_name
+        try:
+            return cache.get(), s.canary_name
+        except ModelUnavailable as exc:
+            self._canary_retry_at = self._clock() + CANARY_RETRY_SECONDS
+            log_event("canary_unavailable", endpoint=s.endpoint, model=s.canary_name, version=s.canary_sha256,
+                      stage=exc.stage, reason=str(exc), serving=s.model_name,
+                      retry_in_seconds=CANARY_RETRY_SECONDS)
+            return None, s.model_name
 
     def _answer(self, values: list[Any], is_batch: bool) -> dict[str, Any]:
         """The task's response body (docs/DESIGN.md, "Response contract per task")."""
@@ -148,17 +214,17 @@ class ModelApp:
             return {"success": True, "predictions": labels, "probabilities": maps}
         return {"success": True, "prediction": labels[0], "probabilities": maps[0]}
 
-    def _log_prediction(self, version: str, outputs: list[float], total: float, rows: int, out_of_range: int,
+    def _log_prediction(self, name: str, version: str, outputs: list[float], total: float, rows: int, out_of_range: int,
                         started: float) -> None:
         """The drift log line, the same JSON ``log_event`` writes; its constant head is encoded once per model
         version, since this runs on every prediction (all the numbers here are finite floats and ints). For a
         multiclass model the output figures are over every class probability."""
-        head = self._log_heads.get(version)
+        head = self._log_heads.get((name, version))
         if head is None:
-            s = self.settings
-            head = json.dumps({"event": "prediction", "endpoint": s.endpoint, "model": s.model_name,
+            head = json.dumps({"event": "prediction", "endpoint": self.settings.endpoint, "model": name,
                                "model_version": version}, separators=(",", ":"))[:-1]
-            self._log_heads = {version: head}
+            heads = self._log_heads if len(self._log_heads) < 4 else {}  # stable + canary, across a reload or two
+            self._log_heads = {**heads, (name, version): head}
         latency_ms = round((time.perf_counter() - started) * 1000, 3)
         write_log_line(f'{head},"rows":{rows},"latency_ms":{latency_ms!r},"out_of_range":{out_of_range},'
                        f'"output":{{"mean":{total / len(outputs)!r},"min":{min(outputs)!r},'

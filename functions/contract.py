@@ -33,8 +33,18 @@ MODEL_TTL_SECONDS = "MODEL_TTL_SECONDS"  # 0: never re-check the model object
 ENDPOINT_NAME = "ENDPOINT_NAME"
 MAX_BATCH_ROWS = "MAX_BATCH_ROWS"
 MAX_BODY_BYTES = "MAX_BODY_BYTES"
+# A model canary (all five or none): a second model, pinned by its sha256 like the stable one, that answers
+# MODEL_CANARY_PERCENT (0 < p <= 100) of the requests. It takes the stable model's input schema and task.
+MODEL_CANARY_URI = "MODEL_CANARY_URI"
+MODEL_CANARY_SHA256 = "MODEL_CANARY_SHA256"
+MODEL_CANARY_FORMAT = "MODEL_CANARY_FORMAT"
+MODEL_CANARY_NAME = "MODEL_CANARY_NAME"
+MODEL_CANARY_PERCENT = "MODEL_CANARY_PERCENT"
+CANARY_ENV_VARS = (MODEL_CANARY_URI, MODEL_CANARY_SHA256, MODEL_CANARY_FORMAT, MODEL_CANARY_NAME, MODEL_CANARY_PERCENT)
+#: The request header whose value picks the model by a stable hash (the same key always gets the same model).
+REQUEST_KEY_HEADER = "X-Request-Key"
 ENV_VARS = (MODEL_URI, MODEL_SHA256, MODEL_FORMAT, MODEL_NAME, MODEL_FRAMEWORK, MODEL_FEATURES, MODEL_FEATURE_TYPES,
-            MODEL_SCHEMA, MODEL_TTL_SECONDS, ENDPOINT_NAME, MAX_BATCH_ROWS, MAX_BODY_BYTES)
+            MODEL_SCHEMA, MODEL_TTL_SECONDS, ENDPOINT_NAME, MAX_BATCH_ROWS, MAX_BODY_BYTES, *CANARY_ENV_VARS)
 
 # --- defaults and limits -------------------------------------------------------------------------------------
 DEFAULT_MAX_BATCH_ROWS = 1000
@@ -98,6 +108,17 @@ class Settings(NamedTuple):
     max_batch_rows: int = DEFAULT_MAX_BATCH_ROWS
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     schema: ModelSchema | None = None  # from MODEL_SCHEMA; None: built from features / feature_types
+    # The canary (MODEL_CANARY_*): "" / 0.0 when the endpoint has none.
+    canary_uri: str = ""
+    canary_sha256: str = ""
+    canary_format: str = ""
+    canary_name: str = ""
+    canary_percent: float = 0.0
+
+    @property
+    def has_canary(self) -> bool:
+        """True when a canary model is configured."""
+        return bool(self.canary_sha256) and self.canary_percent > 0
 
     def model_schema(self) -> ModelSchema:
         """The input schema and task the endpoint serves."""
@@ -195,6 +216,7 @@ def read_env(environ: Mapping[str, str]) -> Settings:
         problems.append(f"{MODEL_TTL_SECONDS}: {problem}")
     max_rows = whole(MAX_BATCH_ROWS, DEFAULT_MAX_BATCH_ROWS, 1)
     max_body = whole(MAX_BODY_BYTES, DEFAULT_MAX_BODY_BYTES, 1)
+    canary = _read_canary(environ, problems)
     if problems:
         raise MisconfiguredError("; ".join(problems))
     return Settings(
@@ -202,8 +224,55 @@ def read_env(environ: Mapping[str, str]) -> Settings:
         model_name=environ.get(MODEL_NAME, "").strip() or "model",
         framework=environ.get(MODEL_FRAMEWORK, "").strip(),
         endpoint=environ.get(ENDPOINT_NAME, "").strip() or "pred",
-        ttl_seconds=ttl, max_batch_rows=max_rows, max_body_bytes=max_body,
+        ttl_seconds=ttl, max_batch_rows=max_rows, max_body_bytes=max_body, **canary,
     )
+
+
+def canary_percent_problem(value: Any) -> str | None:
+    """Why ``value`` is not a valid canary percent (a number, 0 < p <= 100), or None. The config's
+    ``canary.percent`` and the function's MODEL_CANARY_PERCENT share this rule."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
+        return f"expected a number in (0, 100], got {value!r}"
+    if not 0 < value <= 100:
+        return f"{value} is outside (0, 100]"
+    return None
+
+
+def _read_canary(environ: Mapping[str, str], problems: list[str]) -> dict[str, Any]:
+    """The MODEL_CANARY_* variables: all five or none."""
+    from functions import store
+
+    raw = {name: environ.get(name, "").strip() for name in CANARY_ENV_VARS}
+    given = [name for name, value in raw.items() if value]
+    if not given:
+        return {}
+    missing = [name for name in CANARY_ENV_VARS if name not in given]
+    if missing:
+        problems.append(f"{', '.join(missing)}: set every MODEL_CANARY_* variable or none (have {', '.join(given)})")
+        return {}
+    before = len(problems)
+    uri = raw[MODEL_CANARY_URI]
+    try:
+        store.parse_uri(uri)
+    except store.StoreError as exc:
+        problems.append(f"{MODEL_CANARY_URI}: {exc}")
+    sha = raw[MODEL_CANARY_SHA256].lower()
+    if not _SHA256.match(sha):
+        problems.append(f"{MODEL_CANARY_SHA256} must be 64 hex digits")
+    fmt = raw[MODEL_CANARY_FORMAT].lower()
+    if fmt not in FORMATS:
+        problems.append(f"{MODEL_CANARY_FORMAT}={fmt!r} must be one of {', '.join(FORMATS)}")
+    try:
+        percent: Any = float(raw[MODEL_CANARY_PERCENT])
+    except ValueError:
+        percent = raw[MODEL_CANARY_PERCENT]
+    problem = canary_percent_problem(percent)
+    if problem:
+        problems.append(f"{MODEL_CANARY_PERCENT}: {problem}")
+    if len(problems) > before:
+        return {}
+    return {"canary_uri": uri, "canary_sha256": sha, "canary_format": fmt, "canary_name": raw[MODEL_CANARY_NAME],
+            "canary_percent": float(percent)}
 
 
 def _read_schema(raw: str, problems: list[str]) -> ModelSchema | None:
@@ -244,9 +313,15 @@ def write_env(
     framework: str = "",
     ttl_seconds: int = 0,
     extra: Mapping[str, str] | None = None,
+    canary_uri: Any = None,
+    canary_sha256: str | None = None,
+    canary_fmt: str | None = None,
+    canary_name: str = "",
+    canary_percent: float | None = None,
 ) -> dict[str, Any]:
     """The environment of one function: ``extra`` (what its package needs), the endpoint name and, for a model
-    endpoint (``sha256`` given), the model variables. ``uri`` may be a Pulumi Output; everything else is text."""
+    endpoint (``sha256`` given), the model variables, and the canary's when ``canary_sha256`` is given.
+    ``uri`` and ``canary_uri`` may be Pulumi Outputs; everything else is text."""
     env: dict[str, Any] = {**(extra or {}), ENDPOINT_NAME: endpoint}
     if sha256 is None:
         return env
@@ -258,6 +333,14 @@ def write_env(
         MODEL_FRAMEWORK: framework,
         MODEL_TTL_SECONDS: str(ttl_seconds),
     })
+    if canary_sha256 is not None:
+        env.update({
+            MODEL_CANARY_URI: canary_uri,
+            MODEL_CANARY_SHA256: canary_sha256,
+            MODEL_CANARY_FORMAT: canary_fmt,
+            MODEL_CANARY_NAME: canary_name,
+            MODEL_CANARY_PERCENT: format(float(canary_percent or 0), "g"),
+        })
     if schema_file:
         env[MODEL_SCHEMA] = schema_file
         return env

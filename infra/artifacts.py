@@ -48,20 +48,31 @@ def pulumi_log(message: str) -> None:
 def model_objects(builds: Builds, cloud: str) -> dict[str, tuple[str, ModelArtifact]]:
     """The distinct model artifacts of `cloud`'s builds, by bucket key, each with a stable logical-name suffix.
 
-    The suffix is `<manifest name>-<format>`, so a retrained model updates the same Pulumi resource (a new key
-    replaces the object) instead of showing up as an unrelated delete and create.
+    Canary artifacts are included. The suffix is `<manifest name>-<format>`, so a retrained model updates the same
+    Pulumi resource (a new key replaces the object) instead of showing up as an unrelated delete and create.
     """
     out: dict[str, tuple[str, ModelArtifact]] = {}
     used: set[str] = set()
     for (c, _), build in builds.items():
-        m = build.model
-        if c != cloud or m is None or m.key in out:
-            continue
-        suffix = f"{m.manifest.name}-{m.format}"
-        if suffix in used:  # two different artifacts under one manifest name
-            suffix = f"{suffix}-{m.sha256[:8]}"
-        used.add(suffix)
-        out[m.key] = (suffix, m)
+        for m in (build.model, build.canary):  # an endpoint's canary is uploaded like its stable model
+            if c != cloud or m is None or m.key in out:
+                continue
+            suffix = f"{m.manifest.name}-{m.format}"
+            if suffix in used:  # two different artifacts under one manifest name
+                suffix = f"{suffix}-{m.sha256[:8]}"
+            used.add(suffix)
+            out[m.key] = (suffix, m)
+    return out
+
+
+def model_prefixes(build: FunctionBuild) -> list[str]:
+    """The bucket prefixes (`models/<manifest name>/`) a function may read: its model's and its canary's."""
+    out: list[str] = []
+    for m in (build.model, build.canary):
+        if m is not None:
+            prefix = m.key.rsplit("/", 1)[0] + "/"
+            if prefix not in out:
+                out.append(prefix)
     return out
 
 

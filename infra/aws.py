@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
-from infra.artifacts import Builds, lambda_code_hash, model_objects
+from infra.artifacts import Builds, lambda_code_hash, model_objects, model_prefixes
 from infra.names import StackNames
 from smodels.config import EndpointConfig, StackConfig
 from smodels.packager import LAMBDA_DIRECT_UPLOAD_LIMIT, FunctionBuild, ModelArtifact
@@ -126,6 +126,8 @@ class LambdaEndpointArgs:
     public: bool
     model_uri: pulumi.Input[str] | None = None
     model_object_dependency: pulumi.Resource | None = None
+    canary_uri: pulumi.Input[str] | None = None
+    canary_object_dependency: pulumi.Resource | None = None
     log_retention_days: int = LOG_RETENTION_DAYS
 
 
@@ -149,9 +151,10 @@ class LambdaEndpoint(pulumi.ComponentResource):
             opts=child,
         )
         self.role = aws.iam.Role(f"{name}-role", assume_role_policy=LAMBDA_ASSUME_ROLE_POLICY, opts=child)
-        model_prefix = model.key.rsplit("/", 1)[0] + "/*" if model is not None else None
+        # Its model's prefix and, with a canary, the canary's: nothing else in the bucket.
+        prefixes = [f"{p}*" for p in model_prefixes(build)] if model is not None else []
         policy_doc = pulumi.Output.all(self.log_group.arn, args.bucket.bucket.arn).apply(
-            lambda a: _execution_policy(a[0], a[1], model_prefix)
+            lambda a: _execution_policy(a[0], a[1], prefixes)
         )
         self.policy = aws.iam.Policy(
             f"{name}-policy", description=f"{ep.name}: read its model, write its logs", policy=policy_doc, opts=child
@@ -161,10 +164,11 @@ class LambdaEndpoint(pulumi.ComponentResource):
         )
 
         code_args, layers = self._code(name, args, child)
-        env = build.function_env(args.model_uri, ep.ttl_seconds)
+        env = build.function_env(args.model_uri, ep.ttl_seconds, canary_uri=args.canary_uri)
         deps: list[pulumi.Resource] = [self.policy_attachment]
-        if args.model_object_dependency is not None:
-            deps.append(args.model_object_dependency)
+        for obj in (args.model_object_dependency, args.canary_object_dependency):
+            if obj is not None:
+                deps.append(obj)
         self.function = aws.lambda_.Function(
             name,
             name=args.function_name,
@@ -294,8 +298,8 @@ class LambdaEndpoint(pulumi.ComponentResource):
         }
 
 
-def _execution_policy(log_group_arn: str, bucket_arn: str, model_prefix: str | None) -> str:
-    """The execution role's only permissions: write its own logs; read its own model's objects."""
+def _execution_policy(log_group_arn: str, bucket_arn: str, model_prefixes: list[str]) -> str:
+    """The execution role's only permissions: write its own logs; read its own model's (and canary's) objects."""
     statements: list[dict[str, object]] = [
         {
             "Sid": "WriteOwnLogs",
@@ -304,13 +308,13 @@ def _execution_policy(log_group_arn: str, bucket_arn: str, model_prefix: str | N
             "Resource": [f"{log_group_arn}:*"],
         }
     ]
-    if model_prefix is not None:
+    if model_prefixes:
         statements.append(
             {
                 "Sid": "ReadOwnModel",
                 "Effect": "Allow",
                 "Action": ["s3:GetObject"],
-                "Resource": [f"{bucket_arn}/{model_prefix}"],
+                "Resource": [f"{bucket_arn}/{p}" for p in model_prefixes],
             }
         )
     return json.dumps({"Version": "2012-10-17", "Statement": statements}, sort_keys=True)
@@ -408,6 +412,8 @@ class AwsServerlessModels(pulumi.ComponentResource):
             build = args.builds[("aws", ep.name)]
             obj = self.model_objects.get(build.model.key) if build.model is not None else None
             uri = pulumi.Output.concat("s3://", obj.bucket, "/", obj.key) if obj is not None else None
+            cobj = self.model_objects.get(build.canary.key) if build.canary is not None else None
+            curi = pulumi.Output.concat("s3://", cobj.bucket, "/", cobj.key) if cobj is not None else None
             self.functions[ep.name] = LambdaEndpoint(
                 f"{name}-{ep.name}",
                 LambdaEndpointArgs(
@@ -423,6 +429,8 @@ class AwsServerlessModels(pulumi.ComponentResource):
                     public=cfg.public,
                     model_uri=uri,
                     model_object_dependency=obj,
+                    canary_uri=curi,
+                    canary_object_dependency=cobj,
                     log_retention_days=args.log_retention_days,
                 ),
                 opts=child,

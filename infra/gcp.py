@@ -34,7 +34,7 @@ import pulumi
 import pulumi_gcp as gcp
 import pulumiverse_time as time
 
-from infra.artifacts import Builds, model_objects
+from infra.artifacts import Builds, model_objects, model_prefixes
 from infra.names import StackNames
 from smodels.config import EndpointConfig, StackConfig
 from smodels.packager import FunctionBuild
@@ -162,6 +162,8 @@ class CloudFunctionEndpointArgs:
     invokers: Sequence[str]
     model_uri: pulumi.Input[str] | None = None
     model_object: pulumi.Resource | None = None
+    canary_uri: pulumi.Input[str] | None = None
+    canary_object: pulumi.Resource | None = None
     depends_on: Sequence[pulumi.Resource] = ()
 
 
@@ -188,9 +190,13 @@ class CloudFunctionEndpoint(pulumi.ComponentResource):
         if build.model is not None:
             # Its own model only, as on AWS: the prefix `models/<manifest name>/`, so a retrained model (a new sha256
             # key) needs no new grant. Conditions apply here: the model bucket has uniform bucket-level access.
-            prefix = build.model.key.rsplit("/", 1)[0] + "/"
+            # With a canary, its prefix too (one startsWith per prefix, or-ed): still nothing else in the bucket.
+            prefixes = model_prefixes(build)
+            prefix = " and ".join(prefixes)
             condition = args.model_bucket.name.apply(
-                lambda bucket: f'resource.name.startsWith("projects/_/buckets/{bucket}/objects/{prefix}")'
+                lambda bucket: " || ".join(
+                    f'resource.name.startsWith("projects/_/buckets/{bucket}/objects/{p}")' for p in prefixes
+                )
             )
             self.model_reader = gcp.storage.BucketIAMMember(
                 f"{name}-read-models",
@@ -219,8 +225,9 @@ class CloudFunctionEndpoint(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=grants),
         )
         deps: list[pulumi.Resource] = [*args.depends_on, self.iam_ready]
-        if args.model_object is not None:
-            deps.append(args.model_object)
+        for obj in (args.model_object, args.canary_object):
+            if obj is not None:
+                deps.append(obj)
         self.source = gcp.storage.BucketObject(
             f"{name}-source",
             bucket=args.source_bucket.name,
@@ -229,7 +236,7 @@ class CloudFunctionEndpoint(pulumi.ComponentResource):
             content_type="application/zip",
             opts=child,
         )
-        env = build.function_env(args.model_uri, ep.ttl_seconds)
+        env = build.function_env(args.model_uri, ep.ttl_seconds, canary_uri=args.canary_uri)
         self.function = gcp.cloudfunctionsv2.Function(
             name,
             name=args.function_name,
@@ -355,6 +362,8 @@ class GcpServerlessModels(pulumi.ComponentResource):
             build = args.builds[("gcp", ep.name)]
             obj = self.model_objects.get(build.model.key) if build.model is not None else None
             uri = pulumi.Output.concat("gs://", obj.bucket, "/", obj.name) if obj is not None else None
+            cobj = self.model_objects.get(build.canary.key) if build.canary is not None else None
+            curi = pulumi.Output.concat("gs://", cobj.bucket, "/", cobj.name) if cobj is not None else None
             fn = CloudFunctionEndpoint(
                 f"{name}-{ep.name}",
                 CloudFunctionEndpointArgs(
@@ -373,6 +382,8 @@ class GcpServerlessModels(pulumi.ComponentResource):
                     invokers=cfg.invokers,
                     model_uri=uri,
                     model_object=obj,
+                    canary_uri=curi,
+                    canary_object=cobj,
                     depends_on=ready,
                 ),
                 opts=child,

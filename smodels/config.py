@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from functions.contract import ttl_problem
+from functions.contract import canary_percent_problem, ttl_problem
 
 if TYPE_CHECKING:
     from smodels.manifest import Manifest
@@ -60,7 +60,9 @@ ENDPOINT_KEYS = (
     "clouds",
     "entryPoint",
     "snapStart",
+    "canary",
 )
+CANARY_KEYS = ("model", "percent")
 
 # Every setting's default, in one place: the stack's and an endpoint's. The dataclasses below have no defaults
 # of their own, so nothing can disagree with these tables.
@@ -84,6 +86,7 @@ ENDPOINT_DEFAULTS: dict[str, Any] = {
     "reservedConcurrency": None,
     "ttlSeconds": 0,
     "snapStart": False,
+    "canary": None,  # {model: <manifest dir>, percent: 0 < p <= 100}: a second model answering p% of requests
 }
 # The book's three endpoints. The default runtime auto picks ONNX for both book models: a package a third the size
 # of scikit-learn's, a cold start several times faster, no executing deserialiser, and the Keras model fits Lambda.
@@ -140,6 +143,9 @@ class EndpointConfig:
     ttl_seconds: int
     entry_point: str
     snap_start: bool  # AWS only: Lambda SnapStart on the published versions
+    canary_model: Path | None  # `canary.model`: a second model with the same input schema and task
+    canary_manifest: Manifest | None  # its validated manifest (artifact sha256 checked)
+    canary_percent: float | None  # `canary.percent`: the share of requests it answers, 0 < p <= 100
 
     @property
     def lambda_handler(self) -> str:
@@ -264,6 +270,59 @@ def _load_manifest(manifest: Path, key: str, problems: list[str]) -> Manifest | 
     return None
 
 
+def _manifest_at(path: Path, key: str, problems: list[str]) -> Manifest | None:
+    """The validated manifest of a model directory (or model.json) `path`, or None and a problem naming `key`."""
+    manifest_file = path / "model.json" if path.suffix != ".json" else path
+    if not manifest_file.is_file():
+        problems.append(f"{key}: no model manifest at {manifest_file}")
+        return None
+    return _load_manifest(manifest_file, key, problems)
+
+
+def _schema_without_ranges(manifest: Manifest) -> dict[str, Any]:
+    """The input schema and task a function serves, without the observed ranges (which only count drift)."""
+    doc = manifest.input_schema()
+    return {**doc, "features": [{k: v for k, v in f.items() if k not in ("low", "high")} for f in doc["features"]]}
+
+
+def _canary(
+    key: str, raw: Any, project_dir: Path, stable: Manifest | None, problems: list[str]
+) -> tuple[Path | None, Manifest | None, float | None]:
+    """`canary: {model, percent}`: its manifest (same input schema and task as the stable model's) and percent."""
+    if raw is None:
+        return None, None, None
+    if not isinstance(raw, dict):
+        problems.append(f"{key}: expected {{model: <manifest dir>, percent: <0 < p <= 100>}}, got {raw!r}")
+        return None, None, None
+    unknown = sorted(set(raw) - set(CANARY_KEYS))
+    if unknown:
+        problems.append(f"{key}: unknown setting(s) {unknown}; allowed: {list(CANARY_KEYS)}")
+    percent: float | None = None
+    if "percent" not in raw:
+        problems.append(f"{key}.percent: required, the share of requests the canary answers (0 < p <= 100)")
+    else:
+        problem = canary_percent_problem(raw["percent"])
+        if problem:
+            problems.append(f"{key}.percent: {problem}")
+        else:
+            percent = float(raw["percent"])
+    if not isinstance(raw.get("model"), str) or not raw["model"]:
+        problems.append(f"{key}.model: the path of the canary's model manifest directory is required")
+        return None, None, percent
+    path = (project_dir / raw["model"]).resolve()
+    manifest = _manifest_at(path, f"{key}.model", problems)
+    if manifest is not None and stable is not None:
+        mine, theirs = _schema_without_ranges(manifest), _schema_without_ranges(stable)
+        if mine != theirs:
+            what = [w for w in ("task", "classes", "features") if mine.get(w) != theirs.get(w)]
+            problems.append(
+                f"{key}.model: {manifest.name} does not take the stable model {stable.name}'s input schema and task "
+                f"(its {', '.join(what)} differ); a canary must be a drop-in replacement"
+            )
+            manifest = None
+    return path, manifest, percent
+
+
 def _endpoint(
     name: str, raw: Any, stack_clouds: tuple[str, ...], project_dir: Path, problems: list[str]
 ) -> EndpointConfig | None:
@@ -296,11 +355,7 @@ def _endpoint(
             problems.append(f"{key}.model: a model endpoint needs the path of its manifest directory")
         else:
             model_path = (project_dir / str(merged["model"])).resolve()
-            manifest_file = model_path / "model.json" if model_path.suffix != ".json" else model_path
-            if not manifest_file.is_file():
-                problems.append(f"{key}.model: no model manifest at {manifest_file}")
-            else:
-                manifest = _load_manifest(manifest_file, f"{key}.model", problems)
+            manifest = _manifest_at(model_path, f"{key}.model", problems)
         if runtime not in RUNTIMES:
             problems.append(f"{key}.runtime: expected one of {list(RUNTIMES)}, got {runtime!r}")
     memory = _platform_int(f"{key}.memory", merged["memory"], "MB", clouds, MEMORY_RANGES, problems)
@@ -328,6 +383,12 @@ def _endpoint(
     if entry not in ("echo", "pred", "predict"):
         problems.append(f"{key}.entryPoint: expected echo, pred or predict, got {entry!r}")
     snap_start = _bool(f"endpoints.{name}.snapStart", merged["snapStart"], problems)
+    canary_model, canary_manifest, canary_percent = None, None, None
+    if kind == "model":
+        canary_model, canary_manifest, canary_percent = _canary(
+            f"{key}.canary", merged["canary"], project_dir, manifest, problems)
+    elif merged["canary"] is not None:
+        problems.append(f"{key}.canary: only a model endpoint can have a canary")
     return EndpointConfig(
         name=name,
         kind=kind,
@@ -343,6 +404,9 @@ def _endpoint(
         ttl_seconds=ttl,
         entry_point=entry,
         snap_start=snap_start,
+        canary_model=canary_model,
+        canary_manifest=canary_manifest,
+        canary_percent=canary_percent,
     )
 
 
@@ -370,9 +434,17 @@ def lambda_env_bytes(ep: EndpointConfig) -> int:
     else:
         fmt = ep.runtime if ep.runtime in ("onnx", "pure") else m.format
         uri = f"s3://{'b' * S3_BUCKET_NAME_MAX}/models/{m.name}/{'0' * 64}.{FORMATS.get(fmt, fmt)}"
+        c = ep.canary_manifest
+        canary: dict[str, Any] = {}
+        if c is not None:
+            cfmt = ep.runtime if ep.runtime in ("onnx", "pure") else c.format
+            canary = {"canary_uri": f"s3://{'b' * S3_BUCKET_NAME_MAX}/models/{c.name}/{'0' * 64}."
+                                    f"{FORMATS.get(cfmt, cfmt)}",
+                      "canary_sha256": "0" * 64, "canary_fmt": cfmt, "canary_name": c.name,
+                      "canary_percent": ep.canary_percent}
         env = write_env(
             ep.name, uri=uri, sha256="0" * 64, fmt=fmt, name=m.name, schema_file=SCHEMA_FILE,
-            framework=f"{m.framework} {m.framework_version}", ttl_seconds=ep.ttl_seconds,
+            framework=f"{m.framework} {m.framework_version}", ttl_seconds=ep.ttl_seconds, **canary,
         )  # fmt: skip
     return sum(len(str(k).encode()) + len(str(v).encode()) for k, v in env.items())
 

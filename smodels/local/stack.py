@@ -283,24 +283,26 @@ class LocalStack:
     def _upload_models(self, by_key: dict[tuple[str, str], Any]) -> None:
         done: set[tuple[str, str]] = set()
         for (cloud, _), build in by_key.items():
-            model = build.model
-            if model is None or (cloud, model.key) in done:
-                continue
-            emulator = self.s3 if cloud == "aws" else self.gcs
-            if emulator is None:
-                continue
-            emulator.put(self.bucket, model.key, Path(model.path))
-            done.add((cloud, model.key))
-            self._say(f"  uploaded {cloud} {model.key} ({Path(model.path).stat().st_size} bytes)")
+            for model in (build.model, getattr(build, "canary", None)):  # the canary's object like the stable's
+                if model is None or (cloud, model.key) in done:
+                    continue
+                emulator = self.s3 if cloud == "aws" else self.gcs
+                if emulator is None:
+                    continue
+                emulator.put(self.bucket, model.key, Path(model.path))
+                done.add((cloud, model.key))
+                self._say(f"  uploaded {cloud} {model.key} ({Path(model.path).stat().st_size} bytes)")
 
-    def _model_uri(self, cloud: str, build: Any) -> str | None:
-        if build.model is None:
+    def _model_uri(self, cloud: str, build: Any, canary: bool = False) -> str | None:
+        model = getattr(build, "canary", None) if canary else build.model
+        if model is None:
             return None
         scheme = "s3" if cloud == "aws" else "gs"
-        return f"{scheme}://{self.bucket}/{build.model.key}"
+        return f"{scheme}://{self.bucket}/{model.key}"
 
-    def _function_env(self, build: Any, ttl: int, uri: str | None) -> dict[str, str]:
-        return {k: str(v) for k, v in build.function_env(uri, ttl).items() if v is not None}
+    def _function_env(self, build: Any, ttl: int, uri: str | None, canary_uri: str | None = None) -> dict[str, str]:
+        env = build.function_env(uri, ttl, canary_uri=canary_uri) if canary_uri else build.function_env(uri, ttl)
+        return {k: str(v) for k, v in env.items() if v is not None}
 
     def _start_lambdas(self, eps: list[Any], by_key: dict[tuple[str, str], Any], rt: Path) -> None:
         unpack_root = self.build_dir / "local" / "unpacked"
@@ -323,7 +325,7 @@ class LocalStack:
                 s3_endpoint=self.s3.url if self.s3 else None,
             )
             env["AWS_LAMBDA_LOG_FORMAT"] = "JSON"  # the program sets logging_config log_format=JSON
-            env.update(self._function_env(build, ep.ttl_seconds, uri))
+            env.update(self._function_env(build, ep.ttl_seconds, uri, self._model_uri("aws", build, canary=True)))
             fn = LambdaFunction(
                 name=ep.name,
                 handler=build.handler or ep.lambda_handler,
@@ -358,7 +360,8 @@ class LocalStack:
             fn = CloudFunction(
                 name=ep.name, entry_point=build.entry_point or ep.entry_point, source_dir=src, project=GCP_PROJECT,
                 service=f"serverless-models-{_safe_name(self.stack)}-{ep.name}", log_dir=self.run_dir / "logs",
-                env=self._function_env(build, ep.ttl_seconds, uri), port=self.port + 1 + i if self.port else 0,
+                env=self._function_env(build, ep.ttl_seconds, uri, self._model_uri("gcp", build, canary=True)),
+                port=self.port + 1 + i if self.port else 0,
                 storage_emulator_host=self.gcs.host if self.gcs is not None else None, echo=self.logs,
             ).start()
             self.gcp_functions[ep.name] = fn

@@ -9,7 +9,7 @@ import json
 import shutil
 import tempfile
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 from functions.contract import SCHEMA_FILE
@@ -201,9 +201,40 @@ def build_function(cfg, endpoint, cloud: str, opts: BuildOptions) -> FunctionBui
         sources.append((SCHEMA_FILE, _schema_file(manifest, Path(opts.out_dir))))
     else:
         spec = requirements_for(cloud, endpoint.kind, endpoint.runtime, None)
+    canary = _prepare_canary(cfg, endpoint, cloud, opts, model, spec)
     if cloud == "gcp":
-        return _build_gcp(cfg, endpoint, sources, spec, model, opts, t0)
-    return _build_aws(cfg, endpoint, sources, spec, model, opts, t0)
+        result = _build_gcp(cfg, endpoint, sources, spec, model, opts, t0)
+    else:
+        result = _build_aws(cfg, endpoint, sources, spec, model, opts, t0)
+    if canary is None:
+        return result
+    return replace(result, canary=canary, canary_percent=endpoint.canary_percent)
+
+
+def _prepare_canary(cfg, endpoint, cloud: str, opts: BuildOptions, model, spec: DepsSpec):
+    """The endpoint's canary artifact, prepared with the endpoint's runtime like the stable model, or None.
+
+    One package serves both models, so the canary must be served by the runtime the stable model got (and, native,
+    need the same pins): otherwise a BuildError saying so."""
+    manifest = getattr(endpoint, "canary_manifest", None)
+    if model is None or manifest is None:
+        return None
+    opts.say(f"{cloud}/{endpoint.name}: preparing canary model {manifest.name} ({endpoint.runtime})")
+    canary = prepare_model(manifest, endpoint.runtime, opts.out_dir, onnx_refused=_onnx_refused(cfg, cloud, opts))
+    if canary.runtime != model.runtime:
+        raise BuildError(
+            f"{cloud}/{endpoint.name}: the canary {manifest.name} would be served by runtime {canary.runtime} "
+            f"({canary.runtime_reason}) and the stable model {model.manifest.name} by runtime {model.runtime} "
+            f"({model.runtime_reason}); one package serves both, so they must share a runtime. Set the endpoint's "
+            "runtime (e.g. runtime: onnx or pure) so both models convert to it")
+    if model.runtime == "native":
+        theirs = requirements_for(cloud, endpoint.kind, canary.runtime, manifest)
+        if sorted(theirs.pins) != sorted(spec.pins):
+            raise BuildError(
+                f"{cloud}/{endpoint.name}: the canary {manifest.name} needs {sorted(theirs.pins)} and the stable "
+                f"model {model.manifest.name} {sorted(spec.pins)}; one package serves both, so runtime native needs "
+                "the same requirements for both. Use runtime onnx (or pure) for this endpoint")
+    return canary
 
 
 def _onnx_refused(cfg, cloud: str, opts: BuildOptions) -> str | None:

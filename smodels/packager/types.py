@@ -108,25 +108,35 @@ class FunctionBuild:
     environment: dict[str, str] = field(default_factory=dict)  # extra env vars the function needs
     warnings: tuple[str, ...] = ()
     runtime_reason: str = ""  # why `runtime` (e.g. "auto: parity 2e-16"); "" for echo
+    canary: ModelArtifact | None = None  # the endpoint's canary model, prepared with the same runtime
+    canary_percent: float | None = None  # the share of requests it answers (0 < p <= 100)
 
     @property
     def needs_s3(self) -> bool:
         """True when the zip is too big for a direct Lambda upload and must go through S3."""
         return self.cloud == "aws" and self.zipped_bytes > LAMBDA_DIRECT_UPLOAD_LIMIT
 
-    def function_env(self, uri: Any, ttl_seconds: int) -> dict[str, Any]:
-        """The function's environment (functions.contract): what the package needs, the endpoint and the model.
-        `uri` (the model object's, possibly a Pulumi Output) is None for an echo function."""
+    def function_env(self, uri: Any, ttl_seconds: int, canary_uri: Any = None) -> dict[str, Any]:
+        """The function's environment (functions.contract): what the package needs, the endpoint and the model,
+        and the canary's MODEL_CANARY_* when the build has one. `uri` (the model object's, possibly a Pulumi Output)
+        is None for an echo function; `canary_uri` is the canary object's (required when the build has a canary)."""
         from functions.contract import SCHEMA_FILE, write_env
 
         m = self.model
         if m is None:
             return write_env(self.endpoint, extra=self.environment)
         manifest = m.manifest
+        canary: dict[str, Any] = {}
+        c = self.canary
+        if c is not None:
+            if canary_uri is None:
+                raise BuildError(f"{self.cloud}/{self.endpoint}: the canary {c.manifest.name} needs its object's URI")
+            canary = {"canary_uri": canary_uri, "canary_sha256": c.sha256, "canary_fmt": c.format,
+                      "canary_name": c.manifest.name, "canary_percent": self.canary_percent}
         return write_env(
             self.endpoint, uri=uri, sha256=m.sha256, fmt=m.format, name=manifest.name,
             schema_file=SCHEMA_FILE, framework=f"{manifest.framework} {manifest.framework_version}",
-            ttl_seconds=ttl_seconds, extra=self.environment,
+            ttl_seconds=ttl_seconds, extra=self.environment, **canary,
         )
 
     @property

@@ -182,16 +182,19 @@ class FakeBuilder:
     def __call__(self, cfg: Any) -> dict[tuple[str, str], FunctionBuild]:
         return {(c, ep.name): self._build(cfg, c, ep) for c in cfg.clouds for ep in cfg.endpoints_for(c)}
 
-    def _model(self, ep: Any) -> ModelArtifact | None:
+    def _model(self, ep: Any, canary: bool = False) -> ModelArtifact | None:
         if ep.kind != "model":
             return None
-        name = ep.manifest.name
+        manifest = ep.canary_manifest if canary else ep.manifest
+        if manifest is None:
+            return None
+        name = manifest.name
         data = self.model_bytes.setdefault(name, f"onnx bytes of {name}".encode())
         path = self.root / "models" / f"{name}.onnx"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(data)
         sha = sha256_of(path)
-        return ModelArtifact(path, sha, "onnx", f"models/{name}/{sha}.onnx", ep.manifest, size_bytes=len(data))
+        return ModelArtifact(path, sha, "onnx", f"models/{name}/{sha}.onnx", manifest, size_bytes=len(data))
 
     def _build(self, cfg: Any, cloud: str, ep: Any) -> FunctionBuild:
         source = self.handler_source.setdefault((cloud, ep.name), f"# {cloud} {ep.name} handler v1\n")
@@ -224,6 +227,8 @@ class FakeBuilder:
             architecture=cfg.architecture,
             layer=layer,
             model=self._model(ep),
+            canary=self._model(ep, canary=True),
+            canary_percent=ep.canary_percent,
         )
 
 

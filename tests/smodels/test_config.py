@@ -267,3 +267,70 @@ def test_snap_start_is_refused_before_python_312_naming_the_key(project: Path) -
 def test_snap_start_must_be_a_boolean(project: Path) -> None:
     problems = _problems(project, endpoints={"pred": {"model": "models/logreg", "snapStart": "on"}})
     assert problems == ["serverless-models:endpoints.pred.snapStart: expected true or false, got 'on'"]
+
+
+# --- canary ---------------------------------------------------------------------------------------------------
+
+KERAS = REPO / "models" / "keras"
+
+
+@pytest.fixture
+def canary_project(project: Path) -> Path:
+    """The project with the book's Keras model beside logreg: the same input schema and task."""
+    if not (KERAS / "model.json").is_file():
+        pytest.skip("models/keras is not trained yet")
+    shutil.copytree(KERAS, project / "models" / "keras")
+    return project
+
+
+def test_canary_is_loaded_and_validated_like_the_model(canary_project: Path) -> None:
+    eps = {"pred": {"model": "models/logreg", "canary": {"model": "models/keras", "percent": 10}}}
+    (pred,) = load_stack_config(_cfg(endpoints=eps), canary_project).endpoints
+    assert pred.canary_model == canary_project / "models" / "keras"
+    assert pred.canary_manifest is not None and pred.canary_manifest.name == "games-keras"
+    assert pred.canary_percent == 10.0
+    (plain,) = load_stack_config(_cfg(endpoints={"pred": {"model": "models/logreg"}}), canary_project).endpoints
+    assert (plain.canary_model, plain.canary_manifest, plain.canary_percent) == (None, None, None)
+
+
+@pytest.mark.parametrize(
+    ("canary", "expected"),
+    [
+        ({"model": "models/keras", "percent": 101}, "endpoints.pred.canary.percent: 101 is outside (0, 100]"),
+        ({"model": "models/keras", "percent": "10"}, "endpoints.pred.canary.percent: expected a number"),
+        ({"model": "models/keras", "percent": True}, "endpoints.pred.canary.percent: expected a number"),
+        ({"model": "models/keras"}, "endpoints.pred.canary.percent: required"),
+        ({"percent": 10}, "endpoints.pred.canary.model: the path of the canary's model manifest"),
+        ({"model": "models/nope", "percent": 10}, "endpoints.pred.canary.model: no model manifest"),
+        ({"model": "models/keras", "percent": 10, "weight": 1}, "endpoints.pred.canary: unknown setting(s)"),
+        ("models/keras", "endpoints.pred.canary: expected {model:"),
+    ],
+)
+def test_canary_errors_name_the_key(canary_project: Path, canary: Any, expected: str) -> None:
+    problems = _problems(canary_project, endpoints={"pred": {"model": "models/logreg", "canary": canary}})
+    assert any(p.startswith(f"{NS}:") and expected in p for p in problems), problems
+
+
+def test_canary_percent_zero_is_not_taken_for_the_number_outside(canary_project: Path) -> None:
+    (problem,) = _problems(canary_project, endpoints={"pred": {"model": "models/logreg",
+                                                                 "canary": {"model": "models/keras", "percent": 0}}})
+    assert problem == f"{NS}:endpoints.pred.canary.percent: 0 is outside (0, 100]"
+
+
+def test_canary_with_another_schema_is_refused(canary_project: Path) -> None:
+    other = canary_project / "models" / "other"
+    shutil.copytree(canary_project / "models" / "keras", other)
+    doc = json.loads((other / "model.json").read_text())
+    doc["name"] = "games-other"
+    doc["features"][-1]["type"] = "numeric"  # G10: binary in the stable model
+    (other / "model.json").write_text(json.dumps(doc))
+    problems = _problems(canary_project, endpoints={"pred": {"model": "models/logreg",
+                                                              "canary": {"model": "models/other", "percent": 5}}})
+    assert len(problems) == 1, problems
+    assert problems[0].startswith(f"{NS}:endpoints.pred.canary.model: games-other does not take the stable model "
+                                  "games-logreg's input schema and task (its features differ)")
+
+
+def test_canary_on_an_echo_endpoint_is_refused(canary_project: Path) -> None:
+    (problem,) = _problems(canary_project, endpoints={"echo": {"canary": {"model": "models/keras", "percent": 5}}})
+    assert problem == f"{NS}:endpoints.echo.canary: only a model endpoint can have a canary"
