@@ -28,7 +28,7 @@ test: $(STAMP)
 # The edit loop: everything not marked slow (processes, emulators, real builds) or target (python3.13 runs).
 # Under a minute; `make test` still runs everything and is what CI runs.
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -m "not slow and not target" $(ARGS)
+	PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest -m "not slow and not target" $(ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
