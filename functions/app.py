@@ -62,12 +62,10 @@ class ModelApp:
             self.canary_cache = ModelCache(
                 settings.canary_uri, settings.canary_sha256,
                 loader if loader is not None else self._canary_loader, settings.ttl_seconds,
-                name=settings.canary_name,
+                clock=clock, name=settings.canary_name, retry_seconds=CANARY_RETRY_SECONDS,
             )
-        self._clock = clock
         self._counter = 0
         self._route_lock = threading.Lock()
-        self._canary_retry_at = 0.0
 
     def _default_loader(self, data: bytes) -> Any:
         return self._load_model(data, self.settings.model_format)
@@ -183,13 +181,11 @@ class ModelApp:
             return None, s.model_name
         cache = self.canary_cache
         assert cache is not None
-        entry = cache.loaded
-        if entry is None and self._clock() < self._canary_retry_at:
-            return None, s.model_name
         try:
             return cache.get(), s.canary_name
         except ModelUnavailable as exc:
-            self._canary_retry_at = self._clock() + CANARY_RETRY_SECONDS
+            if exc.stage == "retry_wait":  # this failure was already said once
+                return None, s.model_name
             log_event("canary_unavailable", endpoint=s.endpoint, model=s.canary_name, version=s.canary_sha256,
                       stage=exc.stage, reason=str(exc), serving=s.model_name,
                       retry_in_seconds=CANARY_RETRY_SECONDS)

@@ -24,7 +24,8 @@ from functions.http import log_event
 class ModelUnavailable(Exception):
     """No model can be served right now (fetch failed, sha256 mismatch, load failed).
 
-    ``stage`` says which step failed: "fetch", "sha256_mismatch" or "load".
+    ``stage`` says which step failed: "fetch", "sha256_mismatch" or "load"; "retry_wait" when a failed load is
+    not tried again yet (``retry_seconds``).
     """
 
     def __init__(self, message: str, stage: str = "load") -> None:
@@ -59,6 +60,7 @@ class ModelCache:
         header: Header = store.head,
         clock: Callable[[], float] = time.monotonic,
         name: str = "",
+        retry_seconds: float = 0.0,
     ) -> None:
         self.uri = uri
         self.sha256 = sha256.lower()
@@ -71,6 +73,9 @@ class ModelCache:
         self._lock = threading.Lock()
         self._entry: Loaded | None = None
         self._checked_at = 0.0
+        # After a failed first load, wait this long before fetching again (0: the next request tries again).
+        self.retry_seconds = retry_seconds
+        self._failure: tuple[float, ModelUnavailable] | None = None
 
     @property
     def loaded(self) -> Loaded | None:
@@ -85,9 +90,12 @@ class ModelCache:
         with self._lock:
             entry = self._entry
             if entry is None:
+                if self._failure is not None and self.clock() - self._failure[0] < self.retry_seconds:
+                    raise ModelUnavailable(f"waiting to retry after: {self._failure[1]}", "retry_wait")
                 try:
                     self._entry = self._load()
                 except ModelUnavailable as exc:
+                    self._failure = (self.clock(), exc)
                     self._log_failure(exc.stage, str(exc))
                     raise
                 self._checked_at = self.clock()

@@ -54,9 +54,11 @@ def _app(tmp_path: Path, percent: float, *, canary_sha: str | None = None, clock
     settings = Settings(model_uri=uri, model_sha256=sha, model_format="pure", features=("a", "b"),
                         model_name="stable", endpoint="pred", canary_uri=curi, canary_sha256=canary_sha or csha,
                         canary_format="pure", canary_name="new", canary_percent=percent)
+    clock = clock or Clock()
     return ModelApp(settings, cache=ModelCache(uri, sha, _loader, name="stable"),
-                    canary_cache=ModelCache(curi, canary_sha or csha, _loader, name="new"),
-                    clock=clock or Clock())
+                    canary_cache=ModelCache(curi, canary_sha or csha, _loader, clock=clock, name="new",
+                                            retry_seconds=CANARY_RETRY_SECONDS),
+                    clock=clock)
 
 
 def _post(app: ModelApp, key: str | None = None) -> dict[str, Any]:

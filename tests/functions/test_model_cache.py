@@ -250,3 +250,27 @@ def test_gcs_missing_object_and_bucket(models, gcs) -> None:
 
 def test_model_unavailable_message_names_stage() -> None:
     assert ModelUnavailable("x", "fetch").stage == "fetch"
+
+
+def test_retry_seconds_waits_before_fetching_a_failed_model_again() -> None:
+    from functions.model_cache import ModelCache, ModelUnavailable
+
+    fetches: list[str] = []
+    now = [100.0]
+
+    def fetch(uri: str) -> tuple[bytes, str]:
+        fetches.append(uri)
+        return b"bytes", "v1"
+
+    cache = ModelCache("file:///m", "0" * 64, lambda data: data, fetcher=fetch, clock=lambda: now[0],
+                       retry_seconds=30.0)
+    stages = []
+    for _ in range(3):
+        with pytest.raises(ModelUnavailable) as err:
+            cache.get()
+        stages.append(err.value.stage)
+    assert stages == ["sha256_mismatch", "retry_wait", "retry_wait"] and len(fetches) == 1
+    now[0] += 30.0
+    with pytest.raises(ModelUnavailable):
+        cache.get()
+    assert len(fetches) == 2
