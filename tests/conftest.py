@@ -8,6 +8,9 @@ from pathlib import Path
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+# Keras reads its backend once, at import, from here or from ~/.keras/keras.json (which may name a backend
+# that is not installed): the suite runs Keras on jax, the dev requirements' CPU backend, whatever the machine has.
+os.environ.setdefault("KERAS_BACKEND", "jax")
 
 
 @pytest.fixture(scope="session")

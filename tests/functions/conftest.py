@@ -23,9 +23,6 @@ from fn_support import free_port, stop_process, wait_http
 
 from functions.contract import ENV_VARS
 
-# jax: the dev venv's Keras backend (CPU-only wheels), the one the packager ships for native Keras.
-os.environ.setdefault("KERAS_BACKEND", "jax")
-
 REPO_ROOT = Path(__file__).resolve().parents[2]
 FEATURES = [f"G{i}" for i in range(1, 11)]
 BOOK_REQUEST = {"G1": "1", "G2": "0", "G3": "0", "G4": "0", "G5": "0", "G6": "0", "G7": "0", "G8": "0",

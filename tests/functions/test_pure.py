@@ -21,7 +21,6 @@ from onnx import TensorProto, helper, numpy_helper  # noqa: E402
 from smodels.packager.convert import compile_pure  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
-RNG = np.random.default_rng(15)
 D, F, S, I64 = TensorProto.DOUBLE, TensorProto.FLOAT, TensorProto.STRING, TensorProto.INT64
 NP = {D: np.float64, F: np.float32, S: object, I64: np.int64}
 
@@ -46,6 +45,16 @@ def _both(model: bytes, feeds: dict[str, np.ndarray]) -> tuple[np.ndarray, np.nd
     got = program.run(tfeeds)
     index = [o.name for o in sess.get_outputs()].index(program.output)
     return np.asarray(want[index]), np.asarray(got.data, dtype=np.float64).reshape(got.shape)
+
+
+RNG = np.random.default_rng(15)
+
+
+@pytest.fixture(autouse=True)
+def _seeded_rng() -> None:
+    """Each test starts the same seeded stream: its inputs do not depend on which tests ran before it."""
+    global RNG
+    RNG = np.random.default_rng(15)
 
 
 def _init(name: str, arr: np.ndarray):
@@ -92,7 +101,9 @@ def test_matmul_gemm_and_float_rounding_match_onnxruntime() -> None:
 
 
 def test_cast_concat_reshape_flatten_reducesum_match_onnxruntime() -> None:
-    x = RNG.normal(size=(4, 3)) * 1e3
+    # Positive values: the row sums the Div divides by stay far from 0, so the summation order of onnxruntime's
+    # kernels (which differs between CPUs) cannot move the quotient anywhere near the tolerance.
+    x = np.abs(RNG.normal(size=(4, 3))) * 1e3 + 1.0
     nodes = [helper.make_node("Cast", ["x"], ["xf"], to=F), helper.make_node("Cast", ["xf"], ["xd"], to=D),
              helper.make_node("Concat", ["xd", "x"], ["c"], axis=1),
              helper.make_node("Reshape", ["c", "shape"], ["r"]), helper.make_node("Flatten", ["r"], ["fl"], axis=1),

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import zipfile
@@ -20,26 +19,16 @@ from pathlib import Path
 import pytest
 from mockprogram import ProgramRun, base_config, run_program
 
+from smodels.packager import find_interpreter
+
 pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[2]
 
 
 def _python313() -> str | None:
-    candidates = [os.environ.get("SMODELS_TARGET_PYTHON", ""), shutil.which("python3.13") or ""]
-    try:
-        prefix = subprocess.run(
-            ["pyenv", "prefix", "3.13.0"], capture_output=True, text=True, timeout=20, check=False
-        ).stdout.strip()
-        candidates.append(f"{prefix}/bin/python3.13" if prefix else "")
-    except (OSError, subprocess.SubprocessError):
-        pass
-    for exe in candidates:
-        if exe and Path(exe).is_file():
-            probe = subprocess.run([exe, "--version"], capture_output=True, text=True, timeout=20, check=False)
-            if probe.returncode == 0 and "3.13" in probe.stdout:
-                return exe
-    return None
+    """The target interpreter as the packager finds it (any 3.13.x from pyenv, PATH or SMODELS_PYTHON313)."""
+    return os.environ.get("SMODELS_TARGET_PYTHON") or find_interpreter("3.13")
 
 
 def _extract(archive: Path, dest: Path) -> Path:
@@ -123,12 +112,10 @@ def test_gcp_entry_points_resolve_inside_the_shipped_sources(real_run: ProgramRu
 def test_real_build_graph_has_model_objects_matching_the_env(real_run: ProgramRun) -> None:
     import hashlib
 
-    from functions.contract import FORMATS
-
     env = real_run.inputs("aws:lambda/function:Function", "aws-pred")["environment"]["variables"]
     # runtime auto picks the first of pure -> onnx -> native that reproduces the model (issue 15): pure for logreg
     assert env["MODEL_FORMAT"] in ("pure", "onnx")
-    ext = FORMATS[env["MODEL_FORMAT"]]
+    ext = env["MODEL_URI"].rsplit(".", 1)[1]  # the object key's extension, as the packager chose it
     for typ, key in (
         ("aws:s3/bucketObjectv2:BucketObjectv2", "key"),
         ("gcp:storage/bucketObject:BucketObject", "name"),

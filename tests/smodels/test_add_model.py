@@ -4,7 +4,6 @@ directories whose manifest the native model reproduces; clear errors name what i
 from __future__ import annotations
 
 import json
-import os
 import pickle
 from pathlib import Path
 from typing import Any
@@ -285,8 +284,7 @@ def test_mlflow_cloudpickle_directory_with_an_example_csv(mlflow_dirs: dict[str,
 
 
 def test_keras_softmax_model(tmp_path: Path) -> None:
-    os.environ.setdefault("KERAS_BACKEND", "jax")
-    keras = pytest.importorskip("keras")
+    keras = pytest.importorskip("keras")  # on jax: tests/conftest.py
     iris = load_iris(as_frame=True)
     model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(8, activation="relu"),
                               keras.layers.Dense(3, activation="softmax")])
