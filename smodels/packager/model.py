@@ -84,7 +84,7 @@ def prepare_model(model: Any, runtime: str, out_dir: Path | str = ".build", *,
     not_pure = ""
     if (runtime == "pure" or (runtime == "auto" and "pure" in AUTO_ORDER)) and manifest.format != "onnx":
         try:
-            path, sha, gap, how, note, cost = _pure_compiled(manifest, Path(out_dir))
+            path, sha, gap, how, note = _pure_compiled(manifest, Path(out_dir))
         except BuildError as exc:
             if runtime == "pure":
                 raise
@@ -99,11 +99,10 @@ def prepare_model(model: Any, runtime: str, out_dir: Path | str = ".build", *,
                 return ModelArtifact(
                     path=path, sha256=sha, format="pure", key=object_key(manifest.name, sha, "pure"),
                     manifest=manifest, size_bytes=path.stat().st_size, converted=True, parity_max_abs_diff=gap,
-                    runtime_reason=f"{mode}: parity {gap:.2g}{note}, {work:,} operations per row "
-                                   f"({cost:.0f} µs/row measured here)", conversion=how,
+                    runtime_reason=f"{mode}: parity {gap:.2g}{note}, {work:,} operations per row", conversion=how,
                 )
             not_pure = (f"; not pure: {work:,} operations per row is over the pure evaluator's budget of "
-                        f"{PURE_WORK_BUDGET:,} ({cost:.0f} µs/row measured here)")
+                        f"{PURE_WORK_BUDGET:,}")
     if manifest.format == "onnx":
         return _as_is(manifest, f"{'auto' if runtime == 'auto' else 'forced'}: the artifact is ONNX already")
     if runtime == "native":
@@ -618,10 +617,10 @@ def program_precision(program: bytes) -> str:
     return "float64"
 
 
-def _pure_compiled(manifest, out_dir: Path) -> tuple[Path, str, float, str, str, float]:
-    """(path, sha256, parity gap, how, tolerance note, µs per row) of the manifest's pure program, from the cache or
-    compiled now (the cost is measured again on every build: it depends on the machine); BuildError with the reason
-    when no conversion compiles and reproduces the model."""
+def _pure_compiled(manifest, out_dir: Path) -> tuple[Path, str, float, str, str]:
+    """(path, sha256, parity gap, how, tolerance note) of the manifest's pure program, from the cache or compiled
+    now; BuildError with the reason when no conversion compiles and reproduces the model. Nothing here depends on
+    the machine: the same inputs give the same program and the same reason everywhere."""
     manifest_file = manifest.directory / "model.json"
     manifest_bytes = manifest_file.read_bytes() if manifest_file.is_file() else json.dumps(
         manifest.to_dict(), sort_keys=True).encode()
@@ -632,38 +631,18 @@ def _pure_compiled(manifest, out_dir: Path) -> tuple[Path, str, float, str, str,
     }, sort_keys=True).encode()).hexdigest()[:16]
     cache = out_dir / "models" / manifest.name
     record = cache / f"pure-{key}.json"
-    schema = _schema(manifest)
-    data = parity_data(manifest, schema)
     info = json.loads(record.read_text()) if record.is_file() else None
     if info is not None and info.get("failure"):
         raise BuildError(info["failure"])
     path = cache / f"{info['sha256']}.pure.json" if info else None
     if info is None or path is None or not path.is_file() or sha256_file(path) != info["sha256"]:
         def convert() -> tuple[bytes, dict[str, Any]]:
-            program, gap, how, note = pure_checked(manifest, schema, data)
+            schema = _schema(manifest)
+            program, gap, how, note = pure_checked(manifest, schema, parity_data(manifest, schema))
             return program, {"parity_max_abs_diff": gap, "how": how, "note": note}
 
         path, info = _cached_conversion(cache, record, ".pure.json", convert)
-    cost = pure_row_cost(path.read_bytes(), schema, data)
-    return path, info["sha256"], info["parity_max_abs_diff"], info["how"], info["note"], cost
-
-
-def pure_row_cost(program: bytes, schema, data: ParityData, rows: int = 50) -> float:
-    """Median µs the shipped pure predictor takes for one row, over (up to) the first `rows` parity rows."""
-    import time
-
-    from functions.predictors import PurePredictor
-    from functions.schema import Batch
-
-    predictor = PurePredictor(program, schema)
-    times = []
-    for row in data.batch.rows[:rows]:
-        one = Batch([row], False)
-        t0 = time.perf_counter()
-        predictor.predict(one)
-        times.append(time.perf_counter() - t0)
-    times.sort()
-    return max(times[len(times) // 2] * 1e6, 0.01) if times else 0.01
+    return path, info["sha256"], info["parity_max_abs_diff"], info["how"], info["note"]
 
 
 def pure_gap(program: bytes, schema, batch, expected) -> tuple[float, int, Any]:

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 from build_support import BOOK_PROBABILITY, BOOK_REQUEST, options, run_lambda, stack
 
+import smodels.packager.model as model_mod
 from functions import predictors
 from smodels.packager import build_function, prepare_model, requirements_for
 from smodels.packager.model import (
@@ -76,7 +77,7 @@ def test_every_zoo_model_runs_pure_within_its_tolerance(zoo_dirs, build_dir, key
     assert art.runtime == "pure" and art.format == "pure"
     assert gap <= tol, (key, gap)
     assert "compiled to a pure program" in art.conversion
-    assert art.runtime_reason.startswith("forced: parity ") and " µs/row" in art.runtime_reason
+    assert art.runtime_reason.startswith("forced: parity ") and " operations per row" in art.runtime_reason
 
 
 def test_the_book_models_run_pure(logreg_dir, keras_dir, build_dir) -> None:
@@ -91,8 +92,8 @@ def test_auto_sends_the_book_logistic_regression_to_pure(logreg_dir, build_dir) 
     art = prepare_model(logreg_dir, "auto", build_dir)
     assert art.runtime == "pure"
     assert art.runtime_reason.startswith("auto: parity ")
-    cost = float(art.runtime_reason.rsplit(", ", 1)[1].split(" ")[0])
-    assert cost > 0  # measured at build time; no assertion on its size (timing)
+    work = int(art.runtime_reason.rsplit(", ", 1)[1].split(" ")[0].replace(",", ""))
+    assert 0 < work <= model_mod.PURE_WORK_BUDGET  # estimated from the program: the same on every machine
     schema = _schema(art.manifest)
     out = predictors.load(art.path.read_bytes(), "pure", schema).predict(schema.parse(BOOK_REQUEST, 1))
     assert out == [pytest.approx(BOOK_PROBABILITY, abs=1e-12)]
