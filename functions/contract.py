@@ -186,7 +186,7 @@ def read_env(environ: Mapping[str, str]) -> Settings:
         features = schema.names
         if raw_features:
             problems.append(f"{MODEL_FEATURES}: set {MODEL_SCHEMA} or {MODEL_FEATURES}, not both")
-    elif not raw_features and MODEL_SCHEMA not in environ:
+    elif not raw_features and not environ.get(MODEL_SCHEMA, "").strip():  # (an unreadable one is said above)
         problems.append(f"{MODEL_SCHEMA} (or {MODEL_FEATURES}) is required")
     if raw_features:
         try:

@@ -7,6 +7,7 @@ module ships in echo archives, which contain neither numpy nor a model runtime.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import sys
@@ -131,16 +132,11 @@ def check_content_type(request: Request) -> None:
     A missing content type is accepted because the book's console tests and ``curl -d`` habits send none.
     """
     value = request.headers.get("content-type")
-    if value is None or value in _JSON_ACCEPTED:
-        return
-    _check_content_type(value)
-    if len(_JSON_ACCEPTED) < 32:  # the few values clients send, remembered once accepted
-        _JSON_ACCEPTED.add(value)
+    if value is not None:
+        _check_content_type(value)
 
 
-_JSON_ACCEPTED: set[str] = set()
-
-
+@functools.lru_cache(maxsize=32)  # the few values clients send; a refused one raises, and that is not cached
 def _check_content_type(value: str) -> None:
     if not value.strip():
         return

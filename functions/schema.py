@@ -63,13 +63,14 @@ class Feature(NamedTuple):
 class ModelSchema:
     """Features in model input order, the task and the class labels (classifiers, in probability order)."""
 
-    __slots__ = ("features", "task", "classes", "_index", "_numeric", "_binary", "_narrow", "_ranged")
+    __slots__ = ("features", "task", "classes", "names", "_index", "_numeric", "_binary", "_narrow", "_ranged")
 
     def __init__(self, features: tuple[Feature, ...], task: str = "binary-classification",
                  classes: tuple[Any, ...] = (0, 1)) -> None:
         self.features = tuple(features)
         self.task = task
         self.classes = tuple(classes)
+        self.names: tuple[str, ...] = tuple(f.name for f in self.features)  # model input order
         self._index = {f.name: i for i, f in enumerate(self.features)}
         # Precomputed for the per-request hot path.
         self._numeric = all(f.type in NUMERIC_TYPES and not f.nullable for f in self.features)
@@ -86,11 +87,6 @@ class ModelSchema:
 
     def __repr__(self) -> str:
         return f"ModelSchema(features={self.features!r}, task={self.task!r}, classes={self.classes!r})"
-
-    @property
-    def names(self) -> tuple[str, ...]:
-        """Feature names in model input order."""
-        return tuple(f.name for f in self.features)
 
     @property
     def numeric(self) -> bool:
@@ -201,7 +197,8 @@ class ModelSchema:
                     self._count_range(fast, batch)
                 return fast
         out = [_parse_value(v, f, where, j) for j, (v, f) in enumerate(zip(values, features, strict=True))]
-        self._count_range(out, batch)
+        if self._ranged:
+            self._count_range(out, batch)
         return out
 
     def _missing_or_unknown(self, item: dict[str, Any], prefix: str) -> None:

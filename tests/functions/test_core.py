@@ -392,3 +392,9 @@ def test_feature_types_must_match_the_features() -> None:
     for bad in (json.dumps(["binary"] * 9), json.dumps(["flag"] * 10), "binary"):
         with pytest.raises(MisconfiguredError, match="MODEL_FEATURE_TYPES"):
             read_env({**env, "MODEL_FEATURE_TYPES": bad})
+
+
+def test_an_empty_model_schema_variable_is_misconfigured_not_a_500() -> None:
+    env = {"MODEL_URI": "gs://b/k", "MODEL_SHA256": "a" * 64, "MODEL_FORMAT": "onnx", "MODEL_SCHEMA": " "}
+    with pytest.raises(MisconfiguredError, match="MODEL_SCHEMA"):
+        read_env(env)
