@@ -237,6 +237,12 @@ class Manifest:
                                          float(s["min"]) if ranged else None, float(s["max"]) if ranged else None))
         return ModelSchema(tuple(features), self.task, tuple(self.classes or ())).to_json()
 
+    def model_schema(self) -> Any:
+        """The input schema as the function will hold it (functions.schema.ModelSchema), validated as it will be."""
+        from functions.schema import ModelSchema
+
+        return ModelSchema.from_json(self.input_schema())
+
     def to_dict(self) -> dict[str, Any]:
         """The JSON form (what model.json holds); ``directory`` is left out."""
         if self.schema == 1:

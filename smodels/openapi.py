@@ -422,7 +422,7 @@ def build_stack_spec(cfg: Any, endpoints: Sequence[str] | None = None, server: s
         manifest = ep.manifest or load_manifest(ep.model, verify_artifact=False)
         models.append(f"{ep.name}: {manifest.name} ({', '.join(manifest.feature_names)})")
         item = _model_path_item(ep.name, manifest.feature_names, manifest.name)
-        comps = _model_components(ModelSchema.from_json(manifest.input_schema()), DEFAULT_MAX_BATCH_ROWS,
+        comps = _model_components(manifest.model_schema(), DEFAULT_MAX_BATCH_ROWS,
                                   input_limit(manifest.framework, ep.runtime))
         prefix = "" if len([e for e in chosen if e.kind == "model"]) == 1 else _camel(ep.name)
         if prefix:
@@ -458,7 +458,7 @@ def spec_for_model(model_dir: str | Path, endpoint: str = "pred", server: str | 
     manifest = load_manifest(model_dir, verify_artifact=False)
     return build_spec(manifest.feature_names, endpoint, model_name=manifest.name, server=server,
                       max_abs=input_limit(manifest.framework, runtime),
-                      schema=ModelSchema.from_json(manifest.input_schema()))
+                      schema=manifest.model_schema())
 
 
 def _run(args: argparse.Namespace) -> int:

@@ -112,10 +112,9 @@ def _native_libraries(manifest) -> list[str]:
 def _needs_pandas(manifest) -> bool:
     """True when the estimator is called with a DataFrame (functions.predictors.needs_frame)."""
     from functions.predictors import needs_frame
-    from functions.schema import ModelSchema
     from smodels.packager.model import _load_sklearn
 
-    return needs_frame(_load_sklearn(manifest), ModelSchema.from_json(manifest.input_schema()))
+    return needs_frame(_load_sklearn(manifest), manifest.model_schema())
 
 
 def _checked_pin(manifest, library: str) -> str:

@@ -228,10 +228,10 @@ def _serving_code_hash(names: tuple[str, ...] = ("predictors.py", "schema.py")) 
 
 
 def _schema(manifest):
-    from functions.schema import ModelSchema, SchemaError
+    from functions.schema import SchemaError
 
     try:
-        return ModelSchema.from_json(manifest.input_schema())
+        return manifest.model_schema()
     except SchemaError as exc:
         raise BuildError(f"model {manifest.name}: input schema: {exc}") from None
 
