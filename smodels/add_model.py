@@ -670,20 +670,14 @@ def _batch(schema: Any, rows: list[list[Any]]) -> Any:
 
 
 def _task_output(raw: Any, m: _Model) -> Any:
-    import numpy as np
+    """The model's raw output as its task's, exactly as the function shapes it (functions.predictors.task_output
+    reads only ``task`` and ``classes``, which ``m`` has)."""
+    from functions.predictors import PredictorError, task_output
 
-    arr = np.asarray(raw, dtype=np.float64)
-    if m.task == "multiclass-classification":
-        if arr.ndim != 2 or arr.shape[1] != len(m.classes):
-            raise AddModelError("model", f"outputs of shape {arr.shape}; expected [N, {len(m.classes)}]")
-        return arr
-    if arr.ndim == 2 and arr.shape[1] == 2 and m.task == "binary-classification":
-        return arr[:, 1]
-    if arr.ndim == 2 and arr.shape[1] == 1:
-        return arr[:, 0]
-    if arr.ndim == 1:
-        return arr
-    raise AddModelError("model", f"outputs of shape {arr.shape}: multi-output models are not supported")
+    try:
+        return task_output(raw, m, "the model")  # type: ignore[arg-type]
+    except PredictorError as exc:
+        raise AddModelError("model", f"{exc}: multi-output models are not supported") from None
 
 
 def _native_input(m: _Model, batch: Any, schema: Any) -> Any:
