@@ -84,14 +84,6 @@ def task_output(out: Any, schema: ModelSchema, what: str) -> np.ndarray:
     raise PredictorError(f"{what} returned shape {arr.shape}; expected [N,2], [N,1] or [N]")
 
 
-def _numeric_input(batch: Batch, schema: ModelSchema, what: str, dtype: Any = None,
-                   nulls: bool = False) -> np.ndarray:
-    """The rows as one numeric matrix (missing values NaN when the model takes them: ``nulls``)."""
-    if not schema.numeric:
-        _check_matrix_schema(schema, what, nulls)
-    return batch.matrix(dtype)
-
-
 def _check_matrix_schema(schema: ModelSchema, what: str, nulls: bool) -> None:
     """PredictorError unless every feature is a number (and, without ``nulls``, never missing)."""
     for f in schema.features:
@@ -379,6 +371,8 @@ class KerasPredictor:
     def __init__(self, data: bytes, schema: ModelSchema = _BINARY_SCHEMA) -> None:
         import keras  # lazy; reads KERAS_BACKEND at import
 
+        if not schema.numeric:  # checked once, at load (a 503), not on every request
+            _check_matrix_schema(schema, "a Keras model", nulls=False)
         self.schema = schema
         import tempfile
 
@@ -399,7 +393,7 @@ class KerasPredictor:
         """Call the model directly (``model.predict`` builds a data pipeline per call: much slower)."""
         import numpy as np
 
-        out = self.model(_numeric_input(batch, self.schema, "a Keras model", np.float32), training=False)
+        out = self.model(batch.matrix(np.float32), training=False)
         return task_output(self._to_numpy(out), self.schema, "keras model")
 
 
