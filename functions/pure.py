@@ -169,6 +169,17 @@ def _sigmoid(x: float) -> float:
     return e / (1.0 + e)
 
 
+def _sum(values: Any) -> float:
+    """A float sum that is the same on every Python version: math.fsum, exactly rounded (``sum`` compensates from
+    3.12 on and not before, and the program is checked under one Python and served under another). Where fsum
+    refuses (inf + -inf, an intermediate overflow) the plain sum gives the non-finite answer the app reports."""
+    vals = values if isinstance(values, list) else list(values)
+    try:
+        return math.fsum(vals)
+    except (ValueError, OverflowError):
+        return sum(vals)
+
+
 def _softmax(row: list[float]) -> list[float]:
     top = max(row)
     if top != top or top == INF:
@@ -176,7 +187,7 @@ def _softmax(row: list[float]) -> list[float]:
             return [NAN] * len(row)
         return [1.0 if v == INF else 0.0 for v in row]
     exps = [math.exp(v - top) for v in row]
-    total = sum(exps)
+    total = _sum(exps)
     return [e / total for e in exps]
 
 
@@ -196,7 +207,7 @@ def _as_matrix(t: T, what: str) -> tuple[int, int]:
 
 
 def _matmul(a: list[list[float]], bt: list[list[float]]) -> list[float]:
-    return [sum(map(operator.mul, row, col)) for row in a for col in bt]
+    return [_sum(map(operator.mul, row, col)) for row in a for col in bt]
 
 
 # --- operators ---------------------------------------------------------------------------------------------------
@@ -436,9 +447,9 @@ def _normalizer(attrs: dict[str, Any], xs: list[T]) -> list[T]:
         if norm == "MAX":
             d = max(row)
         elif norm == "L1":
-            d = sum(abs(v) for v in row)
+            d = _sum(abs(v) for v in row)
         elif norm == "L2":
-            d = math.sqrt(sum(v * v for v in row))
+            d = math.sqrt(_sum(v * v for v in row))
         else:
             raise PureError(f"Normalizer norm {norm!r}")
         out.extend(_div(v, d) for v in row)
@@ -458,7 +469,7 @@ def _post(kind: str, scores: list[float]) -> list[float]:
             return scores
         top = max(nz)
         exps = [0.0 if s == 0.0 else math.exp(s - top) for s in scores]
-        total = sum(exps)
+        total = _sum(exps)
         return [e / total for e in exps]
     raise PureError(f"post_transform {kind!r} is not supported")
 
@@ -474,7 +485,7 @@ def _linear_classifier(attrs: dict[str, Any], xs: list[T]) -> list[T]:
     scores_out: list[float] = []
     label_out: list[Any] = []
     for row in _rows(a):
-        s = [sum(map(operator.mul, row, wc)) + (intercepts[c] if intercepts else 0.0) for c, wc in enumerate(w)]
+        s = [_sum(map(operator.mul, row, wc)) + (intercepts[c] if intercepts else 0.0) for c, wc in enumerate(w)]
         if classes == 1 and len(labels) == 2:  # one score for two classes
             label_out.append(labels[1] if s[0] > 0 else labels[0])
             if post == "LOGISTIC":
@@ -501,7 +512,7 @@ def _linear_regressor(attrs: dict[str, Any], xs: list[T]) -> list[T]:
     w = [coefs[t * k:(t + 1) * k] for t in range(targets)]
     out: list[float] = []
     for row in _rows(a):
-        s = [sum(map(operator.mul, row, wt)) + (intercepts[t] if intercepts else 0.0) for t, wt in enumerate(w)]
+        s = [_sum(map(operator.mul, row, wt)) + (intercepts[t] if intercepts else 0.0) for t, wt in enumerate(w)]
         out.extend(_post(attrs.get("post_transform", "NONE"), s))
     return [_typed("float", (n, targets), out)]
 
@@ -691,7 +702,7 @@ OPS: dict[tuple[str, str], Callable[[dict[str, Any], list[T]], list[T]]] = {
     ("", "Concat"): _concat,
     ("", "Reshape"): _reshape,
     ("", "Flatten"): _flatten_op,
-    ("", "ReduceSum"): _reduce(sum),
+    ("", "ReduceSum"): _reduce(_sum),
     ("", "ReduceMax"): _reduce(max),
     ("", "ArgMax"): _argmax,
     ("ai.onnx.ml", "Scaler"): _scaler,
