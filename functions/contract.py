@@ -43,8 +43,25 @@ MODEL_CANARY_PERCENT = "MODEL_CANARY_PERCENT"
 CANARY_ENV_VARS = (MODEL_CANARY_URI, MODEL_CANARY_SHA256, MODEL_CANARY_FORMAT, MODEL_CANARY_NAME, MODEL_CANARY_PERCENT)
 #: The request header whose value picks the model by a stable hash (the same key always gets the same model).
 REQUEST_KEY_HEADER = "X-Request-Key"
+# Publishing without a deploy (`refresh: pointer`): the pointer object the function follows. Absent: the function
+# serves MODEL_URI only. Present: on its first request and every MODEL_TTL_SECONDS after (or at once when a trigger
+# arrives) it re-reads the pointer and serves the model it names, once that model's bytes hash to the pointer's
+# sha256 and it loads; until a pointer exists it serves MODEL_URI (the model a fresh stack starts from).
+MODEL_POINTER_URI = "MODEL_POINTER_URI"
 ENV_VARS = (MODEL_URI, MODEL_SHA256, MODEL_FORMAT, MODEL_NAME, MODEL_FRAMEWORK, MODEL_FEATURES, MODEL_FEATURE_TYPES,
-            MODEL_SCHEMA, MODEL_TTL_SECONDS, ENDPOINT_NAME, MAX_BATCH_ROWS, MAX_BODY_BYTES, *CANARY_ENV_VARS)
+            MODEL_SCHEMA, MODEL_TTL_SECONDS, ENDPOINT_NAME, MAX_BATCH_ROWS, MAX_BODY_BYTES, *CANARY_ENV_VARS,
+            MODEL_POINTER_URI)
+
+# --- published models: where `smodels publish` writes and what the function follows ---------------------------
+#: Everything `smodels publish` writes for an endpoint lives under `endpoints/<endpoint>/` of the model bucket:
+#: the artifacts under `models/<sha256>.<ext>` and the pointer `live.json`. Functions may only read there (and
+#: under their deployed model's prefix); only the publisher identity may write.
+ENDPOINTS_PREFIX = "endpoints/"
+POINTER_FILE = "live.json"
+#: The path a storage notification reaches a Cloud Function on (a Pub/Sub push); on Lambda an S3 event does.
+REFRESH_PATH = "/_refresh"
+#: The pointer document's schema version (its "pointer" field).
+POINTER_VERSION = 1
 
 # --- defaults and limits -------------------------------------------------------------------------------------
 DEFAULT_MAX_BATCH_ROWS = 1000
@@ -89,6 +106,87 @@ ERROR_CODES: dict[str, int] = {
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
 
+def endpoint_prefix(endpoint: str) -> str:
+    """The bucket prefix of what is published for ``endpoint``: ``endpoints/<endpoint>/``."""
+    return f"{ENDPOINTS_PREFIX}{endpoint}/"
+
+
+def pointer_key(endpoint: str) -> str:
+    """The pointer object's key: ``endpoints/<endpoint>/live.json``."""
+    return endpoint_prefix(endpoint) + POINTER_FILE
+
+
+def published_key(endpoint: str, sha256: str, fmt: str) -> str:
+    """A published artifact's key: ``endpoints/<endpoint>/models/<sha256>.<ext>`` (content-addressed)."""
+    return f"{endpoint_prefix(endpoint)}models/{sha256}.{FORMATS[fmt]}"
+
+
+class PointerError(Exception):
+    """A pointer document that cannot be followed (the message says why)."""
+
+
+class Pointer(NamedTuple):
+    """A parsed pointer: the model to serve and what `smodels publish` said of it."""
+
+    uri: str
+    sha256: str
+    format: str
+    name: str
+    framework: str = ""
+    published_at: str = ""
+    summary: dict[str, Any] = {}  # noqa: RUF012 - a NamedTuple default, never mutated
+
+    def to_json(self, endpoint: str) -> bytes:
+        """The pointer document ``smodels publish`` writes (sorted keys, so equal pointers are equal bytes)."""
+        doc = {"pointer": POINTER_VERSION, "endpoint": endpoint, "uri": self.uri, "sha256": self.sha256,
+               "format": self.format, "name": self.name, "framework": self.framework,
+               "published_at": self.published_at, "manifest": self.summary}
+        return json.dumps(doc, sort_keys=True, indent=1).encode("utf-8") + b"\n"
+
+
+def read_pointer(data: bytes, pointer_uri: str, endpoint: str) -> Pointer:
+    """Parse a pointer document read from ``pointer_uri``; raise PointerError naming the bad field.
+
+    Beyond its shape, the pointer may only name an artifact published for this endpoint in the pointer's own
+    bucket (``endpoints/<endpoint>/models/<sha256>.<ext>``): a pointer edited to name anything else is refused."""
+    from functions import store
+
+    try:
+        doc = json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        raise PointerError("the pointer is not a JSON document") from None
+    if not isinstance(doc, dict):
+        raise PointerError("the pointer is not a JSON object")
+    if doc.get("pointer") != POINTER_VERSION:
+        raise PointerError(f"pointer: expected version {POINTER_VERSION}, got {doc.get('pointer')!r}")
+    for name in ("uri", "sha256", "format", "name"):
+        if not isinstance(doc.get(name), str) or not doc[name]:
+            raise PointerError(f"{name}: a non-empty string is required")
+    if doc.get("endpoint") != endpoint:
+        raise PointerError(f"endpoint: the pointer is for {doc.get('endpoint')!r}, this is {endpoint!r}")
+    sha, fmt = doc["sha256"].lower(), doc["format"].lower()
+    if not _SHA256.match(sha):
+        raise PointerError("sha256: must be 64 hex digits")
+    if fmt not in FORMATS:
+        raise PointerError(f"format: {fmt!r} is not one of {', '.join(FORMATS)}")
+    try:
+        here, there = store.parse_uri(pointer_uri), store.parse_uri(doc["uri"])
+    except store.StoreError as exc:
+        raise PointerError(f"uri: {exc}") from None
+    expected = published_key(endpoint, sha, fmt)
+    if here.scheme == "file":  # the local file store: the same layout under the pointer's own root
+        root = here.key[: -len(pointer_key(endpoint))]
+        ok = there.scheme == "file" and there.key == root + expected
+    else:
+        ok = (there.scheme, there.bucket, there.key) == (here.scheme, here.bucket, expected)
+    if not ok:
+        raise PointerError(f"uri: {doc['uri']!r} is not this endpoint's published artifact for that sha256 "
+                           f"(expected {expected} in the pointer's bucket)")
+    summary = doc.get("manifest") if isinstance(doc.get("manifest"), dict) else {}
+    return Pointer(doc["uri"], sha, fmt, doc["name"], str(doc.get("framework") or ""),
+                   str(doc.get("published_at") or ""), summary)
+
+
 class MisconfiguredError(Exception):
     """The function's environment is incomplete or invalid; the message names the variable."""
 
@@ -114,6 +212,7 @@ class Settings(NamedTuple):
     canary_format: str = ""
     canary_name: str = ""
     canary_percent: float = 0.0
+    pointer_uri: str = ""  # MODEL_POINTER_URI: "" unless the endpoint follows a published pointer
 
     @property
     def has_canary(self) -> bool:
@@ -217,6 +316,12 @@ def read_env(environ: Mapping[str, str]) -> Settings:
     max_rows = whole(MAX_BATCH_ROWS, DEFAULT_MAX_BATCH_ROWS, 1)
     max_body = whole(MAX_BODY_BYTES, DEFAULT_MAX_BODY_BYTES, 1)
     canary = _read_canary(environ, problems)
+    pointer = environ.get(MODEL_POINTER_URI, "").strip()
+    if pointer:
+        try:
+            store.parse_uri(pointer)
+        except store.StoreError as exc:
+            problems.append(f"{MODEL_POINTER_URI}: {exc}")
     if problems:
         raise MisconfiguredError("; ".join(problems))
     return Settings(
@@ -224,7 +329,7 @@ def read_env(environ: Mapping[str, str]) -> Settings:
         model_name=environ.get(MODEL_NAME, "").strip() or "model",
         framework=environ.get(MODEL_FRAMEWORK, "").strip(),
         endpoint=environ.get(ENDPOINT_NAME, "").strip() or "pred",
-        ttl_seconds=ttl, max_batch_rows=max_rows, max_body_bytes=max_body, **canary,
+        ttl_seconds=ttl, max_batch_rows=max_rows, max_body_bytes=max_body, pointer_uri=pointer, **canary,
     )
 
 
@@ -318,10 +423,12 @@ def write_env(
     canary_fmt: str | None = None,
     canary_name: str = "",
     canary_percent: float | None = None,
+    pointer_uri: Any = None,
 ) -> dict[str, Any]:
     """The environment of one function: ``extra`` (what its package needs), the endpoint name and, for a model
     endpoint (``sha256`` given), the model variables, and the canary's when ``canary_sha256`` is given.
-    ``uri`` and ``canary_uri`` may be Pulumi Outputs; everything else is text."""
+    ``pointer_uri`` (``refresh: pointer``) adds MODEL_POINTER_URI. ``uri``, ``canary_uri`` and ``pointer_uri`` may be
+    Pulumi Outputs; everything else is text."""
     env: dict[str, Any] = {**(extra or {}), ENDPOINT_NAME: endpoint}
     if sha256 is None:
         return env
@@ -341,6 +448,8 @@ def write_env(
             MODEL_CANARY_NAME: canary_name,
             MODEL_CANARY_PERCENT: format(float(canary_percent or 0), "g"),
         })
+    if pointer_uri is not None:
+        env[MODEL_POINTER_URI] = pointer_uri
     if schema_file:
         env[MODEL_SCHEMA] = schema_file
         return env

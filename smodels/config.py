@@ -61,6 +61,7 @@ ENDPOINT_KEYS = (
     "entryPoint",
     "snapStart",
     "canary",
+    "refresh",
 )
 CANARY_KEYS = ("model", "percent")
 
@@ -87,7 +88,11 @@ ENDPOINT_DEFAULTS: dict[str, Any] = {
     "ttlSeconds": 0,
     "snapStart": False,
     "canary": None,  # {model: <manifest dir>, percent: 0 < p <= 100}: a second model answering p% of requests
+    # "redeploy": a new model reaches the function through `pulumi up`. "pointer": also through `smodels publish`,
+    # which moves the pointer object the function re-reads every ttlSeconds (and at once on a storage trigger).
+    "refresh": "redeploy",
 }
+REFRESH_MODES = ("redeploy", "pointer")
 # The book's three endpoints. The default runtime auto picks ONNX for both book models: a package a third the size
 # of scikit-learn's, a cold start several times faster, no executing deserialiser, and the Keras model fits Lambda.
 BOOK_ENDPOINTS: dict[str, dict[str, Any]] = {
@@ -146,6 +151,7 @@ class EndpointConfig:
     canary_model: Path | None  # `canary.model`: a second model with the same input schema and task
     canary_manifest: Manifest | None  # its validated manifest (artifact sha256 checked)
     canary_percent: float | None  # `canary.percent`: the share of requests it answers, 0 < p <= 100
+    refresh: str  # REFRESH_MODES: "pointer" follows `endpoints/<name>/live.json` (smodels publish)
 
     @property
     def lambda_handler(self) -> str:
@@ -389,6 +395,16 @@ def _endpoint(
             f"{key}.canary", merged["canary"], project_dir, manifest, problems)
     elif merged["canary"] is not None:
         problems.append(f"{key}.canary: only a model endpoint can have a canary")
+    refresh = merged["refresh"]
+    if refresh not in REFRESH_MODES:
+        problems.append(f"{key}.refresh: expected one of {list(REFRESH_MODES)}, got {refresh!r}")
+    elif refresh == "pointer" and kind != "model":
+        problems.append(f"{key}.refresh: only a model endpoint can follow a published pointer")
+    elif refresh == "pointer" and isinstance(ttl, int) and not isinstance(ttl, bool) and ttl == 0:
+        problems.append(
+            f"{key}.refresh: pointer needs ttlSeconds > 0 (e.g. 60): it is how often every instance re-reads the "
+            "pointer; the storage trigger reaches one instance only"
+        )
     return EndpointConfig(
         name=name,
         kind=kind,
@@ -407,6 +423,7 @@ def _endpoint(
         canary_model=canary_model,
         canary_manifest=canary_manifest,
         canary_percent=canary_percent,
+        refresh=refresh if refresh in REFRESH_MODES else "redeploy",
     )
 
 
@@ -426,7 +443,7 @@ def lambda_env_bytes(ep: EndpointConfig) -> int:
     The model object's key is `models/<manifest name>/<sha256>.<ext>`, its bucket name at most 63 characters; the
     packager's own variables are covered by LAMBDA_ENV_RESERVE_BYTES.
     """
-    from functions.contract import FORMATS, SCHEMA_FILE, write_env
+    from functions.contract import FORMATS, SCHEMA_FILE, pointer_key, write_env
 
     m = ep.manifest
     if m is None:
@@ -442,9 +459,11 @@ def lambda_env_bytes(ep: EndpointConfig) -> int:
                                     f"{FORMATS.get(cfmt, cfmt)}",
                       "canary_sha256": "0" * 64, "canary_fmt": cfmt, "canary_name": c.name,
                       "canary_percent": ep.canary_percent}
+        pointer = (f"s3://{'b' * S3_BUCKET_NAME_MAX}/{pointer_key(ep.name)}" if ep.refresh == "pointer" else None)
         env = write_env(
             ep.name, uri=uri, sha256="0" * 64, fmt=fmt, name=m.name, schema_file=SCHEMA_FILE,
-            framework=f"{m.framework} {m.framework_version}", ttl_seconds=ep.ttl_seconds, **canary,
+            framework=f"{m.framework} {m.framework_version}", ttl_seconds=ep.ttl_seconds, pointer_uri=pointer,
+            **canary,
         )  # fmt: skip
     return sum(len(str(k).encode()) + len(str(v).encode()) for k, v in env.items())
 

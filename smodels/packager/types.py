@@ -116,10 +116,12 @@ class FunctionBuild:
         """True when the zip is too big for a direct Lambda upload and must go through S3."""
         return self.cloud == "aws" and self.zipped_bytes > LAMBDA_DIRECT_UPLOAD_LIMIT
 
-    def function_env(self, uri: Any, ttl_seconds: int, canary_uri: Any = None) -> dict[str, Any]:
+    def function_env(self, uri: Any, ttl_seconds: int, canary_uri: Any = None,
+                     pointer_uri: Any = None) -> dict[str, Any]:
         """The function's environment (functions.contract): what the package needs, the endpoint and the model,
         and the canary's MODEL_CANARY_* when the build has one. `uri` (the model object's, possibly a Pulumi Output)
-        is None for an echo function; `canary_uri` is the canary object's (required when the build has a canary)."""
+        is None for an echo function; `canary_uri` is the canary object's (required when the build has a canary);
+        `pointer_uri` is the endpoint's pointer object (`refresh: pointer`, functions.contract.pointer_key)."""
         from functions.contract import SCHEMA_FILE, write_env
 
         m = self.model
@@ -136,7 +138,7 @@ class FunctionBuild:
         return write_env(
             self.endpoint, uri=uri, sha256=m.sha256, fmt=m.format, name=manifest.name,
             schema_file=SCHEMA_FILE, framework=f"{manifest.framework} {manifest.framework_version}",
-            ttl_seconds=ttl_seconds, extra=self.environment, **canary,
+            ttl_seconds=ttl_seconds, extra=self.environment, pointer_uri=pointer_uri, **canary,
         )
 
     @property
