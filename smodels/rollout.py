@@ -522,11 +522,15 @@ def fetch_access_token() -> str:
         problem = f"google-auth is not installed ({exc})"
     gcloud = shutil.which("gcloud")
     if gcloud:
-        proc = subprocess.run([gcloud, "auth", "print-access-token"], capture_output=True, text=True, timeout=60,
-                              check=False)
-        if proc.returncode == 0 and proc.stdout.strip():
-            return proc.stdout.strip()
-        problem += f"; gcloud: {proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else 'no token'}"
+        try:
+            proc = subprocess.run([gcloud, "auth", "print-access-token"], capture_output=True, text=True, timeout=60,
+                                  check=False)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            problem += f"; gcloud: {exc}"
+        else:
+            if proc.returncode == 0 and proc.stdout.strip():
+                return proc.stdout.strip()
+            problem += f"; gcloud: {proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else 'no token'}"
     raise RolloutError(f"no Google access token for Cloud Logging ({problem}): run `gcloud auth application-default "
                        "login` (your account needs roles/logging.viewer)")
 
@@ -636,6 +640,8 @@ def collect(args: argparse.Namespace, start_ts: float) -> tuple[list[dict[str, A
         outputs = client.read_outputs(args.outputs_file, args.stack, args.project_dir)
     except client.ClientError as exc:
         raise RolloutError(str(exc).replace("--outputs", "--outputs-file"), 2) from None
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise RolloutError(f"`pulumi stack output --json` did not finish ({exc}); pass --outputs-file F") from None
     records: list[dict[str, Any]] = []
     where = []
     for cloud, info in endpoint_outputs(outputs, args.endpoint, args.cloud).items():

@@ -435,3 +435,46 @@ def test_outputs_problems_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[s
     outputs = write_outputs(tmp_path / "out2.json", gcp_info={"service": "sm-pred"})
     code, _, err = run(["status", "pred", "--stack", "dev", "--outputs-file", outputs], capsys)
     assert code == 2 and "endpoints.gcp.pred.service" in err
+
+
+# -- the contract: lines the function itself writes ---------------------------------------------------------------
+
+
+def test_lines_written_by_the_function(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """functions.app's own prediction and request_failed lines give the figures (30% canary, exact share)."""
+    import hashlib
+
+    from functions.app import ModelApp
+    from functions.contract import Settings
+    from functions.http import Request
+    from functions.model_cache import ModelCache
+
+    class Constant:
+        def __init__(self, data: bytes) -> None:
+            self.value = float(json.loads(data)["value"])
+
+        def predict(self, batch: Any) -> list[float]:
+            return [self.value] * len(batch)
+
+    uris = {}
+    for name, value in (("stable", 0.25), ("canary", 0.75)):
+        path = tmp_path / f"{name}.json"
+        path.write_text(json.dumps({"value": value}))
+        uris[name] = (path.as_uri(), hashlib.sha256(path.read_bytes()).hexdigest())
+    (uri, sha), (curi, csha) = uris["stable"], uris["canary"]
+    settings = Settings(model_uri=uri, model_sha256=sha, model_format="pure", features=("a", "b"), model_name="games",
+                        endpoint="pred", canary_uri=curi, canary_sha256=csha, canary_format="pure",
+                        canary_name="games-new", canary_percent=30)
+    app = ModelApp(settings, cache=ModelCache(uri, sha, Constant, name="games"),
+                   canary_cache=ModelCache(curi, csha, Constant, name="games-new"))
+    capsys.readouterr()
+    for _ in range(10):
+        assert app.handle(Request("POST", b'{"a": 1, "b": 2}', {"content-type": "application/json"})).status == 200
+    assert app.handle(Request("POST", b'{"a": 1,', {"content-type": "application/json"})).status == 400
+    lines = [rollout.parse_line(text) for text in capsys.readouterr().out.splitlines()]
+    report = rollout.summarize([x for x in lines if x is not None], "pred").as_dict()
+    rows = by_version(report)
+    stable, canary = rows[(sha, "stable")], rows[(csha, "canary")]
+    assert (stable["model"], stable["requests"], stable["errors"], stable["output"]["mean"]) == ("games", 7, 0, 0.25)
+    assert (canary["model"], canary["requests"], canary["rows"], canary["output"]["p95"]) == ("games-new", 3, 3, 0.75)
+    assert report["unrouted"]["errors"] == 1  # the body that is not JSON: rejected before routing
