@@ -11,6 +11,7 @@ import json
 import sys
 import urllib.error
 import urllib.request
+import uuid
 from pathlib import Path
 from typing import TextIO
 from urllib.parse import quote
@@ -58,8 +59,8 @@ class S3Emulator:
 
         return boto3.client("s3", endpoint_url=self.url, region_name=self.region, **FAKE_CREDENTIALS)
 
-    def put(self, bucket: str, key: str, path: Path) -> None:
-        """Create `bucket` if needed and upload `path` as `key`."""
+    def ensure_bucket(self, bucket: str) -> None:
+        """Create `bucket` unless it exists."""
         s3 = self.client()
         existing = {b["Name"] for b in s3.list_buckets().get("Buckets", [])}
         if bucket not in existing:
@@ -67,7 +68,15 @@ class S3Emulator:
                 s3.create_bucket(Bucket=bucket)
             else:
                 s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": self.region})
-        s3.upload_file(str(path), bucket, key)
+
+    def put(self, bucket: str, key: str, path: Path) -> None:
+        """Create `bucket` if needed and upload `path` as `key`."""
+        self.ensure_bucket(bucket)
+        self.client().upload_file(str(path), bucket, key)
+
+    def put_bytes(self, bucket: str, key: str, data: bytes, content_type: str = "application/json") -> None:
+        """Write `data` as object `key` of an existing `bucket` (a single PUT, as `smodels publish` does)."""
+        self.client().put_object(Bucket=bucket, Key=key, Body=data, ContentType=content_type)
 
     def stop(self) -> None:
         """Stop the server."""
@@ -111,8 +120,8 @@ class GCSEmulator:
         except urllib.error.HTTPError as exc:
             return exc.code, exc.read()
 
-    def put(self, bucket: str, key: str, path: Path) -> None:
-        """Create `bucket` if needed and upload `path` as object `key`."""
+    def ensure_bucket(self, bucket: str) -> None:
+        """Create `bucket` unless it exists."""
         status, body = self._call("GET", f"{self.url}/storage/v1/b/{quote(bucket, safe='')}", None, "application/json")
         if status == 404:
             payload = json.dumps({"name": bucket}).encode()
@@ -120,8 +129,29 @@ class GCSEmulator:
                                       "application/json")
         if status >= 300:
             raise RuntimeError(f"GCS emulator: cannot create bucket {bucket}: HTTP {status} {body[:200]!r}")
+
+    def put(self, bucket: str, key: str, path: Path) -> None:
+        """Create `bucket` if needed and upload `path` as object `key`."""
+        self.ensure_bucket(bucket)
         url = f"{self.url}/upload/storage/v1/b/{quote(bucket, safe='')}/o?uploadType=media&name={quote(key, safe='')}"
         status, body = self._call("POST", url, path.read_bytes(), "application/octet-stream")
+        if status >= 300:
+            raise RuntimeError(f"GCS emulator: cannot upload gs://{bucket}/{key}: HTTP {status} {body[:200]!r}")
+
+    def put_bytes(self, bucket: str, key: str, data: bytes, content_type: str = "application/json") -> None:
+        """Write `data` as object `key` of an existing `bucket` (one new generation).
+
+        A multipart upload, as google-cloud-storage sends small objects: the emulator's media upload parses an
+        application/json body as JSON and fails on it."""
+        boundary = f"==smodels{uuid.uuid4().hex}=="
+        meta = json.dumps({"name": key, "contentType": content_type}).encode()
+        payload = b"".join([
+            f"--{boundary}\r\nContent-Type: application/json; charset=UTF-8\r\n\r\n".encode(), meta,
+            f"\r\n--{boundary}\r\nContent-Type: {content_type}\r\n\r\n".encode(), data,
+            f"\r\n--{boundary}--\r\n".encode(),
+        ])
+        url = f"{self.url}/upload/storage/v1/b/{quote(bucket, safe='')}/o?uploadType=multipart"
+        status, body = self._call("POST", url, payload, f'multipart/related; boundary="{boundary}"')
         if status >= 300:
             raise RuntimeError(f"GCS emulator: cannot upload gs://{bucket}/{key}: HTTP {status} {body[:200]!r}")
 

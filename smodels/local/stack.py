@@ -11,8 +11,14 @@ start() does what `pulumi up` does, locally:
    behind one HTTP front on `port` (`/<endpoint>`, like the HTTP API stage);
 4. unpack each Cloud Functions source archive and run it under functions-framework (`cloud_functions`) on
    `port + 1 + i`;
-5. wait until every server answers, then write a state file (our pid and every child's) for tooling.
+5. wait until every server answers; for endpoints with `refresh: pointer`, start the `Notifier` that plays the
+   clouds' storage trigger (a change of `endpoints/<ep>/live.json` reaches the function: an S3 event on AWS, a
+   Pub/Sub push to `/_refresh` on GCP); then write a state file (our pid and every child's) for tooling.
 stop() tears everything down (children are process-group leaders: SIGTERM, wait, SIGKILL).
+
+Each function has a version number, as Lambda publishes one on every code or configuration change
+(`versions`: `<run_dir>/versions.json`). Each run's logs are in `<run_dir>/logs`; the previous run's are moved to
+`<run_dir>/logs.previous` at start (log lines carry no timestamps, so runs are not mixed).
 
 The function environment comes from `FunctionBuild.function_env` (functions.contract), the very one the Pulumi
 program uses, with MODEL_URI pointing at the emulator bucket and the emulator endpoints added (AWS_ENDPOINT_URL_S3,
@@ -30,17 +36,20 @@ import shutil
 import threading
 import time
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
+from functions.contract import pointer_key
 from smodels.config import StackConfig
 from smodels.local.cloud_functions import CloudFunction
 from smodels.local.emulators import GCSEmulator, S3Emulator
 from smodels.local.front import FrontServer
 from smodels.local.lambda_runtime import LambdaFunction, lambda_base_env, runtime_dir
+from smodels.local.notifier import DEFAULT_INTERVAL_S, Notifier, Watch
 from smodels.local.procs import ManagedProcess, port_is_free
+from smodels.local.versions import VERSIONS_FILE, assign_versions, fingerprint
 from smodels.packager.types import FunctionBuild
 
 DEFAULT_REGION = "us-east-1"
@@ -66,11 +75,18 @@ class LocalEndpoint:
     model_sha256: str | None = None
     manifest: Any = None  # smodels.manifest.Manifest for model endpoints
     build: FunctionBuild | None = None
+    version: int | None = None  # the local version number (smodels.local.versions)
+    refresh: str = "redeploy"  # "pointer": follows `pointer_uri` (smodels publish)
+    pointer_uri: str | None = None
 
     def as_output(self) -> dict[str, Any]:
-        """The shape of one entry of the stack output `endpoints.<cloud>.<name>`."""
-        return {"url": self.url, "model_uri": self.model_uri, "model_sha256": self.model_sha256,
-                "runtime": self.runtime, "kind": self.kind}
+        """The shape of one entry of the stack output `endpoints.<cloud>.<name>` (+ `refresh`, `pointer_uri` for
+        an endpoint following a published pointer)."""
+        out = {"url": self.url, "model_uri": self.model_uri, "model_sha256": self.model_sha256,
+               "runtime": self.runtime, "kind": self.kind, "version": self.version}
+        if self.refresh == "pointer":
+            out.update(refresh=self.refresh, pointer_uri=self.pointer_uri)
+        return out
 
 
 @dataclass
@@ -105,6 +121,16 @@ def _unpack(archive: Path, cache_root: Path, sha256: str) -> Path:
     shutil.rmtree(dest, ignore_errors=True)
     tmp.rename(dest)
     return dest
+
+
+def _refresh_mode(ep: Any) -> str:
+    """The endpoint's `refresh` setting ("redeploy" when the config predates it)."""
+    return str(getattr(ep, "refresh", "redeploy") or "redeploy")
+
+
+def _follows_pointer(ep: Any) -> bool:
+    """True for an endpoint with `refresh: pointer` (its function follows `endpoints/<ep>/live.json`)."""
+    return _refresh_mode(ep) == "pointer"
 
 
 def _safe_name(stack: str) -> str:
@@ -150,6 +176,7 @@ class LocalStack:
         state_file: Path | None = None,
         build_dir: Path | None = None,
         ready_timeout: float = 120.0,
+        notify_interval: float = DEFAULT_INTERVAL_S,
     ) -> None:
         self.cfg = cfg
         self.stack = stack
@@ -170,6 +197,10 @@ class LocalStack:
         self.front: FrontServer | None = None
         self.lambdas: dict[str, LambdaFunction] = {}
         self.gcp_functions: dict[str, CloudFunction] = {}
+        self.notify_interval = notify_interval
+        self.notifier: Notifier | None = None
+        self.versions: dict[tuple[str, str], int] = {}
+        self._envs: dict[tuple[str, str], dict[str, str]] = {}
         self._started = False
 
     # -- helpers -------------------------------------------------------------------------------------------
@@ -197,6 +228,22 @@ class LocalStack:
         """The local model bucket name (same on both emulators)."""
         return f"serverless-models-{_safe_name(self.stack)}"[:55].rstrip("-") + "-models"
 
+    @property
+    def log_dir(self) -> Path:
+        """This run's log files (the previous run's are in `logs.previous`)."""
+        return self.run_dir / "logs"
+
+    def _rotate_logs(self) -> None:
+        """Move the previous run's logs to `logs.previous` (replacing the older ones)."""
+        if not self.log_dir.exists():
+            return
+        previous = self.run_dir / "logs.previous"
+        shutil.rmtree(previous, ignore_errors=True)
+        try:
+            self.log_dir.rename(previous)
+        except OSError as exc:
+            raise LocalStackError(f"cannot move the previous logs {self.log_dir} to {previous}: {exc}") from exc
+
     # -- start ---------------------------------------------------------------------------------------------
 
     def __enter__(self) -> LocalStack:
@@ -215,6 +262,7 @@ class LocalStack:
         t0 = time.perf_counter()
         self._started = True
         self.run_dir.mkdir(parents=True, exist_ok=True)
+        self._rotate_logs()
         aws_eps = self.cfg.endpoints_for("aws")
         gcp_eps = self.cfg.endpoints_for("gcp")
         if not aws_eps and not gcp_eps:
@@ -233,10 +281,11 @@ class LocalStack:
                 if (cloud, ep.name) not in by_key:
                     raise LocalStackError(f"the packager returned no {cloud} build for endpoint {ep.name!r}")
 
-        needs_s3 = any(by_key[("aws", ep.name)].model is not None for ep in aws_eps)
-        needs_gcs = any(by_key[("gcp", ep.name)].model is not None for ep in gcp_eps)
+        self._plan(aws_eps, gcp_eps, by_key)
+        needs_s3 = any(by_key[("aws", ep.name)].model is not None or _follows_pointer(ep) for ep in aws_eps)
+        needs_gcs = any(by_key[("gcp", ep.name)].model is not None or _follows_pointer(ep) for ep in gcp_eps)
         self._step("starting storage emulators", lambda: self._start_emulators(needs_s3, needs_gcs))
-        self._step("uploading model objects", lambda: self._upload_models(by_key))
+        self._step("uploading model objects", lambda: self._upload_models(by_key, aws_eps, gcp_eps))
         rt = self._step("preparing the Lambda runtime directory", lambda: runtime_dir(self.run_dir / "runtime"))
 
         if aws_eps:
@@ -244,6 +293,9 @@ class LocalStack:
         if gcp_eps:
             self._step("starting Cloud Functions (functions-framework)", lambda: self._start_gcp(gcp_eps, by_key))
         self._step("waiting for every server to answer", self._wait_ready)
+        watched = [ep for ep in self.endpoints if ep.refresh == "pointer"]
+        if watched:
+            self._step("starting the pointer trigger", lambda: self._start_notifier(watched))
         self.timings.total = round(time.perf_counter() - t0, 3)
         self.write_state()
         return self
@@ -256,8 +308,33 @@ class LocalStack:
         opts = BuildOptions(out_dir=self.build_dir, host=True, progress=lambda m: self._say(f"  build: {m}"))
         return build_stack(self.cfg, opts)
 
+    def _plan(self, aws_eps: list[Any], gcp_eps: list[Any], by_key: dict[tuple[str, str], Any]) -> None:
+        """Every function's environment (what the Pulumi program sets) and its version number."""
+        current: dict[str, str] = {}
+        for cloud, eps in (("aws", aws_eps), ("gcp", gcp_eps)):
+            for ep in eps:
+                build = by_key[(cloud, ep.name)]
+                env = self._function_env(build, ep.ttl_seconds, self._model_uri(cloud, build),
+                                         self._model_uri(cloud, build, canary=True), self._pointer_uri(cloud, ep))
+                self._envs[(cloud, ep.name)] = env
+                layer = getattr(build, "layer", None)
+                settings = {"runtime": build.runtime, "memory": ep.memory, "timeout": ep.timeout,
+                            "layer": layer.archive_sha256 if layer is not None else None,
+                            "entry": (build.handler or ep.lambda_handler) if cloud == "aws"
+                            else (build.entry_point or ep.entry_point)}
+                current[f"{cloud}/{ep.name}"] = fingerprint(build.archive_sha256, env, settings)
+        numbers = assign_versions(self.run_dir / VERSIONS_FILE, current)
+        self.versions = {(k.split("/", 1)[0], k.split("/", 1)[1]): v for k, v in numbers.items()}
+
+    def _pointer_uri(self, cloud: str, ep: Any) -> str | None:
+        """The endpoint's pointer object in the local bucket (`refresh: pointer`), else None."""
+        if not _follows_pointer(ep):
+            return None
+        scheme = "s3" if cloud == "aws" else "gs"
+        return f"{scheme}://{self.bucket}/{pointer_key(ep.name)}"
+
     def _start_emulators(self, needs_s3: bool, needs_gcs: bool) -> None:
-        log_dir = self.run_dir / "logs"
+        log_dir = self.log_dir
         errors: list[BaseException] = []
 
         def run(emu: S3Emulator | GCSEmulator) -> None:
@@ -280,7 +357,12 @@ class LocalStack:
         if errors:
             raise errors[0]
 
-    def _upload_models(self, by_key: dict[tuple[str, str], Any]) -> None:
+    def _upload_models(self, by_key: dict[tuple[str, str], Any], aws_eps: Sequence[Any] = (),
+                       gcp_eps: Sequence[Any] = ()) -> None:
+        for cloud, eps in (("aws", aws_eps), ("gcp", gcp_eps)):  # the bucket `smodels publish` writes to
+            emulator = self.s3 if cloud == "aws" else self.gcs
+            if emulator is not None and any(_follows_pointer(ep) for ep in eps):
+                emulator.ensure_bucket(self.bucket)
         done: set[tuple[str, str]] = set()
         for (cloud, _), build in by_key.items():
             for model in (build.model, getattr(build, "canary", None)):  # the canary's object like the stable's
@@ -300,8 +382,10 @@ class LocalStack:
         scheme = "s3" if cloud == "aws" else "gs"
         return f"{scheme}://{self.bucket}/{model.key}"
 
-    def _function_env(self, build: Any, ttl: int, uri: str | None, canary_uri: str | None = None) -> dict[str, str]:
-        env = build.function_env(uri, ttl, canary_uri=canary_uri) if canary_uri else build.function_env(uri, ttl)
+    def _function_env(self, build: Any, ttl: int, uri: str | None, canary_uri: str | None = None,
+                      pointer_uri: str | None = None) -> dict[str, str]:
+        extra = {k: v for k, v in (("canary_uri", canary_uri), ("pointer_uri", pointer_uri)) if v}
+        env = build.function_env(uri, ttl, **extra)
         return {k: str(v) for k, v in env.items() if v is not None}
 
     def _start_lambdas(self, eps: list[Any], by_key: dict[tuple[str, str], Any], rt: Path) -> None:
@@ -313,7 +397,6 @@ class LocalStack:
             if getattr(build, "layer", None) is not None:
                 layer_path = _unpack(Path(build.layer.archive), unpack_root, build.layer.archive_sha256) / "python"
             name = f"serverless-models-{_safe_name(self.stack)}-{ep.name}"
-            uri = self._model_uri("aws", build)
             env = lambda_base_env(
                 function_name=name,
                 handler=build.handler or ep.lambda_handler,
@@ -325,14 +408,15 @@ class LocalStack:
                 s3_endpoint=self.s3.url if self.s3 else None,
             )
             env["AWS_LAMBDA_LOG_FORMAT"] = "JSON"  # the program sets logging_config log_format=JSON
-            env.update(self._function_env(build, ep.ttl_seconds, uri, self._model_uri("aws", build, canary=True)))
+            env["AWS_LAMBDA_FUNCTION_VERSION"] = str(self.versions[("aws", ep.name)])  # invoked through the alias
+            env.update(self._envs[("aws", ep.name)])
             fn = LambdaFunction(
                 name=ep.name,
                 handler=build.handler or ep.lambda_handler,
                 package_dir=task,
                 env=env,
                 timeout_s=ep.timeout,
-                log_dir=self.run_dir / "logs",
+                log_dir=self.log_dir,
                 pool_size=self.pool_size,
                 echo=self.logs,
                 region=self.region,
@@ -347,6 +431,8 @@ class LocalStack:
                 cloud="aws", name=ep.name, kind=ep.kind, url=f"{self.front.url}/{ep.name}", runtime=build.runtime,
                 model_uri=self._model_uri("aws", build), model_sha256=build.model.sha256 if build.model else None,
                 manifest=build.model.manifest if build.model else None, build=build,
+                version=self.versions[("aws", ep.name)], refresh=_refresh_mode(ep),
+                pointer_uri=self._pointer_uri("aws", ep),
             ))
 
     def _start_gcp(self, eps: list[Any], by_key: dict[tuple[str, str], Any]) -> None:
@@ -357,10 +443,12 @@ class LocalStack:
             if not (src / "main.py").is_file():
                 raise LocalStackError(f"gcp {ep.name}: the source archive {build.archive} has no main.py")
             uri = self._model_uri("gcp", build)
+            service = f"serverless-models-{_safe_name(self.stack)}-{ep.name}"
+            version = self.versions[("gcp", ep.name)]
             fn = CloudFunction(
                 name=ep.name, entry_point=build.entry_point or ep.entry_point, source_dir=src, project=GCP_PROJECT,
-                service=f"serverless-models-{_safe_name(self.stack)}-{ep.name}", log_dir=self.run_dir / "logs",
-                env=self._function_env(build, ep.ttl_seconds, uri, self._model_uri("gcp", build, canary=True)),
+                service=service, log_dir=self.log_dir,
+                env={"K_REVISION": f"{service}-{version:05d}-loc", **self._envs[("gcp", ep.name)]},
                 port=self.port + 1 + i if self.port else 0,
                 storage_emulator_host=self.gcs.host if self.gcs is not None else None, echo=self.logs,
             ).start()
@@ -369,11 +457,36 @@ class LocalStack:
                 cloud="gcp", name=ep.name, kind=ep.kind, url=fn.url, runtime=build.runtime,
                 model_uri=uri, model_sha256=build.model.sha256 if build.model else None,
                 manifest=build.model.manifest if build.model else None, build=build,
+                version=version, refresh=_refresh_mode(ep), pointer_uri=self._pointer_uri("gcp", ep),
             ))
 
     def _wait_ready(self) -> None:
         for fn in [*self.lambdas.values(), *self.gcp_functions.values()]:
             fn.wait_ready(self.ready_timeout)
+
+    def _start_notifier(self, endpoints: list[LocalEndpoint]) -> None:
+        """Watch every pointer object; a change reaches the endpoint's function as the cloud's trigger would."""
+        watches = []
+        for ep in endpoints:
+            key = pointer_key(ep.name)
+            if ep.cloud == "aws":
+                watches.append(Watch("aws", ep.name, self.bucket, key, self.lambdas[ep.name].invoke))
+            else:
+                subscription = f"serverless-models-{_safe_name(self.stack)}-{ep.name}-refresh"
+                watches.append(Watch("gcp", ep.name, self.bucket, key, self.gcp_functions[ep.name].url, subscription))
+        log_path = self.log_dir / "triggers.log"
+
+        def log(line: str) -> None:
+            self._say(line)
+            with open(log_path, "a", encoding="utf-8") as fh:
+                fh.write(line + "\n")
+
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        self.notifier = Notifier(watches, s3_url=self.s3.url if self.s3 else None,
+                                 gcs_url=self.gcs.url if self.gcs else None, region=self.region, project=GCP_PROJECT,
+                                 interval=self.notify_interval, log=log).start()
+        for w in watches:
+            self._say(f"  watching {w.cloud} {w.endpoint}: {w.bucket}/{w.key} every {self.notify_interval:g}s")
 
     # -- state and output ----------------------------------------------------------------------------------
 
@@ -404,6 +517,11 @@ class LocalStack:
             "children": self.child_pids(),
             "endpoints": self.outputs(),
             "emulators": {"s3": self.s3.url if self.s3 else None, "gcs": self.gcs.url if self.gcs else None},
+            "buckets": {"aws": self.bucket if self.s3 else None, "gcp": self.bucket if self.gcs else None},
+            "logs": str(self.log_dir),
+            "versions": str(self.run_dir / VERSIONS_FILE),
+            "triggers": ({"interval_s": self.notify_interval, "log": str(self.log_dir / "triggers.log")}
+                         if self.notifier is not None else None),
             "timings": {"total_s": self.timings.total, "steps_s": self.timings.steps},
             "cached_builds": all(b.cached for b in self.builds.values()),
         }
@@ -413,10 +531,12 @@ class LocalStack:
         tmp.replace(self.state_file)
 
     def table(self) -> str:
-        """The endpoint table `smodels serve` prints (cloud, endpoint, URL, model sha256[:12], runtime)."""
-        rows = [("CLOUD", "ENDPOINT", "URL", "MODEL", "RUNTIME")]
+        """The endpoint table `smodels serve` prints (cloud, endpoint, version, URL, model sha256[:12], runtime,
+        refresh: `pointer` when the endpoint follows `smodels publish`, else `-`)."""
+        rows = [("CLOUD", "ENDPOINT", "VERSION", "URL", "MODEL", "RUNTIME", "REFRESH")]
         for ep in self.endpoints:
-            rows.append((ep.cloud, ep.name, ep.url, (ep.model_sha256 or "-")[:12], ep.runtime))
+            rows.append((ep.cloud, ep.name, str(ep.version) if ep.version is not None else "-", ep.url,
+                         (ep.model_sha256 or "-")[:12], ep.runtime, "pointer" if ep.refresh == "pointer" else "-"))
         widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
         return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows)
 
@@ -427,6 +547,8 @@ class LocalStack:
         if not self._started:
             return
         self._started = False
+        if self.notifier is not None:  # first: no event for a function on its way out
+            self.notifier.stop()
         if self.front is not None:
             self.front.stop()
         threads = [threading.Thread(target=fn.stop, daemon=True) for fn in self.lambdas.values()]

@@ -30,7 +30,9 @@ def _echo_archive(dest: Path, cloud: str) -> Path:
         for name in (*ECHO_MODULES, f"{cloud}.py"):
             zf.write(REPO / "functions" / name, f"functions/{name}")
         if cloud == "gcp":
-            zf.writestr("main.py", "from functions.gcp import echo, pred, predict  # noqa: F401\n")
+            # A fixed date: the same archive (sha256) every build, as the packager's.
+            zf.writestr(zipfile.ZipInfo("main.py", (2020, 1, 1, 0, 0, 0)),
+                        "from functions.gcp import echo, pred, predict  # noqa: F401\n")
     return dest
 
 
@@ -80,10 +82,14 @@ def test_echo_stack_on_both_clouds(tmp_path: Path, fake_builder: None) -> None:
         for ep in stack.endpoints:
             assert _post(ep.url, {"msg": "hello"}) == (200, {"response": "hello", "success": True}), ep
         lines = stack.table().splitlines()
-        assert lines[0].split() == ["CLOUD", "ENDPOINT", "URL", "MODEL", "RUNTIME"]
-        assert sorted(line.split()[0] for line in lines[1:]) == ["aws", "gcp"]
+        assert lines[0].split() == ["CLOUD", "ENDPOINT", "VERSION", "URL", "MODEL", "RUNTIME", "REFRESH"]
+        assert sorted(line.split()[:3] for line in lines[1:]) == [["aws", "echo", "1"], ["gcp", "echo", "1"]]
         state = json.loads(stack.state_file.read_text())
         assert state["endpoints"]["aws"]["echo"]["url"].endswith("/echo")
+        assert state["endpoints"]["aws"]["echo"]["version"] == 1 and "refresh" not in state["endpoints"]["aws"]["echo"]
+        assert state["buckets"] == {"aws": None, "gcp": None} and state["triggers"] is None
+        assert state["logs"] == str(tmp_path / "run" / "logs") and stack.notifier is None
+        assert (tmp_path / "run" / "logs" / "gcp-echo.log").is_file()
         children = state["children"]
         assert sorted(c["name"] for c in children) == ["aws/echo#0", "aws/echo#1", "gcp/echo"]
         assert all(_alive(c["pid"]) for c in children)
@@ -92,8 +98,18 @@ def test_echo_stack_on_both_clouds(tmp_path: Path, fake_builder: None) -> None:
         env = stack.lambdas["echo"].env
         assert env["ENDPOINT_NAME"] == "echo" and env["_HANDLER"] == "functions.aws.echo_handler"
         assert env["AWS_LAMBDA_FUNCTION_NAME"] == "serverless-models-unit-echo"
+        assert env["AWS_LAMBDA_FUNCTION_VERSION"] == "1"
+        assert stack.gcp_functions["echo"].env["K_REVISION"] == "serverless-models-unit-echo-00001-loc"
     assert not any(_alive(c["pid"]) for c in children)
     assert not stack.state_file.exists()
+
+    # Started again with the same configuration: the same version; this run's logs only, the last run's kept.
+    (tmp_path / "run" / "logs.previous").mkdir()
+    (tmp_path / "run" / "logs.previous" / "older").write_text("two runs ago")
+    with LocalStack(_cfg(), stack="unit", run_dir=tmp_path / "run", build_dir=tmp_path / "build") as again:
+        assert {e.version for e in again.endpoints} == {1}
+    assert (tmp_path / "run" / "logs.previous" / "gcp-echo.log").is_file()
+    assert not (tmp_path / "run" / "logs.previous" / "older").exists()
 
 
 def test_busy_base_port_is_refused(tmp_path: Path, fake_builder: None) -> None:
