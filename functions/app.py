@@ -31,6 +31,7 @@ from functions.http import (
     write_log_line,
 )
 from functions.model_cache import Loaded, ModelCache, ModelUnavailable
+from functions.pointer import PointerFollower
 from functions.schema import NAN, Batch, ModelSchema
 
 #: The golden-ratio step of the routing sequence without a request key: over any N consecutive requests the
@@ -52,10 +53,15 @@ class ModelApp:
         self._log_heads: dict[tuple[str, str], str] = {}
         # Class labels as JSON keys (probability maps) and values, computed once.
         self._keys = [str(c) for c in self.schema.classes]
+        # Following a pointer, the artifacts are content-addressed and immutable: the pointer is what is re-read.
         self.cache = cache or ModelCache(
-            settings.model_uri, settings.model_sha256, self._loader, settings.ttl_seconds,
-            name=settings.model_name,
+            settings.model_uri, settings.model_sha256, self._loader,
+            0 if settings.pointer_uri else settings.ttl_seconds, name=settings.model_name, clock=clock,
         )
+        self.follower: PointerFollower | None = None
+        if settings.pointer_uri:
+            self.follower = PointerFollower(settings.pointer_uri, settings.endpoint, settings.model_format,
+                                            self.cache, settings.ttl_seconds, clock=clock)
         # The canary: its own cache (pinned by its own sha256), loaded on the first request routed to it.
         self.canary_cache: ModelCache | None = canary_cache
         if canary_cache is None and settings.has_canary:
@@ -94,7 +100,9 @@ class ModelApp:
         s, schema = self.settings, self.schema
         loaded = self.cache.loaded
         model: dict[str, Any] = {
-            "name": s.model_name, "version": s.model_sha256, "framework": s.framework, "format": s.model_format,
+            "name": (loaded.name if loaded is not None else "") or s.model_name,
+            "version": loaded.sha256 if loaded is not None else s.model_sha256,
+            "framework": s.framework, "format": s.model_format,
             "task": schema.task, "features": list(schema.names),
             "schema": [f.to_json() for f in schema.features], "loaded": loaded is not None,
         }
@@ -105,6 +113,11 @@ class ModelApp:
             out["canary"] = {"name": s.canary_name, "version": s.canary_sha256, "format": s.canary_format,
                              "percent": s.canary_percent, "loaded": self.canary_cache.loaded is not None,
                              "request_key_header": contract.REQUEST_KEY_HEADER}
+        f = self.follower
+        out["refresh"] = {"mode": "redeploy", "ttl_seconds": s.ttl_seconds} if f is None else {
+            "mode": "pointer", "pointer": f.pointer_uri, "ttl_seconds": s.ttl_seconds,
+            "deployed": {"name": s.model_name, "version": s.model_sha256},
+            "last_check": f.last or None, "refused": f.refused}
         return {
             **out,
             "runtime": {"python": platform.python_version(), "implementation": platform.python_implementation()},
@@ -112,30 +125,33 @@ class ModelApp:
         }
 
     def handle(self, request: Request) -> Response:
-        """Serve one request."""
+        """Serve one request. A failed prediction request is logged (``request_failed``) with the model it was
+        routed to, if any, so that rollout figures count errors per model version."""
+        started = time.perf_counter()
+        route: list[Any] = []  # (loaded, arm) once the request is routed to a model
         try:
             method = request.method.upper()
             if method == "GET":
                 return json_response(self.metadata())
             if method != "POST":
                 raise method_not_allowed(request.method, "GET, POST")
-            return self._predict(request)
+            return self._predict(request, started, route)
         except ApiError as err:
-            return err.to_response()
+            response = err.to_response()
+            code = err.code
         except Exception:
-            return internal_error(self.settings.endpoint)
+            response = internal_error(self.settings.endpoint)
+            code = "internal"
+        self._log_failure(response.status, code, route, started)
+        return response
 
-    def _predict(self, request: Request) -> Response:
-        started = time.perf_counter()
+    def _predict(self, request: Request, started: float, route: list[Any]) -> Response:
         s = self.settings
         payload = parse_json_body(request, s.max_body_bytes)
         batch = self.schema.parse(payload, s.max_batch_rows)
-        loaded, name = self._choose(request)
-        if loaded is None:
-            try:
-                loaded = self.cache.get()
-            except ModelUnavailable as exc:
-                return error_response(503, "model_unavailable", str(exc))
+        loaded, arm = self._choose(request)
+        route.extend((loaded, arm))
+        name = loaded.name or (s.canary_name if arm == "canary" else s.model_name)
         self._check_range(batch, getattr(loaded.model, "input_limit", None),
                           getattr(loaded.model, "returns_lists", False))
         out = loaded.model.predict(batch)
@@ -155,8 +171,39 @@ class ModelApp:
                            "the input values are too extreme for it", where)
         body = self._answer(values, batch.is_batch)
         body["model"] = {"name": name, "version": loaded.sha256}
-        self._log_prediction(name, loaded.sha256, flat, total, len(batch), batch.out_of_range, started)
+        self._log_prediction(name, loaded.sha256, arm, flat, total, len(batch), batch.out_of_range, started)
         return json_response(body)
+
+    def _stable(self) -> Loaded:
+        """The stable model: following the pointer first when it is due (the first request waits for that check;
+        later ones are answered by the model serving while one request re-reads the pointer)."""
+        f = self.follower
+        if f is not None and f.due():
+            warm = self.cache.loaded is not None
+            f.check("ttl" if warm else "first_request", wait=not warm)
+        try:
+            return self.cache.get()
+        except ModelUnavailable as exc:
+            raise ApiError(503, "model_unavailable", str(exc)) from None
+
+    def refresh(self, trigger: str) -> Response:
+        """A storage trigger (S3 event, Pub/Sub push) says the pointer moved: re-read it now. The trigger's
+        content is never trusted: only the pointer (and the artifact's hash) decides what is served. An
+        unreadable pointer is a 503, so a push subscription retries; a refused one is a 200 (retrying cannot help)."""
+        f = self.follower
+        if f is None:
+            return error_response(404, "not_found", f"endpoint {self.settings.endpoint} does not follow a published "
+                                  "pointer (its config's refresh is redeploy)")
+        result = f.check(trigger)
+        if self.cache.loaded is None and result["outcome"] in ("absent", "refused"):
+            try:  # nothing serving yet: load the deployed model, as the first request would
+                self.cache.get()
+            except ModelUnavailable:
+                pass
+        loaded = self.cache.loaded
+        body = {"success": result["outcome"] != "unreadable", "refresh": result,
+                "model": {"name": loaded.name, "version": loaded.sha256} if loaded is not None else None}
+        return json_response(body, 503 if result["outcome"] == "unreadable" else 200)
 
     def to_canary(self, key: str | None) -> bool:
         """Whether this request belongs to the canary's share. With a request key: a stable hash of it (the same
@@ -172,24 +219,24 @@ class ModelApp:
             i = self._counter
         return (i * _GOLDEN) % 1.0 < percent / 100
 
-    def _choose(self, request: Request) -> tuple[Loaded | None, str]:
-        """The canary's loaded model and name for a request in its share; (None, stable name) otherwise. A canary
-        that cannot load never takes traffic from the stable model: its share goes to the stable one, one
-        ``canary_unavailable`` line per failed attempt says why, and the next attempt waits CANARY_RETRY_SECONDS."""
+    def _choose(self, request: Request) -> tuple[Loaded, str]:
+        """The model for this request and its arm: the canary's for a request in its share, else the stable one
+        (raises ApiError 503 if that cannot load). A canary that cannot load never takes traffic from the stable
+        model: its share goes to the stable one, one ``canary_unavailable`` line per failed attempt says why, and
+        the next attempt waits CANARY_RETRY_SECONDS."""
         s = self.settings
         if not self.to_canary(request.header(contract.REQUEST_KEY_HEADER)):
-            return None, s.model_name
+            return self._stable(), "stable"
         cache = self.canary_cache
         assert cache is not None
         try:
-            return cache.get(), s.canary_name
+            return cache.get(), "canary"
         except ModelUnavailable as exc:
-            if exc.stage == "retry_wait":  # this failure was already said once
-                return None, s.model_name
-            log_event("canary_unavailable", endpoint=s.endpoint, model=s.canary_name, version=s.canary_sha256,
-                      stage=exc.stage, reason=str(exc), serving=s.model_name,
-                      retry_in_seconds=CANARY_RETRY_SECONDS)
-            return None, s.model_name
+            if exc.stage != "retry_wait":  # a retry_wait failure was already said once
+                log_event("canary_unavailable", endpoint=s.endpoint, model=s.canary_name, version=s.canary_sha256,
+                          stage=exc.stage, reason=str(exc), serving=s.model_name,
+                          retry_in_seconds=CANARY_RETRY_SECONDS)
+            return self._stable(), "stable"
 
     def _answer(self, values: list[Any], is_batch: bool) -> dict[str, Any]:
         """The task's response body (docs/DESIGN.md, "Response contract per task")."""
@@ -210,21 +257,30 @@ class ModelApp:
             return {"success": True, "predictions": labels, "probabilities": maps}
         return {"success": True, "prediction": labels[0], "probabilities": maps[0]}
 
-    def _log_prediction(self, name: str, version: str, outputs: list[float], total: float, rows: int, out_of_range: int,
-                        started: float) -> None:
+    def _log_prediction(self, name: str, version: str, arm: str, outputs: list[float], total: float, rows: int,
+                        out_of_range: int, started: float) -> None:
         """The drift log line, the same JSON ``log_event`` writes; its constant head is encoded once per model
         version, since this runs on every prediction (all the numbers here are finite floats and ints). For a
-        multiclass model the output figures are over every class probability."""
-        head = self._log_heads.get((name, version))
+        multiclass model the output figures are over every class probability. ``arm``: "stable" or "canary"."""
+        head = self._log_heads.get((name, version, arm))
         if head is None:
             head = json.dumps({"event": "prediction", "endpoint": self.settings.endpoint, "model": name,
-                               "model_version": version}, separators=(",", ":"))[:-1]
+                               "model_version": version, "arm": arm}, separators=(",", ":"))[:-1]
             heads = self._log_heads if len(self._log_heads) < 4 else {}  # stable + canary, across a reload or two
-            self._log_heads = {**heads, (name, version): head}
+            self._log_heads = {**heads, (name, version, arm): head}
         latency_ms = round((time.perf_counter() - started) * 1000, 3)
         write_log_line(f'{head},"rows":{rows},"latency_ms":{latency_ms!r},"out_of_range":{out_of_range},'
                        f'"output":{{"mean":{total / len(outputs)!r},"min":{min(outputs)!r},'
                        f'"max":{max(outputs)!r}}}}}')
+
+    def _log_failure(self, status: int, code: str, route: list[Any], started: float) -> None:
+        """The ``request_failed`` line of a failed prediction request, naming its model when it was routed to one."""
+        fields: dict[str, Any] = {"endpoint": self.settings.endpoint, "status": status, "error": code,
+                                  "latency_ms": round((time.perf_counter() - started) * 1000, 3)}
+        if route:
+            loaded, arm = route
+            fields.update(model=loaded.name, model_version=loaded.sha256, arm=arm)
+        log_event("request_failed", **fields)
 
     def _check_range(self, batch: Batch, limit: float | None, lists: bool = False) -> None:
         """Values a float32 model input cannot hold would become inf in the cast: a client error, not a 500.
@@ -293,3 +349,16 @@ def handle(request: Request) -> Response:
         log_event("config_error", message=str(exc))
         return error_response(503, "misconfigured", f"the function is misconfigured: {exc}")
     return app.handle(request)
+
+
+def refresh(trigger: str) -> Response:
+    """A storage trigger reached the process-wide app: re-read the pointer now (see :meth:`ModelApp.refresh`)."""
+    try:
+        app = get_app()
+    except MisconfiguredError as exc:
+        log_event("config_error", message=str(exc))
+        return error_response(503, "misconfigured", f"the function is misconfigured: {exc}")
+    try:
+        return app.refresh(trigger)
+    except Exception:
+        return internal_error(f"{app.settings.endpoint} refresh")

@@ -2,7 +2,9 @@
 
 Accepted events: a console test event (the JSON body itself, as in the book: ``{"G1": "1", ...}``, a batch,
 or ``{"msg": ...}``), API Gateway REST (payload 1.0), HTTP API (payload 2.0) and Lambda function URLs (2.0
-shape), with plain or base64 bodies. The answer is always ``{statusCode, headers, body}`` with a JSON string
+shape), with plain or base64 bodies; and, for a model endpoint following a published pointer, the S3 event
+notification of its pointer key, which makes it re-read the pointer at once (its content is not trusted).
+The answer is always ``{statusCode, headers, body}`` with a JSON string
 body; the handlers never raise, whatever the event looks like.
 """
 
@@ -95,8 +97,19 @@ def to_lambda(response: Response) -> dict[str, Any]:
             "isBase64Encoded": False}
 
 
+def is_s3_event(event: Any) -> bool:
+    """An S3 event notification (``{"Records": [{"eventSource": "aws:s3", ...}]}``): the pointer trigger."""
+    records = event.get("Records") if isinstance(event, dict) else None
+    return (isinstance(records, list) and bool(records)
+            and all(isinstance(r, dict) and r.get("eventSource") == "aws:s3" for r in records))
+
+
 def _serve(event: Any, kind: str, where: str) -> dict[str, Any]:
     try:
+        if kind == "model" and is_s3_event(event):  # the bucket notification on the pointer key
+            from functions import app
+
+            return to_lambda(app.refresh("s3_event"))
         try:
             request = event_to_request(event, max_body_bytes(os.environ))
         except ApiError as err:

@@ -93,6 +93,7 @@ ERROR_CODES: dict[str, int] = {
     "unknown_category": 400,
     "wrong_row_length": 400,
     "empty_batch": 400,
+    "not_found": 404,
     "method_not_allowed": 405,
     "batch_too_large": 413,
     "body_too_large": 413,

@@ -1,6 +1,8 @@
 """Google Cloud Functions (functions-framework) adapter: entry points ``echo``, ``pred``, ``predict``.
 
-Each takes the flask request functions-framework passes and returns a flask response with a JSON body.
+Each takes the flask request functions-framework passes and returns a flask response with a JSON body. A model
+endpoint following a published pointer also takes ``POST /_refresh`` (contract.REFRESH_PATH): the Pub/Sub push
+of the Cloud Storage notification on its pointer key, which makes it re-read the pointer at once.
 ``pred`` and ``predict`` are the same generic model app, configured from the environment. flask
 is imported lazily (functions-framework has already imported it by the time a request arrives).
 """
@@ -10,8 +12,8 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from functions.contract import max_body_bytes
-from functions.http import ApiError, Request, Response, app_handle, internal_error
+from functions.contract import REFRESH_PATH, max_body_bytes
+from functions.http import ApiError, Request, Response, app_handle, internal_error, parse_json_body
 
 
 def flask_to_request(flask_request: Any, max_bytes: int) -> Request:
@@ -38,11 +40,25 @@ def _serve(flask_request: Any, kind: str, where: str) -> Any:
     try:
         try:
             request = flask_to_request(flask_request, max_body_bytes(os.environ))
+            if kind == "model" and request.path == REFRESH_PATH and request.method.upper() == "POST":
+                return to_flask(_refresh(request))
         except ApiError as err:
             return to_flask(err.to_response())
         return to_flask(app_handle(kind)(request))
     except Exception:
         return to_flask(internal_error(where))
+
+
+def _refresh(request: Request) -> Response:
+    """A Pub/Sub push of the Cloud Storage notification on the pointer key: re-read the pointer now. Only the
+    envelope's shape is checked; its content is not trusted (the pointer and the artifact's hash decide)."""
+    envelope = parse_json_body(request)
+    if not isinstance(envelope, dict) or not isinstance(envelope.get("message"), dict):
+        raise ApiError(400, "invalid_request", f"POST {REFRESH_PATH} takes a Pub/Sub push envelope "
+                       '({"message": {...}, "subscription": ...})', "message")
+    from functions import app
+
+    return app.refresh("pubsub_push")
 
 
 def echo(request: Any) -> Any:

@@ -40,6 +40,8 @@ class Loaded(NamedTuple):
     version_tag: str
     sha256: str
     loaded_at: float
+    name: str = ""  # the model's name (the manifest's), as the response and the log line give it
+    uri: str = ""
 
 
 Fetcher = Callable[[str], tuple[bytes, str]]
@@ -93,7 +95,7 @@ class ModelCache:
                 if self._failure is not None and self.clock() - self._failure[0] < self.retry_seconds:
                     raise ModelUnavailable(f"waiting to retry after: {self._failure[1]}", "retry_wait")
                 try:
-                    self._entry = self._load()
+                    self._entry = self._load(self.uri, self.sha256, self.name)
                 except ModelUnavailable as exc:
                     self._failure = (self.clock(), exc)
                     self._log_failure(exc.stage, str(exc))
@@ -107,23 +109,33 @@ class ModelCache:
     def _due(self) -> bool:
         return self.ttl > 0 and self.clock() - self._checked_at >= self.ttl
 
-    def _load(self) -> Loaded:
+    def retarget(self, uri: str, sha256: str, name: str) -> Loaded:
+        """Load the artifact at ``uri`` (pinned by ``sha256``) and serve it from now on; raise ModelUnavailable
+        and keep serving the current model if it cannot be fetched, fails its hash or does not load. Requests
+        keep being answered by the current model while the new one loads."""
+        with self._lock:
+            loaded = self._load(uri, sha256.lower(), name)
+            self.uri, self.sha256, self.name = uri, sha256.lower(), name
+            self._entry, self._failure, self._checked_at = loaded, None, self.clock()
+            return loaded
+
+    def _load(self, uri: str, sha256: str, name: str) -> Loaded:
         started = time.perf_counter()
         try:
-            data, tag = self.fetcher(self.uri)
+            data, tag = self.fetcher(uri)
         except store.StoreError as exc:
             raise ModelUnavailable(f"model artifact unavailable: {exc}", "fetch") from None
         digest = hashlib.sha256(data).hexdigest()
-        if digest != self.sha256:
+        if digest != sha256:
             raise ModelUnavailable(
-                f"model artifact failed its integrity check: sha256 of {self.uri} is {digest}, expected "
-                f"{self.sha256}; refusing to deserialise it", "sha256_mismatch")
+                f"model artifact failed its integrity check: sha256 of {uri} is {digest}, expected "
+                f"{sha256}; refusing to deserialise it", "sha256_mismatch")
         try:
             model = self.loader(data)
         except Exception as exc:  # the loader wraps framework errors, but never let one escape as a 500
             raise ModelUnavailable(f"model could not be loaded: {type(exc).__name__}: {exc}", "load") from None
-        loaded = Loaded(model, tag, digest, time.time())
-        log_event("model_loaded", model=self.name, uri=self.uri, sha256=digest, version_tag=tag,
+        loaded = Loaded(model, tag, digest, time.time(), name, uri)
+        log_event("model_loaded", model=name, uri=uri, sha256=digest, version_tag=tag,
                   bytes=len(data), seconds=round(time.perf_counter() - started, 4))
         return loaded
 
@@ -137,7 +149,7 @@ class ModelCache:
         if tag == entry.version_tag:
             return
         try:
-            self._entry = self._load()
+            self._entry = self._load(self.uri, self.sha256, self.name)
         except ModelUnavailable as exc:
             self._log_failure(exc.stage, str(exc), keeping=entry, new_version_tag=tag)
 

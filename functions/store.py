@@ -21,7 +21,12 @@ TIMEOUT_SECONDS = 30.0
 
 
 class StoreError(Exception):
-    """The artifact could not be read (bad URI, missing object, denied, network)."""
+    """The artifact could not be read (bad URI, missing object, denied, network). ``missing``: the object does
+    not exist (a pointer nobody has published yet), as opposed to one that cannot be read right now."""
+
+    def __init__(self, message: str, missing: bool = False) -> None:
+        super().__init__(message)
+        self.missing = missing
 
 
 class Location(NamedTuple):
@@ -56,12 +61,23 @@ def parse_uri(uri: str) -> Location:
 
 def fetch(uri: str) -> tuple[bytes, str]:
     """Read the whole artifact; return ``(bytes, version tag)``."""
+    got = fetch_if_changed(uri, None)
+    assert got is not None  # unconditional: always the object (or a StoreError)
+    return got
+
+
+def fetch_if_changed(uri: str, tag: str | None) -> tuple[bytes, str] | None:
+    """The object's ``(bytes, tag)`` if its tag is not ``tag``, else None: one conditional request (S3
+    ``If-None-Match`` on the ETag, GCS ``ifGenerationNotMatch``), so an unchanged object costs one round trip and
+    no body. A server that ignores the condition is caught by comparing the tag it returns."""
     loc = parse_uri(uri)
     if loc.scheme == "s3":
-        return _s3_fetch(loc)
-    if loc.scheme == "gs":
-        return _gcs_fetch(loc)
-    return _file_fetch(loc)
+        got = _s3_fetch(loc, if_none_match=tag)
+    elif loc.scheme == "gs":
+        got = _gcs_fetch(loc, if_generation_not_match=tag)
+    else:
+        got = None if tag is not None and _file_head(loc) == tag else _file_fetch(loc)
+    return None if got is None or (tag is not None and got[1] == tag) else got
 
 
 def head(uri: str) -> str:
@@ -86,14 +102,14 @@ def _file_fetch(loc: Location) -> tuple[bytes, str]:
             st = os.fstat(fh.fileno())
             return fh.read(), _file_version(st)
     except OSError as exc:
-        raise StoreError(f"cannot read {loc}: {exc.strerror or exc}") from None
+        raise StoreError(f"cannot read {loc}: {exc.strerror or exc}", isinstance(exc, FileNotFoundError)) from None
 
 
 def _file_head(loc: Location) -> str:
     try:
         return _file_version(os.stat(loc.key))
     except OSError as exc:
-        raise StoreError(f"cannot stat {loc}: {exc.strerror or exc}") from None
+        raise StoreError(f"cannot stat {loc}: {exc.strerror or exc}", isinstance(exc, FileNotFoundError)) from None
 
 
 # -- S3 ---------------------------------------------------------------------------------------------------
@@ -121,20 +137,25 @@ def reset_clients() -> None:
         _gcs_token = None
 
 
-def _s3_error(loc: Location, exc: Exception) -> StoreError:
-    code = ""
+def _s3_code(exc: Exception) -> str:
     response = getattr(exc, "response", None)
-    if isinstance(response, dict):
-        code = str(response.get("Error", {}).get("Code", ""))
+    return str(response.get("Error", {}).get("Code", "")) if isinstance(response, dict) else ""
+
+
+def _s3_error(loc: Location, exc: Exception) -> StoreError:
+    code = _s3_code(exc)
     detail = f"{code}: {exc}" if code else str(exc)
-    return StoreError(f"cannot read {loc}: {detail}")
+    return StoreError(f"cannot read {loc}: {detail}", code in ("NoSuchKey", "404", "NotFound"))
 
 
-def _s3_fetch(loc: Location) -> tuple[bytes, str]:
+def _s3_fetch(loc: Location, if_none_match: str | None = None) -> tuple[bytes, str] | None:
+    extra = {"IfNoneMatch": if_none_match} if if_none_match else {}
     try:
-        obj = _s3().get_object(Bucket=loc.bucket, Key=loc.key)
+        obj = _s3().get_object(Bucket=loc.bucket, Key=loc.key, **extra)
         return obj["Body"].read(), str(obj.get("ETag", ""))
     except Exception as exc:  # botocore raises many unrelated classes; all mean "not readable"
+        if if_none_match and _s3_code(exc) in ("304", "NotModified"):
+            return None
         raise _s3_error(loc, exc) from None
 
 
@@ -180,26 +201,33 @@ def _token() -> str:
         return token
 
 
-def _gcs_request(loc: Location, media: bool) -> tuple[bytes, Any]:
+def _gcs_request(loc: Location, media: bool, if_generation_not_match: str | None = None) -> tuple[bytes, Any] | None:
+    """The object's media or metadata; None when ``if_generation_not_match`` is its generation (HTTP 304)."""
     import urllib.error
     import urllib.request
 
     base, needs_token = _gcs_base()
     url = f"{base}/storage/v1/b/{quote(loc.bucket, safe='')}/o/{quote(loc.key, safe='')}"
-    if media:
-        url += "?alt=media"
+    query = (["alt=media"] if media else []) + (
+        [f"ifGenerationNotMatch={quote(if_generation_not_match, safe='')}"] if if_generation_not_match else [])
+    if query:
+        url += "?" + "&".join(query)
     headers = {"Authorization": f"Bearer {_token()}"} if needs_token else {}
     try:
         with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=TIMEOUT_SECONDS) as resp:
             return resp.read(), resp.headers
     except urllib.error.HTTPError as exc:
-        raise StoreError(f"cannot read {loc}: HTTP {exc.code} {exc.reason}") from None
+        if exc.code == 304 and if_generation_not_match:
+            return None
+        raise StoreError(f"cannot read {loc}: HTTP {exc.code} {exc.reason}", exc.code == 404) from None
     except OSError as exc:
         raise StoreError(f"cannot read {loc}: {exc}") from None
 
 
 def _gcs_head(loc: Location) -> str:
-    body, _ = _gcs_request(loc, media=False)
+    got = _gcs_request(loc, media=False)
+    assert got is not None  # unconditional
+    body = got[0]
     try:
         meta = json.loads(body)
         return str(meta["generation"])
@@ -207,8 +235,11 @@ def _gcs_head(loc: Location) -> str:
         raise StoreError(f"cannot read {loc}: unexpected metadata response") from None
 
 
-def _gcs_fetch(loc: Location) -> tuple[bytes, str]:
-    data, headers = _gcs_request(loc, media=True)
+def _gcs_fetch(loc: Location, if_generation_not_match: str | None = None) -> tuple[bytes, str] | None:
+    got = _gcs_request(loc, media=True, if_generation_not_match=if_generation_not_match)
+    if got is None:
+        return None
+    data, headers = got
     generation = headers.get("x-goog-generation") if headers is not None else None
     # Not every server (e.g. some emulators) sends the header; the metadata GET always has it.
     return data, str(generation) if generation else _gcs_head(loc)

@@ -32,7 +32,7 @@ from smodels.packager.types import BuildError, BuildOptions, FunctionBuild, Laye
 MODULES = {
     "echo": ("__init__.py", "contract.py", "http.py", "echo.py"),
     "model": ("__init__.py", "contract.py", "http.py", "schema.py", "store.py", "predictors.py", "model_cache.py",
-              "app.py", "pure.py"),
+              "app.py", "pure.py", "pointer.py"),
 }
 ADAPTER = {"aws": "aws.py", "gcp": "gcp.py"}
 GCP_MAIN = b"from functions.gcp import echo, pred, predict  # noqa: F401\n"
