@@ -5,6 +5,9 @@
 - `lambda_runtime`         the Lambda Runtime API awslambdaric talks to, and the worker pool.
 - `front`, `apigw`         the HTTP API stage in front of the Lambdas (payload format 2.0 both ways).
 - `emulators`              moto (S3) and gcp-storage-emulator (GCS) as child processes.
+- `notifier`               the storage trigger of `refresh: pointer` endpoints: a change of the pointer object
+                           reaches the function (an S3 event on AWS, a Pub/Sub push to `/_refresh` on GCP).
+- `versions`               a version number per function configuration, as Lambda publishes (`versions.json`).
 - `procs`                  child processes in their own process groups, stopped for sure.
 - `smoke`                  the book's requests and their checks, for a local or a deployed stack.
 - `cli`                    registers `serve` and `smoke` with `smodels`.

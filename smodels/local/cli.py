@@ -81,7 +81,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     try:
         with stack:
             print(stack.table(), flush=True)
-            cached = all(bool(getattr(b, "cached", False)) for b in stack.builds)
+            cached = all(bool(getattr(b, "cached", False)) for b in stack.builds.values())
             print(f"ready in {time.perf_counter() - t0:.1f}s ({'cached' if cached else 'fresh'} build); "
                   f"state: {stack.state_file}; Ctrl-C to stop", flush=True)
             while True:
