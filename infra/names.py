@@ -23,6 +23,13 @@ Limits (each with its source; `tests/infra/provider_rules.py` enforces the same 
   ("must be 6-30 characters long ... to comply with RFC1035"); magic-modules `ValidateRFC1035Name(6, 30)`.
 - CloudWatch log group name <= 512, `[0-9A-Za-z_./#-]+`: validate.go `validLogGroupName`.
 - Lambda layer name <= 140, `[A-Za-z0-9_-]+`: the Lambda PublishLayerVersion API (LayerName).
+- Pub/Sub topic and subscription names 3-255, a letter first, then `[A-Za-z0-9-_.~+%]`, not starting with `goog`:
+  the Pub/Sub API's resource names (cloud.google.com/pubsub/docs/pubsub-basics, "Resource names"; the SDK,
+  pulumi_gcp/pubsub/topic.py:70 and subscription.py:122, defers to it). `refresh: pointer` endpoints get a topic
+  `<prefix>-<endpoint>-refresh` and a push subscription `<prefix>-<endpoint>-refresh-push` (prefixed `s-` in the
+  unlikely case that the stack prefix itself starts with `goog`).
+- The GCP publisher's service account (`publisher: true`) is `<initials>-publisher-<hash8>`, hashed over its own
+  kind, so an endpoint named `publisher` has another runtime account id.
 """
 
 from __future__ import annotations
@@ -46,8 +53,10 @@ INITIALS_MAX = 4
 SERVICE_ACCOUNT_ID_RE = re.compile(r"^[a-z](?:[-a-z0-9]{4,28}[a-z0-9])$")
 GCF_FUNCTION_NAME_RE = re.compile(r"^[a-z](?:[-a-z0-9]{0,61}[a-z0-9])?$")
 LAMBDA_FUNCTION_NAME_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+PUBSUB_NAME_MIN, PUBSUB_NAME_MAX = 3, 255
+PUBSUB_NAME_RE = re.compile(r"^(?!goog)[A-Za-z][A-Za-z0-9\-_.~+%]{2,254}$")
 
-BUILD_KIND, RUNTIME_KIND = "build", "runtime"
+BUILD_KIND, RUNTIME_KIND, PUBLISHER_KIND = "build", "runtime", "publisher"
 
 
 def _slug(text: str) -> str:
@@ -116,6 +125,22 @@ class StackNames:
         """The service account `endpoint`'s Cloud Function runs as."""
         return self._account_id(RUNTIME_KIND, endpoint)
 
+    def publisher_account_id(self) -> str:
+        """The GCP service account `smodels publish` writes as (`publisher: true`, one per stack)."""
+        return self._account_id(PUBLISHER_KIND, "publisher")
+
+    def _pubsub(self, endpoint: str, suffix: str) -> str:
+        name = f"{self.prefix}-{endpoint}-{suffix}"
+        return f"s-{name}" if name.lower().startswith("goog") else name
+
+    def refresh_topic(self, endpoint: str) -> str:
+        """The Pub/Sub topic Cloud Storage notifies when `endpoint`'s pointer is written (`refresh: pointer`)."""
+        return self._pubsub(endpoint, "refresh")
+
+    def refresh_subscription(self, endpoint: str) -> str:
+        """The push subscription that delivers `endpoint`'s refresh topic to its function (`refresh: pointer`)."""
+        return self._pubsub(endpoint, "refresh-push")
+
     def display_name(self, what: str) -> str:
         """A service account display name (<= 100 characters) that names the stack in full."""
         return f"serverless-models {self.project}/{self.stack} {what}"[:100]
@@ -136,6 +161,10 @@ def name_problems(project: str, stack: str, endpoints: Iterable[str], key: str) 
     names = stack_names(project, stack)
     problems: list[str] = []
     accounts: dict[str, str] = {names.build_account_id(): "the build service account"}
+    publisher = names.publisher_account_id()
+    if publisher in accounts or not SERVICE_ACCOUNT_ID_RE.match(publisher):
+        problems.append(f"{key}: the publisher service account id {publisher!r} is invalid or already used")
+    accounts[publisher] = "the publisher service account"
     functions: dict[str, str] = {}
     for ep in endpoints:
         ek = f"{key}.{ep}"
@@ -155,4 +184,7 @@ def name_problems(project: str, stack: str, endpoints: Iterable[str], key: str) 
         if sa in accounts:
             problems.append(f"{ek}: service account id {sa!r} is already {accounts[sa]}'s")
         accounts[sa] = f"endpoint {ep!r}"
+        for pubsub in (names.refresh_topic(ep), names.refresh_subscription(ep)):
+            if not PUBSUB_NAME_RE.match(pubsub):
+                problems.append(f"{ek}: Pub/Sub name {pubsub!r} breaks the limit (3-255, a letter first, not goog)")
     return problems

@@ -115,11 +115,25 @@ class RecordingMocks(pulumi.runtime.Mocks):
             # The last deploy's time; the mock makes it a function of the inputs (a redeploy moves it).
             at = datetime(2026, 1, 1, tzinfo=UTC) + timedelta(seconds=content_number(inputs) % 31_536_000)
             out["updateTime"] = at.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        elif t in ("gcp:pubsub/topic:Topic", "gcp:pubsub/subscription:Subscription"):
+            kind = "topics" if t.endswith(":Topic") else "subscriptions"
+            rid = f"projects/{inputs.get('project', 'p')}/{kind}/{inputs.get('name', name)}"
+        elif t == "gcp:storage/notification:Notification":
+            out["notificationId"] = "1"
+            rid = f"{inputs['bucket']}/notificationConfigs/1"
         return rid, out
 
-    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
+    def call(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:
+        """Answers the invokes the program makes (anything else: empty). The Cloud Storage service agent of a
+        project is `service-<project number>@gs-project-accounts.iam.gserviceaccount.com` (SDK
+        pulumi_gcp/storage/get_project_service_account.py:100-120); the mock derives a number from the project.
+        (A bare dict: the mock monitor reads a tuple as (result, failures) and iterates the failures.)"""
         self.calls.append((args.token, dict(args.args)))
-        return {}, None
+        if args.token == STORAGE_SERVICE_AGENT_TOKEN:
+            project = str(args.args.get("project") or "p")
+            email = storage_service_agent(project)
+            return {"emailAddress": email, "member": f"serviceAccount:{email}", "id": email, "project": project}
+        return {}
 
     # --- queries -------------------------------------------------------------------------------------------
     def of_type(self, typ: str) -> list[Recorded]:
@@ -135,6 +149,15 @@ class RecordingMocks(pulumi.runtime.Mocks):
     def by_name(self) -> dict[str, Recorded]:
         """Resources by `type::name` (unique in a Pulumi program)."""
         return {f"{r.typ}::{r.name}": r for r in self.resources}
+
+
+STORAGE_SERVICE_AGENT_TOKEN = "gcp:storage/getProjectServiceAccount:getProjectServiceAccount"
+
+
+def storage_service_agent(project: str) -> str:
+    """The mock's Cloud Storage service agent of `project` (a project number derived from its id)."""
+    number = int(hashlib.sha256(project.encode()).hexdigest()[:10], 16) % 10**12
+    return f"service-{number}@gs-project-accounts.iam.gserviceaccount.com"
 
 
 def _invoke_arn(arn: str) -> str:

@@ -307,6 +307,8 @@ def _permission(name: str, i: Mapping[str, Any], p: Problems) -> None:
     # SDK permission.py:47 "Lambda function version or alias name"; API Lambda AddPermission Qualifier:
     # 1-128, ([a-zA-Z0-9$_-]+).
     pattern(i.get("qualifier"), "qualifier", r"[a-zA-Z0-9$_-]{1,128}", p, "API Lambda AddPermission Qualifier")
+    # API Lambda AddPermission SourceAccount: pattern \d{12}; SDK permission.py:49 (for S3, SES, cross-account).
+    pattern(i.get("sourceAccount"), "sourceAccount", r"\d{12}", p, "API Lambda AddPermission SourceAccount")
 
 
 def _log_group(name: str, i: Mapping[str, Any], p: Problems) -> None:
@@ -395,6 +397,72 @@ def _s3_encryption(name: str, i: Mapping[str, Any], p: Problems) -> None:
 def _s3_object(name: str, i: Mapping[str, Any], p: Problems) -> None:
     required(i, p, "TF-AWS s3/bucket_object.go bucket, key Required", "bucket", "key")
     length(i.get("key"), "key", 1, 1024, p, "API S3 object keys: at most 1024 bytes UTF-8", count_bytes=True)
+
+
+# API S3 "Event notification types and destinations" (docs.aws.amazon.com/AmazonS3/latest/userguide/
+# notification-how-to-event-types-and-destinations.html): the event names PutBucketNotificationConfiguration takes.
+S3_EVENT_TYPES = frozenset(
+    {
+        "s3:TestEvent", "s3:ObjectCreated:*", "s3:ObjectCreated:Put", "s3:ObjectCreated:Post",
+        "s3:ObjectCreated:Copy", "s3:ObjectCreated:CompleteMultipartUpload", "s3:ObjectRemoved:*",
+        "s3:ObjectRemoved:Delete", "s3:ObjectRemoved:DeleteMarkerCreated", "s3:ObjectRestore:*",
+        "s3:ObjectRestore:Post", "s3:ObjectRestore:Completed", "s3:ObjectRestore:Delete",
+        "s3:ReducedRedundancyLostObject", "s3:Replication:*", "s3:Replication:OperationFailedReplication",
+        "s3:Replication:OperationMissedThreshold", "s3:Replication:OperationReplicatedAfterThreshold",
+        "s3:Replication:OperationNotTracked", "s3:LifecycleExpiration:*", "s3:LifecycleExpiration:Delete",
+        "s3:LifecycleExpiration:DeleteMarkerCreated", "s3:LifecycleTransition", "s3:IntelligentTiering",
+        "s3:ObjectTagging:*", "s3:ObjectTagging:Put", "s3:ObjectTagging:Delete", "s3:ObjectAcl:Put",
+    }
+)  # fmt: skip
+S3_NOTIFICATION_SRC = f"{SDK_AWS}/s3/_inputs.py:4859-4869 (events required; filter_prefix, filter_suffix)"
+# API S3 user guide, "Configuring event notifications using object key name filtering" (notification-how-to-
+# filtering.html): two configurations of one bucket that share an event type must not have overlapping filters,
+# i.e. one prefix a prefix of the other (an absent prefix is "") and one suffix a suffix of the other; the
+# PutBucketNotificationConfiguration call fails with "Configurations overlap. Configurations on the same bucket
+# cannot share a common event type."
+S3_OVERLAP_SRC = "API S3 notification-how-to-filtering: 'Configurations overlap'"
+S3_DESTINATIONS = (("lambdaFunctions", "lambdaFunctionArn"), ("queues", "queueArn"), ("topics", "topicArn"))
+
+
+def _s3_events_overlap(a: str, b: str) -> bool:
+    """Whether two S3 event names can match the same event (`s3:ObjectCreated:*` covers `s3:ObjectCreated:Put`)."""
+    if a == b:
+        return True
+    for x, y in ((a, b), (b, a)):
+        if x.endswith(":*") and y.startswith(x[:-1]):
+            return True
+    return False
+
+
+def s3_notification_overlaps(configs: Sequence[Mapping[str, Any]]) -> list[str]:
+    """The pairs of notification configurations (wire form: events, filterPrefix, filterSuffix) S3 would refuse."""
+    out = []
+    for n, a in enumerate(configs):
+        for b in configs[n + 1 :]:
+            pa, pb = str(a.get("filterPrefix") or ""), str(b.get("filterPrefix") or "")
+            sa, sb = str(a.get("filterSuffix") or ""), str(b.get("filterSuffix") or "")
+            shared = [e for e in a.get("events") or [] for f in b.get("events") or [] if _s3_events_overlap(e, f)]
+            if shared and (pa.startswith(pb) or pb.startswith(pa)) and (sa.endswith(sb) or sb.endswith(sa)):
+                out.append(
+                    f"Configurations overlap: ({pa!r}, {sa!r}) and ({pb!r}, {sb!r}) share event {shared[0]!r} "
+                    f"({S3_OVERLAP_SRC})"
+                )
+    return out
+
+
+def _s3_notification(name: str, i: Mapping[str, Any], p: Problems) -> None:
+    required(i, p, f"{SDK_AWS}/s3/bucket_notification.py:24,33 (bucket)", "bucket")
+    configs: list[Mapping[str, Any]] = []
+    for prop, arn in S3_DESTINATIONS:
+        for n, c in enumerate(i.get(prop) or []):
+            where = f"{prop}[{n}]"
+            required(c, p, f"{S3_NOTIFICATION_SRC}; API S3 {arn[0].upper()}{arn[1:]} is required", arn, "events")
+            for e in c.get("events") or []:
+                enum(e, f"{where}.events[]", sorted(S3_EVENT_TYPES), p, "API S3 event notification types")
+            for f in ("filterPrefix", "filterSuffix"):
+                length(c.get(f), f"{where}.{f}", 1, 1024, p, "API S3 FilterRule Value (an object key part, <= 1024)")
+            configs.append(c)
+    p.extend(s3_notification_overlaps(configs))
 
 
 def _apigw_api(name: str, i: Mapping[str, Any], p: Problems) -> None:
@@ -601,6 +669,90 @@ def _run_invoker(name: str, i: Mapping[str, Any], p: Problems) -> None:
     _iam_binding("name", f"{SDK_GCP}/cloudrunv2/service_iam_member.py:33,51")(name, i, p)
 
 
+# API Pub/Sub resource names (cloud.google.com/pubsub/docs/pubsub-basics, "Resource names"; the SDK's name
+# arguments, pulumi_gcp/pubsub/topic.py:70 and subscription.py:122, defer to it): 3-255 characters, a letter
+# first, then letters, digits, - _ . ~ + %, and not starting with "goog".
+PUBSUB_NAME_SRC = "API Pub/Sub resource names (3-255, [A-Za-z][A-Za-z0-9-_.~+%]*, not goog*)"
+PUBSUB_NAME_RE = r"(?!goog)[A-Za-z][A-Za-z0-9\-_.~+%]{2,254}"
+# A protobuf Duration as the provider takes it: seconds with up to nine fractional digits, then "s".
+DURATION_RE = r"[0-9]+(\.[0-9]{1,9})?s"
+
+
+def _seconds(value: Any, prop: str, lo: float, hi: float, p: Problems, source: str) -> float | None:
+    if value is None:
+        return None
+    if not re.fullmatch(DURATION_RE, str(value)):
+        p.append(f"{prop} {value!r} is not a duration like '600s' ({source})")
+        return None
+    secs = float(str(value)[:-1])
+    if not lo <= secs <= hi:
+        p.append(f"{prop} {value!r} is outside {lo:g}s..{hi:g}s ({source})")
+    return secs
+
+
+def _pubsub_topic(name: str, i: Mapping[str, Any], p: Problems) -> None:
+    topic = autoname(name, i, "name", 255, p, PUBSUB_NAME_SRC)
+    pattern(topic, "name", PUBSUB_NAME_RE, p, PUBSUB_NAME_SRC)
+
+
+def _pubsub_subscription(name: str, i: Mapping[str, Any], p: Problems) -> None:
+    src = f"{SDK_GCP}/pubsub/subscription.py"
+    required(i, p, f"{src}:46 (topic)", "topic")
+    sub = autoname(name, i, "name", 255, p, PUBSUB_NAME_SRC)
+    pattern(sub, "name", PUBSUB_NAME_RE, p, PUBSUB_NAME_SRC)
+    # :48-61 "The minimum custom deadline you can specify is 10 seconds. The maximum ... is 600 seconds" (0: default).
+    ack = i.get("ackDeadlineSeconds")
+    if ack not in (None, 0):
+        int_range(ack, "ackDeadlineSeconds", 10, 600, p, f"{src}:48-61")
+    # :111-116 "Cannot be more than 31 days ("2678400s") or less than 10 minutes ("600s")".
+    _seconds(i.get("messageRetentionDuration"), "messageRetentionDuration", 600, 2_678_400, p, f"{src}:111-116")
+    # :95-101 "If it is set but ttl is "", the resource never expires. The minimum allowed value ... is 1 day."
+    ttl = _get(i, "expirationPolicy.ttl")
+    if i.get("expirationPolicy") is not None and ttl is None:
+        p.append(f"expirationPolicy.ttl is required ({SDK_GCP}/pubsub/_inputs.py:998-1001)")
+    if ttl not in (None, ""):
+        _seconds(ttl, "expirationPolicy.ttl", 86400, float("inf"), p, f"{src}:95-101")
+    # _inputs.py:1724-1731: minimum_backoff and maximum_backoff "between 0 and 600 seconds".
+    lo = _seconds(_get(i, "retryPolicy.minimumBackoff"), "retryPolicy.minimumBackoff", 0, 600, p,
+                  f"{SDK_GCP}/pubsub/_inputs.py:1729-1731")  # fmt: skip
+    hi = _seconds(_get(i, "retryPolicy.maximumBackoff"), "retryPolicy.maximumBackoff", 0, 600, p,
+                  f"{SDK_GCP}/pubsub/_inputs.py:1729-1731")  # fmt: skip
+    if lo is not None and hi is not None and lo > hi:
+        p.append(f"retryPolicy.minimumBackoff {lo:g}s is more than maximumBackoff {hi:g}s (API Pub/Sub RetryPolicy)")
+    push = i.get("pushConfig")
+    if push is not None:
+        required(push, p, f"{SDK_GCP}/pubsub/_inputs.py:1490-1492 (push_endpoint)", "pushEndpoint")
+        # API Pub/Sub push subscriptions: the endpoint must be an HTTPS URL with a valid certificate.
+        pattern(push.get("pushEndpoint"), "pushConfig.pushEndpoint", r"https://\S+", p,
+                "API Pub/Sub push subscriptions (HTTPS endpoint)")  # fmt: skip
+        if push.get("oidcToken") is not None:
+            required(push["oidcToken"], p, f"{SDK_GCP}/pubsub/_inputs.py:1658-1660 (service_account_email)",
+                     "serviceAccountEmail")  # fmt: skip
+    for other in ("bigqueryConfig", "cloudStorageConfig"):
+        if push is not None and i.get(other) is not None:
+            p.append(f"pushConfig and {other} cannot be combined ({src}:64-70)")
+
+
+GCS_NOTIFICATION_SRC = f"{SDK_GCP}/storage/notification.py:31-41"
+GCS_EVENT_TYPES = ("OBJECT_FINALIZE", "OBJECT_METADATA_UPDATE", "OBJECT_DELETE", "OBJECT_ARCHIVE")
+# API GCS Pub/Sub notifications (cloud.google.com/storage/docs/pubsub-notifications, "Limits"): "A bucket can have
+# up to 100 total notification configurations and up to 10 notification configurations set to trigger for a
+# specific event."
+GCS_NOTIFICATIONS_PER_BUCKET, GCS_NOTIFICATIONS_PER_EVENT = 100, 10
+GCS_LIMITS_SRC = "API GCS pubsub-notifications, Limits"
+
+
+def _gcs_notification(name: str, i: Mapping[str, Any], p: Problems) -> None:
+    required(i, p, f"{GCS_NOTIFICATION_SRC} (bucket, payload_format, topic)", "bucket", "payloadFormat", "topic")
+    enum(i.get("payloadFormat"), "payloadFormat", ("JSON_API_V1", "NONE"), p, f"{GCS_NOTIFICATION_SRC}:32")
+    for e in i.get("eventTypes") or []:
+        enum(e, "eventTypes[]", GCS_EVENT_TYPES, p, f"{GCS_NOTIFICATION_SRC}:40")
+    length(i.get("objectNamePrefix"), "objectNamePrefix", 1, 1024, p, "API GCS object names: 1-1024 bytes",
+           count_bytes=True)  # fmt: skip
+    pattern(i.get("topic"), "topic", r"(projects/[^/]+/topics/)?" + PUBSUB_NAME_RE, p, f"{GCS_NOTIFICATION_SRC}:33")
+
+
+
 # --- pulumiverse-time -----------------------------------------------------------------------------------------
 
 # pulumiverse_time/sleep.py (SleepArgs.create_duration): a Go time.ParseDuration string such as "30s" or "5m".
@@ -623,6 +775,7 @@ RULES: dict[str, Rule] = {
     "aws:s3/bucketVersioning:BucketVersioning": _s3_versioning,
     "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration": _s3_encryption,
     "aws:s3/bucketObjectv2:BucketObjectv2": _s3_object,
+    "aws:s3/bucketNotification:BucketNotification": _s3_notification,
     "aws:cloudwatch/logGroup:LogGroup": _log_group,
     "aws:iam/role:Role": _iam_role,
     "aws:iam/policy:Policy": _iam_policy,
@@ -650,6 +803,10 @@ RULES: dict[str, Rule] = {
     ),
     "gcp:cloudfunctionsv2/function:Function": _gcf_function,
     "gcp:cloudrunv2/serviceIamMember:ServiceIamMember": _run_invoker,
+    "gcp:pubsub/topic:Topic": _pubsub_topic,
+    "gcp:pubsub/topicIAMMember:TopicIAMMember": _iam_binding("topic", f"{SDK_GCP}/pubsub/topic_iam_member.py:32-47"),
+    "gcp:pubsub/subscription:Subscription": _pubsub_subscription,
+    "gcp:storage/notification:Notification": _gcs_notification,
     "time:index/sleep:Sleep": _sleep,
 }
 
@@ -683,6 +840,8 @@ UNIQUE_NAMES: dict[str, tuple[str, tuple[str, ...]]] = {
     "gcp:cloudfunctionsv2/function:Function": ("name", ("project", "location")),
     "gcp:storage/bucket:Bucket": ("name", ()),
     "gcp:storage/bucketObject:BucketObject": ("name", ("bucket",)),
+    "gcp:pubsub/topic:Topic": ("name", ("project",)),  # API: 409 ALREADY_EXISTS, per project
+    "gcp:pubsub/subscription:Subscription": ("name", ("project",)),
     # Not gcp:projects/service:Service: enabling an enabled API is a no-op (SDK projects/service.py, Import: "pulumi
     # up can be successfully used to verify already enabled services"), and disable_on_destroy=False keeps one
     # stack's destroy from disabling another's; the URN check catches a service registered twice in one program.
@@ -728,7 +887,78 @@ def check_program(resources: Sequence[Any]) -> list[str]:
                 )
             seen[key] = r.name
     problems.extend(_qualifiers_exist(resources))
+    problems.extend(_s3_notifications(resources))
+    problems.extend(_gcs_notification_limits(resources))
     return problems
+
+
+def _lambda_target(ref: Any, qualifier: Any = None) -> tuple[str, str | None]:
+    """(function name, qualifier) of a function name or (qualified) function ARN."""
+    parts = str(ref).split(":")
+    if parts[0] == "arn" and len(parts) >= 7:
+        return parts[6], parts[7] if len(parts) > 7 else (str(qualifier) if qualifier is not None else None)
+    return str(ref), str(qualifier) if qualifier is not None else None
+
+
+def _s3_notifications(resources: Sequence[Any]) -> list[str]:
+    """One notification configuration per bucket, and every Lambda destination lets S3 invoke it.
+
+    SDK pulumi_aws/s3/bucket_notification.py:254: PutBucketNotificationConfiguration replaces the bucket's whole
+    configuration, "Only one `s3.BucketNotification` resource can manage a bucket". API S3
+    PutBucketNotificationConfiguration validates each destination when the configuration is put ("Unable to validate
+    the following destination configurations"): a Lambda destination needs a resource policy statement (a
+    lambda Permission) for principal s3.amazonaws.com on that function and qualifier, from this bucket."""
+    out: list[str] = []
+    notifications = [r for r in resources if r.typ == "aws:s3/bucketNotification:BucketNotification"]
+    seen: dict[str, str] = {}
+    allowed = {
+        (*_lambda_target(r.inputs.get("function"), r.inputs.get("qualifier")), r.inputs.get("sourceArn"))
+        for r in resources
+        if r.typ == "aws:lambda/permission:Permission" and r.inputs.get("principal") == "s3.amazonaws.com"
+    }
+    for r in notifications:
+        bucket = str(r.inputs.get("bucket"))
+        if bucket in seen:
+            out.append(
+                f"{r.typ}::{r.name}: bucket {bucket!r} already has notification configuration {seen[bucket]} (SDK "
+                f"{SDK_AWS}/s3/bucket_notification.py:254: only one BucketNotification can manage a bucket)"
+            )
+        seen[bucket] = r.name
+        for c in r.inputs.get("lambdaFunctions") or []:
+            fn, qualifier = _lambda_target(c.get("lambdaFunctionArn"))
+            if not any((fn, qualifier, src) in allowed for src in (f"arn:aws:s3:::{bucket}", None)):
+                out.append(
+                    f"{r.typ}::{r.name}: destination {c.get('lambdaFunctionArn')!r} has no lambda Permission for "
+                    "s3.amazonaws.com from this bucket on that function and qualifier (API S3 "
+                    "PutBucketNotificationConfiguration: Unable to validate the following destination configurations)"
+                )
+    return out
+
+
+def _gcs_notification_limits(resources: Sequence[Any]) -> list[str]:
+    """At most 100 notification configurations per bucket and 10 per event type (GCS_LIMITS_SRC)."""
+    per_bucket: dict[str, int] = {}
+    per_event: dict[tuple[str, str], int] = {}
+    for r in resources:
+        if r.typ != "gcp:storage/notification:Notification":
+            continue
+        bucket = str(r.inputs.get("bucket"))
+        per_bucket[bucket] = per_bucket.get(bucket, 0) + 1
+        for e in r.inputs.get("eventTypes") or GCS_EVENT_TYPES:  # no filter: every event type
+            per_event[(bucket, e)] = per_event.get((bucket, e), 0) + 1
+    out = [
+        f"bucket {b!r} has {n} notification configurations; GCS allows {GCS_NOTIFICATIONS_PER_BUCKET} "
+        f"({GCS_LIMITS_SRC})"
+        for b, n in per_bucket.items()
+        if n > GCS_NOTIFICATIONS_PER_BUCKET
+    ]
+    out += [
+        f"bucket {b!r} has {n} notification configurations for {e}; GCS allows {GCS_NOTIFICATIONS_PER_EVENT} per "
+        f"event type ({GCS_LIMITS_SRC})"
+        for (b, e), n in per_event.items()
+        if n > GCS_NOTIFICATIONS_PER_EVENT
+    ]
+    return out
 
 
 def _qualifiers_exist(resources: Sequence[Any]) -> list[str]:

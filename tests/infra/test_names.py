@@ -57,8 +57,11 @@ def test_every_name_fits_every_limit(project: str, stack: str, endpoint: str) ->
     assert _fits("aws:lambda/layerVersion:LayerVersion", layer) == []
     gcf = {"name": fn, "location": "us-central1", "buildConfig": {"runtime": "python313", "entryPoint": "pred"}}
     assert _fits("gcp:cloudfunctionsv2/function:Function", gcf) == []
-    for account in (n.build_account_id(), n.runtime_account_id(endpoint)):
+    for account in (n.build_account_id(), n.runtime_account_id(endpoint), n.publisher_account_id()):
         assert _fits("gcp:serviceaccount/account:Account", {"accountId": account}) == []
+    for pubsub in (n.refresh_topic(endpoint), n.refresh_subscription(endpoint)):  # refresh: pointer
+        assert names.PUBSUB_NAME_MIN <= len(pubsub) <= names.PUBSUB_NAME_MAX and names.PUBSUB_NAME_RE.match(pubsub)
+        assert _fits("gcp:pubsub/topic:Topic", {"name": pubsub}) == []
 
 
 @pytest.mark.slow
@@ -85,6 +88,9 @@ def test_two_stacks_never_share_a_name(project: str, stacks: list[str], endpoint
     assert a.layer(endpoint) != b.layer(endpoint)
     assert a.runtime_account_id(endpoint) != b.runtime_account_id(endpoint)
     assert a.build_account_id() != b.build_account_id()
+    assert a.publisher_account_id() != b.publisher_account_id()
+    assert a.refresh_topic(endpoint) != b.refresh_topic(endpoint)
+    assert a.refresh_subscription(endpoint) != b.refresh_subscription(endpoint)
 
 
 @pytest.mark.slow
@@ -93,9 +99,11 @@ def test_two_stacks_never_share_a_name(project: str, stacks: list[str], endpoint
 def test_one_stack_never_reuses_a_name(project: str, stack: str, endpoints: list[str]) -> None:
     n = names.stack_names(project, stack)
     functions = [n.function(e) for e in endpoints]
-    accounts = [n.runtime_account_id(e) for e in endpoints] + [n.build_account_id()]
+    accounts = [n.runtime_account_id(e) for e in endpoints] + [n.build_account_id(), n.publisher_account_id()]
+    pubsub = [n.refresh_topic(e) for e in endpoints] + [n.refresh_subscription(e) for e in endpoints]
     assert len(set(functions)) == len(functions)
-    assert len(set(accounts)) == len(accounts)  # an endpoint named `build` included
+    assert len(set(accounts)) == len(accounts)  # endpoints named `build` or `publisher` included
+    assert len(set(pubsub)) == len(pubsub)
     assert names.name_problems(project, stack, endpoints, "serverless-models:endpoints") == []
 
 
