@@ -56,7 +56,7 @@ class Watch:
     bucket: str
     key: str
     target: Any
-    subscription: str = ""  # gcp: the push subscription's short name (default: "<endpoint>-refresh")
+    subscription: str = ""  # gcp: the push subscription's short name (default: "<endpoint>-refresh-push")
 
 
 @dataclass(frozen=True)
@@ -335,7 +335,7 @@ class Notifier:
 
     def _push(self, watch: Watch, info: dict[str, Any], previous: str) -> tuple[int | None, str, str]:
         body = pubsub_envelope(bucket=watch.bucket, key=watch.key, metadata=info["metadata"], project=self.project,
-                               subscription=watch.subscription or f"{watch.endpoint}-refresh",
+                               subscription=watch.subscription or f"{watch.endpoint}-refresh-push",
                                overwrote_generation=previous if previous != ABSENT else None)
         url = str(watch.target).rstrip("/") + REFRESH_PATH
         req = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",

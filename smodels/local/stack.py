@@ -472,7 +472,8 @@ class LocalStack:
             if ep.cloud == "aws":
                 watches.append(Watch("aws", ep.name, self.bucket, key, self.lambdas[ep.name].invoke))
             else:
-                subscription = f"serverless-models-{_safe_name(self.stack)}-{ep.name}-refresh"
+                # infra.names: the push subscription `<prefix>-<endpoint>-refresh-push`.
+                subscription = f"serverless-models-{_safe_name(self.stack)}-{ep.name}-refresh-push"
                 watches.append(Watch("gcp", ep.name, self.bucket, key, self.gcp_functions[ep.name].url, subscription))
         log_path = self.log_dir / "triggers.log"
 
