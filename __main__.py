@@ -10,18 +10,30 @@ Stack outputs:
                                         "model_uri": "s3://<bucket>/models/<name>/<sha256>.<ext>" | null,
                                         "model_sha256": "<hex>" | null, "method": "POST",
                                         "auth": "aws_iam" | "none", "function": "<lambda name>",
-                                        "version": "<published version serving, e.g. 7>", "alias": "live"}},
+                                        "version": "<published version serving, e.g. 7>", "alias": "live",
+                                        "log_group": "/aws/lambda/<lambda name>",
+                                        "refresh": "redeploy" | "pointer",
+                                        "pointer_uri": "s3://<bucket>/endpoints/<endpoint>/live.json",
+                                        "canary_uri": "s3://...", "canary_sha256": "<hex>",
+                                        "canary_percent": <0 < p <= 100>}},
                  "gcp": {"<endpoint>": {"url": "https://<function url>", "model_uri": "gs://...", ...,
                                         "auth": "google_id_token" | "none", "function": "<function name>",
                                         "update_time": "<last deploy, RFC 3339>", "state": "ACTIVE" | ...,
-                                        "service": "projects/<p>/locations/<r>/services/<cloud run service>"}}}
-                (a cloud's key is present only when the stack deploys to it; `GET <url>` gives model metadata).
+                                        "service": "projects/<p>/locations/<r>/services/<cloud run service>",
+                                        "refresh": ..., "pointer_uri": "gs://<bucket>/endpoints/<endpoint>/live.json",
+                                        "canary_uri": "gs://...", "canary_sha256": ..., "canary_percent": ...}}}
+                (a cloud's key is present only when the stack deploys to it; `GET <url>` gives model metadata;
+                `pointer_uri` only with `refresh: pointer`, the `canary_*` keys only with a canary).
                 AWS: every change publishes a new Lambda version and API Gateway invokes the alias `live`, which
                 points at it. GCP: every deploy is a new Cloud Run revision of `service` (the function resource
                 does not expose the revision's name; `gcloud run revisions list --service ...` shows it).
+                `refresh: pointer`: the function follows `pointer_uri`, which `smodels publish` writes (never
+                Pulumi: an `up` with an unchanged config leaves a published model serving).
     buckets:    {"aws": {"models": "<s3 bucket>"}, "gcp": {"models": "<gcs bucket>", "sources": "<gcs bucket>"}}
     private:    true unless `serverless-models:public` is true
-    publisher:  {"access_key_id": <secret>, "secret_access_key": <secret>}   only with `publisher: true`
+    publisher:  only with `publisher: true`: {"access_key_id": <secret>, "secret_access_key": <secret>} (AWS, an
+                IAM user's key) and {"gcp_service_account": "<email>"} (GCP, a service account to impersonate;
+                no key is created), each when the stack deploys to that cloud
 
 `smodels invoke <endpoint> [--cloud aws|gcp]` reads these outputs and signs the call for private stacks.
 """
@@ -89,6 +101,7 @@ def main() -> None:
     stack = stack_names()
     endpoints: dict[str, Any] = {}
     buckets: dict[str, Any] = {}
+    publisher: dict[str, Any] = {}
     if cfg.endpoints_for("aws"):
         from infra.aws import AwsServerlessModels, AwsStackArgs
 
@@ -99,13 +112,8 @@ def main() -> None:
         endpoints["aws"] = aws_side.endpoints
         buckets["aws"] = {"models": aws_side.bucket.bucket.bucket}
         if aws_side.publisher is not None:
-            pulumi.export(
-                "publisher",
-                {
-                    "access_key_id": aws_side.publisher.access_key_id,
-                    "secret_access_key": aws_side.publisher.secret_access_key,
-                },
-            )
+            publisher["access_key_id"] = aws_side.publisher.access_key_id
+            publisher["secret_access_key"] = aws_side.publisher.secret_access_key
     if cfg.endpoints_for("gcp"):
         import pulumi_gcp as gcp
 
@@ -123,7 +131,11 @@ def main() -> None:
         )
         endpoints["gcp"] = gcp_side.endpoints
         buckets["gcp"] = {"models": gcp_side.model_bucket.name, "sources": gcp_side.source_bucket.name}
+        if gcp_side.publisher is not None:
+            publisher["gcp_service_account"] = gcp_side.publisher.email
 
+    if publisher:
+        pulumi.export("publisher", publisher)
     pulumi.export("endpoints", endpoints)
     pulumi.export("buckets", buckets)
     pulumi.export("private", not cfg.public)

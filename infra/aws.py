@@ -14,9 +14,21 @@ Composition (all ComponentResources take typed args dataclasses and parent their
                      names the model's prefix rather than the one object ARN so that a retrained model (a new sha256
                      key) changes only the model object and the function's environment (and so the version the
                      alias points at), not the IAM policy; other endpoints' models stay out of reach.
-- `ModelPublisher`   an IAM user that may only s3:PutObject under `models/*`, with an access key.
+- `ModelPublisher`   an IAM user that may only s3:PutObject under `models/*` and, for each `refresh: pointer`
+                     endpoint, under `endpoints/<endpoint>/*` (its published artifacts and its pointer), with an
+                     access key.
 - `AwsServerlessModels` the whole AWS side: bucket, model objects (keyed by sha256, shared between endpoints
-                     serving the same artifact), HTTP API + `$default` stage, the endpoints, the publisher.
+                     serving the same artifact), HTTP API + `$default` stage, the endpoints, the publisher, and for
+                     `refresh: pointer` endpoints the bucket's one notification configuration.
+
+`refresh: pointer` (smodels publish moves a pointer; Pulumi never writes under `endpoints/`): the function gets
+MODEL_POINTER_URI = s3://<bucket>/endpoints/<endpoint>/live.json and may also s3:GetObject `endpoints/<endpoint>/*`
+(its own endpoint only). The pointer's creation invokes the alias `live` through an S3 event: a lambda Permission
+for s3.amazonaws.com from this bucket (per endpoint, on the alias) and one `aws.s3.BucketNotification` for the
+bucket holding one configuration per pointer endpoint (S3 keeps one notification configuration per bucket and
+replaces it whole on every put, SDK pulumi_aws/s3/bucket_notification.py:254). Its filters are the prefix
+`endpoints/<endpoint>/` and the suffix `live.json`: the trailing "/" keeps endpoints `a` and `ab` from overlapping
+(S3 refuses overlapping configurations), and the suffix keeps published artifacts from triggering anything.
 """
 
 from __future__ import annotations
@@ -27,6 +39,7 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
+from functions.contract import POINTER_FILE, endpoint_prefix, pointer_key
 from infra.artifacts import Builds, lambda_code_hash, model_objects, model_prefixes
 from infra.names import StackNames
 from smodels.config import EndpointConfig, StackConfig
@@ -37,6 +50,8 @@ LOG_RETENTION_DAYS = 14
 # rolling back is `pulumi up` with the previous config: Lambda publishes that code and configuration again as a
 # new version number and the alias moves to it.
 LIVE_ALIAS = "live"
+# The S3 event that reaches a pointer endpoint: any way the pointer object gets created (PUT, copy, multipart).
+POINTER_EVENTS = ("s3:ObjectCreated:*",)
 LAMBDA_ASSUME_ROLE_POLICY = json.dumps(
     {
         "Version": "2012-10-17",
@@ -128,6 +143,7 @@ class LambdaEndpointArgs:
     model_object_dependency: pulumi.Resource | None = None
     canary_uri: pulumi.Input[str] | None = None
     canary_object_dependency: pulumi.Resource | None = None
+    pointer_uri: pulumi.Input[str] | None = None  # refresh: pointer, s3://<bucket>/endpoints/<endpoint>/live.json
     log_retention_days: int = LOG_RETENTION_DAYS
 
 
@@ -151,10 +167,12 @@ class LambdaEndpoint(pulumi.ComponentResource):
             opts=child,
         )
         self.role = aws.iam.Role(f"{name}-role", assume_role_policy=LAMBDA_ASSUME_ROLE_POLICY, opts=child)
-        # Its model's prefix and, with a canary, the canary's: nothing else in the bucket.
+        # Its model's prefix and, with a canary, the canary's: nothing else in the bucket. A pointer endpoint also
+        # reads what `smodels publish` writes for it, `endpoints/<endpoint>/*` (its pointer and published artifacts).
         prefixes = [f"{p}*" for p in model_prefixes(build)] if model is not None else []
+        published = [f"{endpoint_prefix(ep.name)}*"] if args.pointer_uri is not None else []
         policy_doc = pulumi.Output.all(self.log_group.arn, args.bucket.bucket.arn).apply(
-            lambda a: _execution_policy(a[0], a[1], prefixes)
+            lambda a: _execution_policy(a[0], a[1], prefixes, published)
         )
         self.policy = aws.iam.Policy(
             f"{name}-policy", description=f"{ep.name}: read its model, write its logs", policy=policy_doc, opts=child
@@ -164,7 +182,9 @@ class LambdaEndpoint(pulumi.ComponentResource):
         )
 
         code_args, layers = self._code(name, args, child)
-        env = build.function_env(args.model_uri, ep.ttl_seconds, canary_uri=args.canary_uri)
+        env = build.function_env(
+            args.model_uri, ep.ttl_seconds, canary_uri=args.canary_uri, pointer_uri=args.pointer_uri
+        )
         deps: list[pulumi.Resource] = [self.policy_attachment]
         for obj in (args.model_object_dependency, args.canary_object_dependency):
             if obj is not None:
@@ -234,6 +254,24 @@ class LambdaEndpoint(pulumi.ComponentResource):
             source_arn=args.api.execution_arn.apply(lambda arn: f"{arn}/*/*/{ep.name}"),
             opts=child,
         )
+        # refresh: pointer: S3 may invoke the alias when this bucket says the pointer was written (the bucket's
+        # notification configuration, AwsServerlessModels, names the alias ARN and must wait for this statement:
+        # S3 checks that it may invoke each destination when the configuration is put). source_account: a bucket
+        # ARN names no account, so AWS recommends the owner's too; the bucket is created with the same provider
+        # (account) as the function, so it is the function ARN's account, read from our own resource rather than
+        # an invoke (aws.get_caller_identity would be one more call to STS, and one more answer to mock).
+        self.refresh_permission: aws.lambda_.Permission | None = None
+        if args.pointer_uri is not None:
+            self.refresh_permission = aws.lambda_.Permission(
+                f"{name}-refresh",
+                action="lambda:InvokeFunction",
+                function=self.function.name,
+                qualifier=self.alias.name,
+                principal="s3.amazonaws.com",
+                source_arn=args.bucket.bucket.arn,
+                source_account=self.function.arn.apply(lambda arn: arn.split(":")[4]),
+                opts=child,
+            )
         self.url = args.api.api_endpoint.apply(lambda base: f"{base}/{ep.name}")
         self.register_outputs(
             {"function": self.function.name, "url": self.url, "version": self.function.version, "alias": LIVE_ALIAS}
@@ -298,8 +336,11 @@ class LambdaEndpoint(pulumi.ComponentResource):
         }
 
 
-def _execution_policy(log_group_arn: str, bucket_arn: str, model_prefixes: list[str]) -> str:
-    """The execution role's only permissions: write its own logs; read its own model's (and canary's) objects."""
+def _execution_policy(
+    log_group_arn: str, bucket_arn: str, model_prefixes: list[str], published_prefixes: list[str] | None = None
+) -> str:
+    """The execution role's only permissions: write its own logs; read its own model's (and canary's) objects and,
+    with `refresh: pointer`, what is published for its endpoint (`endpoints/<endpoint>/*`)."""
     statements: list[dict[str, object]] = [
         {
             "Sid": "WriteOwnLogs",
@@ -317,6 +358,15 @@ def _execution_policy(log_group_arn: str, bucket_arn: str, model_prefixes: list[
                 "Resource": [f"{bucket_arn}/{p}" for p in model_prefixes],
             }
         )
+    if published_prefixes:
+        statements.append(
+            {
+                "Sid": "ReadOwnPublished",
+                "Effect": "Allow",
+                "Action": ["s3:GetObject"],
+                "Resource": [f"{bucket_arn}/{p}" for p in published_prefixes],
+            }
+        )
     return json.dumps({"Version": "2012-10-17", "Statement": statements}, sort_keys=True)
 
 
@@ -325,13 +375,33 @@ def _execution_policy(log_group_arn: str, bucket_arn: str, model_prefixes: list[
 
 @dataclass
 class ModelPublisherArgs:
-    """The bucket the publisher may write model objects to."""
+    """The bucket the publisher may write model objects to, and the endpoints it publishes for (refresh: pointer)."""
 
     bucket: ModelBucket
+    pointer_endpoints: tuple[str, ...] = ()
+
+
+def _publisher_policy(bucket_arn: str, pointer_endpoints: tuple[str, ...]) -> str:
+    """PutObject under `models/*` (the book's publisher) and under each pointer endpoint's `endpoints/<ep>/*`
+    (`smodels publish`: the published artifacts, then the pointer). No read, list or delete anywhere."""
+    statements: list[dict[str, object]] = [
+        {"Sid": "PutModels", "Effect": "Allow", "Action": ["s3:PutObject"], "Resource": [f"{bucket_arn}/models/*"]}
+    ]
+    if pointer_endpoints:
+        statements.append(
+            {
+                "Sid": "PublishEndpoints",
+                "Effect": "Allow",
+                "Action": ["s3:PutObject"],
+                "Resource": [f"{bucket_arn}/{endpoint_prefix(ep)}*" for ep in pointer_endpoints],
+            }
+        )
+    return json.dumps({"Version": "2012-10-17", "Statement": statements}, sort_keys=True)
 
 
 class ModelPublisher(pulumi.ComponentResource):
-    """An IAM user allowed only `s3:PutObject` under `models/*` of the model bucket, with one access key."""
+    """An IAM user allowed only `s3:PutObject` under `models/*` of the model bucket (and under `endpoints/<ep>/*` of
+    each `refresh: pointer` endpoint), with one access key."""
 
     def __init__(self, name: str, args: ModelPublisherArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("serverless-models:aws:ModelPublisher", name, None, opts)
@@ -340,22 +410,7 @@ class ModelPublisher(pulumi.ComponentResource):
         self.policy = aws.iam.UserPolicy(
             f"{name}-put-models",
             user=self.user.name,
-            policy=args.bucket.bucket.arn.apply(
-                lambda arn: json.dumps(
-                    {
-                        "Version": "2012-10-17",
-                        "Statement": [
-                            {
-                                "Sid": "PutModels",
-                                "Effect": "Allow",
-                                "Action": ["s3:PutObject"],
-                                "Resource": [f"{arn}/models/*"],
-                            }
-                        ],
-                    },
-                    sort_keys=True,
-                )
-            ),
+            policy=args.bucket.bucket.arn.apply(lambda arn: _publisher_policy(arn, args.pointer_endpoints)),
             opts=child,
         )
         self.access_key = aws.iam.AccessKey(name, user=self.user.name, opts=child)
@@ -431,6 +486,7 @@ class AwsServerlessModels(pulumi.ComponentResource):
                     model_object_dependency=obj,
                     canary_uri=curi,
                     canary_object_dependency=cobj,
+                    pointer_uri=self._pointer_uri(ep),
                     log_retention_days=args.log_retention_days,
                 ),
                 opts=child,
@@ -448,22 +504,70 @@ class AwsServerlessModels(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=[r for f in self.functions.values() for r in f.routes]),
         )
 
+        pointer_eps = [ep for ep in cfg.endpoints_for("aws") if ep.refresh == "pointer"]
         self.publisher = (
-            ModelPublisher(f"{name}-publisher", ModelPublisherArgs(bucket=self.bucket), opts=child)
+            ModelPublisher(
+                f"{name}-publisher",
+                ModelPublisherArgs(bucket=self.bucket, pointer_endpoints=tuple(ep.name for ep in pointer_eps)),
+                opts=child,
+            )
             if cfg.publisher
             else None
         )
 
+        # The bucket's one notification configuration (S3 keeps one per bucket and replaces it whole; SDK
+        # pulumi_aws/s3/bucket_notification.py:254), one entry per pointer endpoint, invoking its alias `live`
+        # (the version API Gateway serves) once the pointer object is created. None without pointer endpoints.
+        self.refresh_notification: aws.s3.BucketNotification | None = None
+        if pointer_eps:
+            permissions = [p for ep in pointer_eps if (p := self.functions[ep.name].refresh_permission) is not None]
+            self.refresh_notification = aws.s3.BucketNotification(
+                f"{name}-models-refresh",
+                bucket=self.bucket.bucket.id,
+                lambda_functions=[
+                    aws.s3.BucketNotificationLambdaFunctionArgs(
+                        id=f"refresh-{ep.name}",
+                        lambda_function_arn=self.functions[ep.name].alias.arn,
+                        events=list(POINTER_EVENTS),
+                        filter_prefix=endpoint_prefix(ep.name),
+                        filter_suffix=POINTER_FILE,
+                    )
+                    for ep in pointer_eps
+                ],
+                # S3 validates every destination when the configuration is put: the permissions come first.
+                opts=pulumi.ResourceOptions(parent=self, depends_on=permissions),
+            )
+
         self.endpoints = {}
-        for ep_name, fn in self.functions.items():
-            build = args.builds[("aws", ep_name)]
+        for ep in cfg.endpoints_for("aws"):
+            fn = self.functions[ep.name]
+            build = args.builds[("aws", ep.name)]
             obj = self.model_objects.get(build.model.key) if build.model is not None else None
-            self.endpoints[ep_name] = pulumi.Output.all(
+            cobj = self.model_objects.get(build.canary.key) if build.canary is not None else None
+            extra: dict[str, object] = {}
+            if ep.refresh == "pointer":
+                extra["pointer_uri"] = self._pointer_uri(ep)
+            if build.canary is not None and cobj is not None:
+                extra.update(
+                    canary_uri=pulumi.Output.concat("s3://", cobj.bucket, "/", cobj.key),
+                    canary_sha256=build.canary.sha256,
+                    canary_percent=build.canary_percent,
+                )
+            self.endpoints[ep.name] = pulumi.Output.all(
                 url=fn.url,
                 model_uri=pulumi.Output.concat("s3://", obj.bucket, "/", obj.key) if obj is not None else None,
                 model_sha256=build.model.sha256 if build.model is not None else None,
                 function=fn.function.name,
                 version=fn.alias.function_version,
                 alias=fn.alias.name,
+                log_group=fn.log_group.name,
+                refresh=ep.refresh,
+                **extra,
             ).apply(lambda d: {**d, "method": "POST", "auth": "none" if cfg.public else "aws_iam"})
         self.register_outputs({"bucket": self.bucket.bucket.bucket, "api": self.api.api_endpoint})
+
+    def _pointer_uri(self, ep: EndpointConfig) -> pulumi.Output[str] | None:
+        """s3://<model bucket>/endpoints/<endpoint>/live.json for a `refresh: pointer` endpoint, else None."""
+        if ep.refresh != "pointer":
+            return None
+        return pulumi.Output.concat("s3://", self.bucket.bucket.bucket, "/", pointer_key(ep.name))

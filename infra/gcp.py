@@ -15,8 +15,22 @@ Composition (ComponentResources with typed args dataclasses, children parented t
                      `models/<manifest name>/` prefix, as the AWS roles), the source object (named by its hash),
                      a wait for IAM to propagate, the function, and `roles/run.invoker` on its Cloud Run service for
                      `allUsers` (public) or just the configured `invokers` (private).
+- `PointerRefresh`   per `refresh: pointer` endpoint: a Pub/Sub topic, publish on it for the Cloud Storage service
+                     agent, a notification of the model bucket on the pointer's creation (OBJECT_FINALIZE of
+                     `endpoints/<endpoint>/live.json`), a push subscription to `<function url>/_refresh` with an OIDC
+                     token of the endpoint's runtime account (audience: the function URL, which Cloud Run checks),
+                     and `roles/run.invoker` for that account on the function's service, so the push reaches a
+                     private function.
+- `GcpModelPublisher` (`publisher: true`) a service account with `roles/storage.objectUser` on the model bucket
+                     under an IAM condition on `models/` and each pointer endpoint's `endpoints/<endpoint>/`
+                     (objectUser, not objectCreator: moving the pointer overwrites it, which needs delete).
 - `GcpServerlessModels` the whole GCP side: enabled APIs and a wait for them to be usable (everything else
                      depends on it), buckets, model objects (keyed by sha256), build identity and the endpoints.
+
+`refresh: pointer` (smodels publish moves a pointer; Pulumi never writes under `endpoints/`): the function gets
+MODEL_POINTER_URI = gs://<bucket>/endpoints/<endpoint>/live.json and its read condition also admits
+`endpoints/<endpoint>/`; pubsub.googleapis.com is enabled only when an endpoint uses it, so other stacks keep their
+API list (and their wait's trigger) as before.
 
 The waits are `pulumiverse_time.Sleep` resources: they sleep once, when created by `pulumi up`, never in
 `pulumi preview`, and again only when their `triggers` (the accounts and roles they wait for) change. IAM grants
@@ -34,6 +48,7 @@ import pulumi
 import pulumi_gcp as gcp
 import pulumiverse_time as time
 
+from functions.contract import REFRESH_PATH, endpoint_prefix, pointer_key
 from infra.artifacts import Builds, model_objects, model_prefixes
 from infra.names import StackNames
 from smodels.config import EndpointConfig, StackConfig
@@ -50,6 +65,20 @@ SERVICES = (
     # Project IAM grants (projects.IAMMember) read and write the project's policy through this API.
     "cloudresourcemanager.googleapis.com",
 )
+# Enabled only when an endpoint has `refresh: pointer` (topics, subscriptions, the storage notifications' target).
+POINTER_SERVICES = ("pubsub.googleapis.com",)
+# The push subscription of a pointer endpoint. Retries back off from 10 s to 10 min (SDK pulumi_gcp/pubsub/
+# _inputs.py:1729-1731, both within 0..600 s); the subscription never expires (ttl "", subscription.py:95-101: an
+# idle one would otherwise be deleted after 31 days, and pointers may move rarely).
+REFRESH_MIN_BACKOFF, REFRESH_MAX_BACKOFF = "10s", "600s"
+# Messages older than this are dropped: by then every instance has re-read the pointer on its own (ttlSeconds),
+# within the API's 10 minutes .. 31 days (subscription.py:111-116).
+RETENTION_MIN_S, RETENTION_MAX_S = 600, 2_678_400
+# The Cloud Storage service agent publishes the notifications (SDK pulumi_gcp/storage/notification.py example and
+# get_project_service_account.py:100-127): it needs publish on each topic before the notification is created.
+PUBSUB_PUBLISHER = "roles/pubsub.publisher"
+# Overwriting an object (the pointer) needs storage.objects.delete besides create: objectUser, not objectCreator.
+PUBLISHER_ROLE = "roles/storage.objectUser"
 # The roles Google documents for a Cloud Functions build service account, as the provider's example grants them
 # (SDK pulumi_gcp/cloudfunctionsv2/function.py, "Cloudfunctions2 Basic Builder", lines 889-926).
 BUILD_ROLES = ("roles/logging.logWriter", "roles/artifactregistry.writer", "roles/storage.objectAdmin")
@@ -164,7 +193,15 @@ class CloudFunctionEndpointArgs:
     model_object: pulumi.Resource | None = None
     canary_uri: pulumi.Input[str] | None = None
     canary_object: pulumi.Resource | None = None
+    pointer_uri: pulumi.Input[str] | None = None  # refresh: pointer, gs://<bucket>/endpoints/<endpoint>/live.json
     depends_on: Sequence[pulumi.Resource] = ()
+
+
+def _prefix_condition(bucket: pulumi.Input[str], prefixes: Sequence[str]) -> pulumi.Output[str]:
+    """An IAM condition admitting the objects of `bucket` under any of `prefixes` (one startsWith each, or-ed)."""
+    return pulumi.Output.from_input(bucket).apply(
+        lambda b: " || ".join(f'resource.name.startsWith("projects/_/buckets/{b}/objects/{p}")' for p in prefixes)
+    )
 
 
 class CloudFunctionEndpoint(pulumi.ComponentResource):
@@ -191,13 +228,12 @@ class CloudFunctionEndpoint(pulumi.ComponentResource):
             # Its own model only, as on AWS: the prefix `models/<manifest name>/`, so a retrained model (a new sha256
             # key) needs no new grant. Conditions apply here: the model bucket has uniform bucket-level access.
             # With a canary, its prefix too (one startsWith per prefix, or-ed): still nothing else in the bucket.
+            # With refresh: pointer, what `smodels publish` writes for this endpoint, `endpoints/<endpoint>/`.
             prefixes = model_prefixes(build)
+            if args.pointer_uri is not None:
+                prefixes.append(endpoint_prefix(ep.name))
             prefix = " and ".join(prefixes)
-            condition = args.model_bucket.name.apply(
-                lambda bucket: " || ".join(
-                    f'resource.name.startsWith("projects/_/buckets/{bucket}/objects/{p}")' for p in prefixes
-                )
-            )
+            condition = _prefix_condition(args.model_bucket.name, prefixes)
             self.model_reader = gcp.storage.BucketIAMMember(
                 f"{name}-read-models",
                 bucket=args.model_bucket.name,
@@ -236,7 +272,9 @@ class CloudFunctionEndpoint(pulumi.ComponentResource):
             content_type="application/zip",
             opts=child,
         )
-        env = build.function_env(args.model_uri, ep.ttl_seconds, canary_uri=args.canary_uri)
+        env = build.function_env(
+            args.model_uri, ep.ttl_seconds, canary_uri=args.canary_uri, pointer_uri=args.pointer_uri
+        )
         self.function = gcp.cloudfunctionsv2.Function(
             name,
             name=args.function_name,
@@ -282,7 +320,151 @@ class CloudFunctionEndpoint(pulumi.ComponentResource):
             for member in members
         ]
         self.url = self.function.url
+        self.service = service
         self.register_outputs({"function": self.function.name, "url": self.url})
+
+
+# --- refresh: pointer -----------------------------------------------------------------------------------------
+
+
+@dataclass
+class PointerRefreshArgs:
+    """What the storage trigger of one `refresh: pointer` endpoint connects: the bucket and the function."""
+
+    endpoint: EndpointConfig
+    project: str
+    region: str
+    topic_name: str  # infra/names.py: unique per stack, Pub/Sub's limits
+    subscription_name: str
+    model_bucket: gcp.storage.Bucket
+    storage_agent_member: pulumi.Input[str]  # serviceAccount:service-<n>@gs-project-accounts.iam.gserviceaccount.com
+    function: CloudFunctionEndpoint
+    depends_on: Sequence[pulumi.Resource] = ()
+
+
+def refresh_ack_deadline(timeout_seconds: int) -> int:
+    """The push's ack deadline, which is also its request timeout: the function's own timeout, within Pub/Sub's
+    10..600 s (SDK pulumi_gcp/pubsub/subscription.py:48-61)."""
+    return max(10, min(600, timeout_seconds))
+
+
+def refresh_retention(ttl_seconds: int) -> str:
+    """How long an undelivered refresh is worth keeping: ttlSeconds (after that every instance has re-read the
+    pointer anyway), within Pub/Sub's 600 s .. 31 days (subscription.py:111-116)."""
+    return f"{max(RETENTION_MIN_S, min(RETENTION_MAX_S, ttl_seconds))}s"
+
+
+class PointerRefresh(pulumi.ComponentResource):
+    """The pointer's creation in the model bucket, pushed to the function's `/_refresh` (one instance gets it)."""
+
+    def __init__(self, name: str, args: PointerRefreshArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("serverless-models:gcp:PointerRefresh", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        ep, fn = args.endpoint, args.function
+        self.topic = gcp.pubsub.Topic(
+            f"{name}-topic",
+            name=args.topic_name,
+            project=args.project,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=list(args.depends_on)),
+        )
+        # Cloud Storage publishes as its service agent, and checks that it may when the notification is created.
+        self.storage_publishes = gcp.pubsub.TopicIAMMember(
+            f"{name}-storage-publishes",
+            project=args.project,
+            topic=self.topic.name,
+            role=PUBSUB_PUBLISHER,
+            member=args.storage_agent_member,
+            opts=child,
+        )
+        # SDK pulumi_gcp/storage/notification.py:31-41: the pointer's creation (and every overwrite: a new generation
+        # is a new OBJECT_FINALIZE) of exactly this endpoint's pointer key; published artifacts do not match it.
+        self.notification = gcp.storage.Notification(
+            f"{name}-notification",
+            bucket=args.model_bucket.name,
+            payload_format="JSON_API_V1",
+            topic=self.topic.id,
+            event_types=["OBJECT_FINALIZE"],
+            object_name_prefix=pointer_key(ep.name),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.storage_publishes]),
+        )
+        # The push carries an ID token of the endpoint's own runtime account, so a private function lets it in.
+        self.invoker = gcp.cloudrunv2.ServiceIamMember(
+            f"{name}-invoker",
+            project=args.project,
+            location=args.region,
+            name=fn.service,
+            role="roles/run.invoker",
+            member=fn.account.member,
+            opts=child,
+        )
+        self.subscription = gcp.pubsub.Subscription(
+            f"{name}-push",
+            name=args.subscription_name,
+            project=args.project,
+            topic=self.topic.id,
+            ack_deadline_seconds=refresh_ack_deadline(ep.timeout),
+            message_retention_duration=refresh_retention(ep.ttl_seconds),
+            retry_policy=gcp.pubsub.SubscriptionRetryPolicyArgs(
+                minimum_backoff=REFRESH_MIN_BACKOFF, maximum_backoff=REFRESH_MAX_BACKOFF
+            ),
+            expiration_policy=gcp.pubsub.SubscriptionExpirationPolicyArgs(ttl=""),
+            push_config=gcp.pubsub.SubscriptionPushConfigArgs(
+                push_endpoint=fn.url.apply(lambda url: f"{url}{REFRESH_PATH}"),
+                # SDK pulumi_gcp/pubsub/_inputs.py:1658-1672. Cloud Run checks the token's audience against the
+                # service's URL, so the audience is the function URL itself, not the /_refresh path.
+                oidc_token=gcp.pubsub.SubscriptionPushConfigOidcTokenArgs(
+                    service_account_email=fn.account.email, audience=fn.url
+                ),
+            ),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.invoker]),
+        )
+        self.register_outputs({"topic": self.topic.name, "subscription": self.subscription.name})
+
+
+# --- publisher ------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class GcpModelPublisherArgs:
+    """Where the publisher writes, and for which pointer endpoints."""
+
+    project: str
+    account_id: str  # infra/names.py publisher_account_id
+    display_name: str
+    model_bucket: gcp.storage.Bucket
+    pointer_endpoints: tuple[str, ...] = ()
+    depends_on: Sequence[pulumi.Resource] = ()
+
+
+class GcpModelPublisher(pulumi.ComponentResource):
+    """A service account that may write `models/` and each pointer endpoint's `endpoints/<endpoint>/` only."""
+
+    account: gcp.serviceaccount.Account
+
+    def __init__(self, name: str, args: GcpModelPublisherArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("serverless-models:gcp:ModelPublisher", name, None, opts)
+        self.account = gcp.serviceaccount.Account(
+            name,
+            account_id=args.account_id,
+            display_name=args.display_name,
+            project=args.project,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=list(args.depends_on)),
+        )
+        prefixes = ["models/", *(endpoint_prefix(ep) for ep in args.pointer_endpoints)]
+        self.writer = gcp.storage.BucketIAMMember(
+            f"{name}-write-models",
+            bucket=args.model_bucket.name,
+            role=PUBLISHER_ROLE,
+            member=self.account.member,
+            condition=gcp.storage.BucketIAMMemberConditionArgs(
+                title="publish-only",
+                description="writes " + " and ".join(prefixes) + " only",
+                expression=_prefix_condition(args.model_bucket.name, prefixes),
+            ),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        self.email = self.account.email
+        self.register_outputs({"email": self.email})
 
 
 # --- the whole GCP side ---------------------------------------------------------------------------------------
@@ -308,6 +490,8 @@ class GcpServerlessModels(pulumi.ComponentResource):
         super().__init__("serverless-models:gcp:Stack", name, None, opts)
         cfg = args.config
         child = pulumi.ResourceOptions(parent=self)
+        pointer_eps = [ep for ep in cfg.endpoints_for("gcp") if ep.refresh == "pointer"]
+        services = SERVICES + (POINTER_SERVICES if pointer_eps else ())
         self.services = [
             gcp.projects.Service(
                 f"{name}-{svc.split('.')[0]}",
@@ -316,13 +500,13 @@ class GcpServerlessModels(pulumi.ComponentResource):
                 disable_on_destroy=False,
                 opts=child,
             )
-            for svc in SERVICES
+            for svc in services
         ]
         # An enabled API answers "has not been used in project ... or it is disabled" for a while: wait once.
         self.apis_ready = time.Sleep(
             f"{name}-apis-ready",
             create_duration=API_PROPAGATION,
-            triggers={"services": ",".join(SERVICES)},
+            triggers={"services": ",".join(services)},
             opts=pulumi.ResourceOptions(parent=self, depends_on=self.services),
         )
         ready: list[pulumi.Resource] = [self.apis_ready]
@@ -384,15 +568,23 @@ class GcpServerlessModels(pulumi.ComponentResource):
                     model_object=obj,
                     canary_uri=curi,
                     canary_object=cobj,
+                    pointer_uri=self._pointer_uri(ep),
                     depends_on=ready,
                 ),
                 opts=child,
             )
             self.functions[ep.name] = fn
+            extra: dict[str, object] = {}
+            if ep.refresh == "pointer":
+                extra["pointer_uri"] = self._pointer_uri(ep)
+            if build.canary is not None and curi is not None:
+                extra.update(canary_uri=curi, canary_sha256=build.canary.sha256, canary_percent=build.canary_percent)
             self.endpoints[ep.name] = pulumi.Output.all(
                 url=fn.url,
                 model_uri=uri,
                 model_sha256=build.model.sha256 if build.model is not None else None,
+                refresh=ep.refresh,
+                **extra,
                 function=fn.function.name,
                 # Each deploy is a new Cloud Run revision; the function resource does not expose its name (SDK
                 # pulumi_gcp/cloudfunctionsv2/function.py:2460,2468: state and update_time are what it has), so the
@@ -401,4 +593,52 @@ class GcpServerlessModels(pulumi.ComponentResource):
                 state=fn.function.state,
                 service=fn.function.service_config.apply(lambda c: c.service if c else None),
             ).apply(lambda d: {**d, "method": "POST", "auth": "none" if cfg.public else "google_id_token"})
+
+        # refresh: pointer: a storage trigger per endpoint. The Cloud Storage service agent is looked up (an invoke,
+        # which also creates the agent on first use; SDK pulumi_gcp/storage/get_project_service_account.py:100-127)
+        # only when an endpoint needs it, after the storage API is enabled.
+        self.refresh: dict[str, PointerRefresh] = {}
+        if pointer_eps:
+            agent = gcp.storage.get_project_service_account_output(
+                project=args.project, opts=pulumi.InvokeOutputOptions(depends_on=ready)
+            )
+            for ep in pointer_eps:
+                self.refresh[ep.name] = PointerRefresh(
+                    f"{name}-{ep.name}-refresh",
+                    PointerRefreshArgs(
+                        endpoint=ep,
+                        project=args.project,
+                        region=args.region,
+                        topic_name=args.names.refresh_topic(ep.name),
+                        subscription_name=args.names.refresh_subscription(ep.name),
+                        model_bucket=self.model_bucket,
+                        storage_agent_member=agent.member,
+                        function=self.functions[ep.name],
+                        depends_on=ready,
+                    ),
+                    opts=child,
+                )
+
+        self.publisher = (
+            GcpModelPublisher(
+                f"{name}-publisher",
+                GcpModelPublisherArgs(
+                    project=args.project,
+                    account_id=args.names.publisher_account_id(),
+                    display_name=args.names.display_name("model publisher"),
+                    model_bucket=self.model_bucket,
+                    pointer_endpoints=tuple(ep.name for ep in pointer_eps),
+                    depends_on=ready,
+                ),
+                opts=child,
+            )
+            if cfg.publisher
+            else None
+        )
         self.register_outputs({"model_bucket": self.model_bucket.name, "source_bucket": self.source_bucket.name})
+
+    def _pointer_uri(self, ep: EndpointConfig) -> pulumi.Output[str] | None:
+        """gs://<model bucket>/endpoints/<endpoint>/live.json for a `refresh: pointer` endpoint, else None."""
+        if ep.refresh != "pointer":
+            return None
+        return pulumi.Output.concat("gs://", self.model_bucket.name, "/", pointer_key(ep.name))

@@ -119,6 +119,10 @@ S3_BUCKET_NAME_MAX = 63
 # Python 3.12 and later; published versions only (the program always publishes); not with provisioned
 # concurrency, EFS, or ephemeral storage over 512 MB (none of which the program configures).
 SNAPSTART_MIN_PYTHON = (3, 12)
+# Cloud Storage: "up to 10 notification configurations set to trigger for a specific event" per bucket
+# (cloud.google.com/storage/docs/pubsub-notifications, Limits). Each GCP `refresh: pointer` endpoint has one on
+# OBJECT_FINALIZE of the model bucket (infra/gcp.py PointerRefresh).
+GCS_POINTER_ENDPOINTS_MAX = 10
 GCP_MEMBER_RE = re.compile(r"^(user|serviceAccount|group|domain|principal|principalSet):\S+$")
 
 
@@ -492,6 +496,14 @@ def _platform_problems(
                     "is missing there; onnxruntime#10038, fix PR #28230 not in effect in this release). Use "
                     "architecture x86_64, or runtime native for this endpoint"
                 )
+    pointer_gcp = [ep.name for ep in endpoints if ep.refresh == "pointer" and "gcp" in ep.clouds and "gcp" in clouds]
+    if len(pointer_gcp) > GCS_POINTER_ENDPOINTS_MAX:
+        problems.append(
+            f"{NAMESPACE}:endpoints.{pointer_gcp[GCS_POINTER_ENDPOINTS_MAX]}.refresh: at most "
+            f"{GCS_POINTER_ENDPOINTS_MAX} endpoints with refresh: pointer may deploy to gcp ({len(pointer_gcp)} do: "
+            f"{pointer_gcp}); Cloud Storage allows {GCS_POINTER_ENDPOINTS_MAX} notification configurations per event "
+            "type on a bucket. Use refresh: redeploy for the others, or deploy them to aws only"
+        )
     snap_python = ".".join(map(str, SNAPSTART_MIN_PYTHON))
     for ep in endpoints:
         if "aws" not in ep.clouds or "aws" not in clouds:

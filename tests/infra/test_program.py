@@ -509,7 +509,8 @@ def test_program_uses_no_deprecated_resource_or_argument(
     monkeypatch.setattr(pulumi.log, "warn", lambda msg, *a, **k: logged.append(msg))
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        run = _run(monkeypatch, fake_builder, public=True, publisher=True, lambdaLayer=True)
+        run = _run(monkeypatch, fake_builder, public=True, publisher=True, lambdaLayer=True, endpoints={
+            "echo": {}, "pred": {"model": "models/logreg", "ttlSeconds": 60, "refresh": "pointer"}})  # fmt: skip
     assert logged == []
     assert [str(w.message) for w in caught if "is deprecated" in str(w.message)] == []
     checked = 0

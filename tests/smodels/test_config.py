@@ -334,3 +334,41 @@ def test_canary_with_another_schema_is_refused(canary_project: Path) -> None:
 def test_canary_on_an_echo_endpoint_is_refused(canary_project: Path) -> None:
     (problem,) = _problems(canary_project, endpoints={"echo": {"canary": {"model": "models/keras", "percent": 5}}})
     assert problem == f"{NS}:endpoints.echo.canary: only a model endpoint can have a canary"
+
+
+# --- refresh: redeploy | pointer ------------------------------------------------------------------------------
+
+
+def test_refresh_defaults_to_redeploy_and_takes_pointer_with_a_ttl(project: Path) -> None:
+    echo, pred = load_stack_config(_cfg(), project).endpoints
+    assert echo.refresh == pred.refresh == "redeploy"
+    eps = {"pred": {"model": "models/logreg", "refresh": "pointer", "ttlSeconds": 60}}
+    (pred,) = load_stack_config(_cfg(endpoints=eps), project).endpoints
+    assert (pred.refresh, pred.ttl_seconds) == ("pointer", 60)
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "expected"),
+    [
+        ({"model": "models/logreg", "refresh": "pointer"}, "pointer needs ttlSeconds > 0"),
+        ({"model": "models/logreg", "refresh": "pointer", "ttlSeconds": 0}, "pointer needs ttlSeconds > 0"),
+        ({"kind": "echo", "refresh": "pointer", "ttlSeconds": 60}, "only a model endpoint can follow a published"),
+        ({"model": "models/logreg", "refresh": "push", "ttlSeconds": 60}, "expected one of ['redeploy', 'pointer']"),
+        ({"model": "models/logreg", "refresh": True}, "expected one of ['redeploy', 'pointer']"),
+    ],
+)
+def test_refresh_errors_name_the_key(project: Path, endpoint: dict[str, Any], expected: str) -> None:
+    (problem,) = _problems(project, endpoints={"ep": endpoint})
+    assert problem.startswith(f"{NS}:endpoints.ep.refresh: ") and expected in problem, problem
+
+
+def test_at_most_ten_pointer_endpoints_deploy_to_gcp(project: Path) -> None:
+    """Cloud Storage allows 10 notification configurations per event type on a bucket, one per pointer endpoint."""
+    pointer = {"model": "models/logreg", "refresh": "pointer", "ttlSeconds": 60}
+    ten = {f"ep{n}": pointer for n in range(10)}
+    assert len(load_stack_config(_cfg(endpoints=ten), project).endpoints) == 10
+    (problem,) = _problems(project, endpoints={**ten, "ep10": pointer})
+    assert problem.startswith(f"{NS}:endpoints.ep10.refresh: at most 10 endpoints with refresh: pointer"), problem
+    # On AWS only (the whole stack, or that endpoint) it is no limit of Cloud Storage's.
+    load_stack_config(_cfg(endpoints={**ten, "ep10": {**pointer, "clouds": ["aws"]}}), project)
+    load_stack_config(_cfg(clouds=["aws"], endpoints={**ten, "ep10": pointer}), project)
