@@ -15,8 +15,8 @@ Composition (all ComponentResources take typed args dataclasses and parent their
                      key) changes only the model object and the function's environment (and so the version the
                      alias points at), not the IAM policy; other endpoints' models stay out of reach.
 - `ModelPublisher`   an IAM user that may only s3:PutObject under `models/*` and, for each `refresh: pointer`
-                     endpoint, under `endpoints/<endpoint>/*` (its published artifacts and its pointer), with an
-                     access key.
+                     endpoint, under `endpoints/<endpoint>/*` (its published artifacts and its pointer) and
+                     s3:GetObject on that pointer (publish reports what it replaces), with an access key.
 - `AwsServerlessModels` the whole AWS side: bucket, model objects (keyed by sha256, shared between endpoints
                      serving the same artifact), HTTP API + `$default` stage, the endpoints, the publisher, and for
                      `refresh: pointer` endpoints the bucket's one notification configuration.
@@ -383,7 +383,11 @@ class ModelPublisherArgs:
 
 def _publisher_policy(bucket_arn: str, pointer_endpoints: tuple[str, ...]) -> str:
     """PutObject under `models/*` (the book's publisher) and under each pointer endpoint's `endpoints/<ep>/*`
-    (`smodels publish`: the published artifacts, then the pointer). No read, list or delete anywhere."""
+    (`smodels publish`: the published artifacts, then the pointer), and GetObject on each pointer itself (publish
+    reads the current one to report what it replaces). No list or delete, no other read.
+
+    Without s3:ListBucket, S3 answers a GetObject of a missing key with 403 AccessDenied, not 404 NoSuchKey; before
+    the first publish the pointer is missing, so readers must take AccessDenied on the pointer for "none yet"."""
     statements: list[dict[str, object]] = [
         {"Sid": "PutModels", "Effect": "Allow", "Action": ["s3:PutObject"], "Resource": [f"{bucket_arn}/models/*"]}
     ]
@@ -396,12 +400,20 @@ def _publisher_policy(bucket_arn: str, pointer_endpoints: tuple[str, ...]) -> st
                 "Resource": [f"{bucket_arn}/{endpoint_prefix(ep)}*" for ep in pointer_endpoints],
             }
         )
+        statements.append(
+            {
+                "Sid": "ReadPointers",
+                "Effect": "Allow",
+                "Action": ["s3:GetObject"],
+                "Resource": [f"{bucket_arn}/{pointer_key(ep)}" for ep in pointer_endpoints],
+            }
+        )
     return json.dumps({"Version": "2012-10-17", "Statement": statements}, sort_keys=True)
 
 
 class ModelPublisher(pulumi.ComponentResource):
-    """An IAM user allowed only `s3:PutObject` under `models/*` of the model bucket (and under `endpoints/<ep>/*` of
-    each `refresh: pointer` endpoint), with one access key."""
+    """An IAM user allowed only `s3:PutObject` under `models/*` of the model bucket (and, for each `refresh: pointer`
+    endpoint, under `endpoints/<ep>/*` plus reading its pointer), with one access key."""
 
     def __init__(self, name: str, args: ModelPublisherArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("serverless-models:aws:ModelPublisher", name, None, opts)

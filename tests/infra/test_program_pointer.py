@@ -212,6 +212,9 @@ def test_publisher_write_scope_on_both_clouds(monkeypatch: pytest.MonkeyPatch, f
          "Resource": ["arn:aws:s3:::aws-models-bucket/models/*"]},
         {"Sid": "PublishEndpoints", "Effect": "Allow", "Action": ["s3:PutObject"],
          "Resource": ["arn:aws:s3:::aws-models-bucket/endpoints/pred/*"]},
+        # smodels publish reads the current pointer (to report what it replaces): that object only.
+        {"Sid": "ReadPointers", "Effect": "Allow", "Action": ["s3:GetObject"],
+         "Resource": ["arn:aws:s3:::aws-models-bucket/endpoints/pred/live.json"]},
     ]  # fmt: skip
     assert run.secret_outputs >= {"publisher.access_key_id", "publisher.secret_access_key"}
 
