@@ -131,3 +131,29 @@ def serve_aws(model_env: dict[str, str], handler: str = "model", log_dir: Path |
         if front is not None:
             front.stop()
         function.stop()
+
+
+def iris_model(root: Path, name: str, c: float) -> Path:
+    """An iris LogisticRegression (regularisation `c`) as a model directory made by `smodels add-model`: models
+    with the same input schema and task that answer differently (a canary, a published replacement)."""
+    import joblib
+    import pandas as pd
+    from sklearn.datasets import load_iris
+    from sklearn.linear_model import LogisticRegression
+
+    from smodels.cli import main as smodels_main
+
+    data = load_iris(as_frame=True)
+    X, y = data.data, pd.Series(data.target, name="species")
+    model = LogisticRegression(C=c, max_iter=500).fit(X, y)
+    artifact, csv = root / f"{name}.joblib", root / f"{name}.csv"
+    joblib.dump(model, artifact)
+    X.assign(species=y).to_csv(csv, index=False)
+    out = root / "models" / name
+    assert smodels_main(["add-model", str(artifact), "--example", str(csv), "--name", name, "--label", "species",
+                         "--out", str(out)]) == 0
+    return out
+
+
+IRIS_ROW = {"sepal length (cm)": 5.9, "sepal width (cm)": 3.0, "petal length (cm)": 4.2, "petal width (cm)": 1.5}
+

@@ -32,7 +32,8 @@ REPO = Path(__file__).resolve().parents[1]
 PROJECT = Path(os.environ.get("SMODELS_E2E_PROJECT", REPO))
 STACK = os.environ.get("SMODELS_E2E_STACK", "dev")
 READY_TIMEOUT = 540  # a cold first build of every package included
-URL_ROW = re.compile(r"^(aws|gcp)\s+(\S+)\s+(http://127\.0\.0\.1:\d+/\S*)\s+(\S+)\s+(\S+)$")
+# CLOUD ENDPOINT VERSION URL MODEL RUNTIME REFRESH
+URL_ROW = re.compile(r"^(aws|gcp)\s+(\S+)\s+(?:\d+|-)\s+(http://127\.0\.0\.1:\d+/\S*)\s+(\S+)\s+(\S+)\s+(?:pointer|-)$")
 
 pytestmark = pytest.mark.slow
 

@@ -211,29 +211,42 @@ def build_function(cfg, endpoint, cloud: str, opts: BuildOptions) -> FunctionBui
 
 
 def _prepare_canary(cfg, endpoint, cloud: str, opts: BuildOptions, model, spec: DepsSpec):
-    """The endpoint's canary artifact, prepared with the endpoint's runtime like the stable model, or None.
-
-    One package serves both models, so the canary must be served by the runtime the stable model got (and, native,
-    need the same pins): otherwise a BuildError saying so."""
+    """The endpoint's canary artifact, prepared with the endpoint's runtime like the stable model, or None."""
     manifest = getattr(endpoint, "canary_manifest", None)
     if model is None or manifest is None:
         return None
-    opts.say(f"{cloud}/{endpoint.name}: preparing canary model {manifest.name} ({endpoint.runtime})")
-    canary = prepare_model(manifest, endpoint.runtime, opts.out_dir, onnx_refused=_onnx_refused(cfg, cloud, opts))
-    if canary.runtime != model.runtime:
+    return prepare_compatible(cfg, endpoint, cloud, opts, manifest, model, spec, "canary")
+
+
+def prepare_compatible(cfg, endpoint, cloud: str, opts: BuildOptions, manifest, model, spec: DepsSpec | None = None,
+                       role: str = "canary"):
+    """`manifest`'s artifact, prepared to be served by the package built for `model` (the endpoint's stable model):
+    the same runtime (and, native, the same pinned requirements), else a BuildError saying why. `role` names the
+    second model in messages ("canary", "published model")."""
+    opts.say(f"{cloud}/{endpoint.name}: preparing {role} {manifest.name} ({endpoint.runtime})")
+    other = prepare_model(manifest, endpoint.runtime, opts.out_dir, onnx_refused=_onnx_refused(cfg, cloud, opts))
+    if other.runtime != model.runtime:
         raise BuildError(
-            f"{cloud}/{endpoint.name}: the canary {manifest.name} would be served by runtime {canary.runtime} "
-            f"({canary.runtime_reason}) and the stable model {model.manifest.name} by runtime {model.runtime} "
+            f"{cloud}/{endpoint.name}: the {role} {manifest.name} would be served by runtime {other.runtime} "
+            f"({other.runtime_reason}) and the stable model {model.manifest.name} by runtime {model.runtime} "
             f"({model.runtime_reason}); one package serves both, so they must share a runtime. Set the endpoint's "
             "runtime (e.g. runtime: onnx or pure) so both models convert to it")
     if model.runtime == "native":
-        theirs = requirements_for(cloud, endpoint.kind, canary.runtime, manifest)
+        spec = spec or requirements_for(cloud, endpoint.kind, model.runtime, model.manifest)
+        theirs = requirements_for(cloud, endpoint.kind, other.runtime, manifest)
         if sorted(theirs.pins) != sorted(spec.pins):
             raise BuildError(
-                f"{cloud}/{endpoint.name}: the canary {manifest.name} needs {sorted(theirs.pins)} and the stable "
+                f"{cloud}/{endpoint.name}: the {role} {manifest.name} needs {sorted(theirs.pins)} and the stable "
                 f"model {model.manifest.name} {sorted(spec.pins)}; one package serves both, so runtime native needs "
                 "the same requirements for both. Use runtime onnx (or pure) for this endpoint")
-    return canary
+    return other
+
+
+def stable_model(cfg, endpoint, cloud: str, opts: BuildOptions):
+    """The artifact the endpoint's package was built to serve (its config's model, prepared as the build does;
+    the conversion is cached under opts.out_dir, so after a build this costs a hash)."""
+    manifest = endpoint.manifest or load_model_manifest(endpoint.model)
+    return prepare_model(manifest, endpoint.runtime, opts.out_dir, onnx_refused=_onnx_refused(cfg, cloud, opts))
 
 
 def _onnx_refused(cfg, cloud: str, opts: BuildOptions) -> str | None:

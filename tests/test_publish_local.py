@@ -1,0 +1,184 @@
+"""Publishing without a deploy, end to end on the local stack (issue 14's must-show): a `refresh: pointer` endpoint on
+both clouds serving iris model v1; `smodels publish --local` of v2 while a load of requests runs. Every request
+answers 200 from v1 or v2, none fails, and once the trigger and `ttlSeconds` have passed every request answers from
+v2. Then a tampered pointer (a sha256 its artifact does not have) and a tampered artifact (bytes replaced under a
+published key) are refused and logged, and v2 keeps serving. `smodels rollout status --local` shows both versions
+with their figures. The project is a temporary directory with its own Pulumi.<stack>.yaml, as a user's is."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from local_servers import IRIS_ROW, iris_model
+
+from functions.contract import Pointer, pointer_key, published_key
+from smodels.cli import main as smodels_main
+
+pytestmark = pytest.mark.slow
+REPO = Path(__file__).resolve().parents[1]
+STACK = "pubtest"
+TTL = 3
+
+
+def _post(url: str) -> tuple[int, str | None]:
+    req = urllib.request.Request(url, data=json.dumps(IRIS_ROW).encode(), headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=60) as resp:
+            return resp.status, json.loads(resp.read())["model"]["version"]
+    except urllib.error.HTTPError as exc:
+        return exc.code, None
+
+
+class Load:
+    """Threads posting to every URL until stopped; records (time, url, status, version)."""
+
+    def __init__(self, urls: list[str], threads_per_url: int = 2) -> None:
+        self.results: list[tuple[float, str, int, str | None]] = []
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._threads = [threading.Thread(target=self._run, args=(u,), daemon=True)
+                         for u in urls for _ in range(threads_per_url)]
+
+    def _run(self, url: str) -> None:
+        while not self._stop.is_set():
+            status, version = _post(url)
+            with self._lock:
+                self.results.append((time.monotonic(), url, status, version))
+
+    def __enter__(self) -> Load:
+        for t in self._threads:
+            t.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        for t in self._threads:
+            t.join(timeout=60)
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    from smodels.config import stack_config_for
+    from smodels.local.stack import LocalStack
+
+    root = tmp_path_factory.mktemp("publish")
+    (root / "functions").symlink_to(REPO / "functions")
+    (root / "Pulumi.yaml").write_text((REPO / "Pulumi.yaml").read_text())
+    v1, v2, v3 = (iris_model(root, f"iris-v{i}", c) for i, c in ((1, 1.0), (2, 0.05), (3, 0.2)))
+    endpoints = {"iris": {"model": str(v1.relative_to(root)), "runtime": "pure", "memory": 256, "ttlSeconds": TTL,
+                          "refresh": "pointer"}}
+    (root / f"Pulumi.{STACK}.yaml").write_text(yaml.safe_dump({"config": {
+        "serverless-models:clouds": ["aws", "gcp"], "serverless-models:endpoints": endpoints}}))
+    cfg = stack_config_for(root, STACK)
+    with LocalStack(cfg, stack=STACK, port=0, pool_size=2, notify_interval=0.2) as stack:
+        yield {"root": root, "stack": stack, "v2": v2, "v3": v3,
+               "urls": {ep.cloud: ep.url for ep in stack.endpoints}}
+
+
+def _publish(project: dict[str, Any], model_dir: Path) -> list[dict[str, Any]]:
+    from smodels import publish
+
+    args = publish_args(project, model_dir)
+    return publish.run(args)
+
+
+def publish_args(project: dict[str, Any], model_dir: Path) -> Any:
+    import argparse
+
+    return argparse.Namespace(endpoint="iris", model_dir=str(model_dir), stack=STACK, cloud=None, local=True,
+                              outputs=None, project_dir=str(project["root"]), dry_run=False, json=False)
+
+
+def _logged(stack: Any, event: str) -> list[dict[str, Any]]:
+    out = []
+    for path in sorted(stack.log_dir.glob("*.log")):
+        for line in path.read_text(errors="replace").splitlines():
+            if f'"event":"{event}"' in line or f'"event": "{event}"' in line:
+                try:
+                    out.append(json.loads(line[line.index("{"):]))
+                except ValueError:
+                    pass
+    return out
+
+
+def test_publish_under_load_then_tampering_then_rollout_status(project: dict[str, Any],
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    stack, urls = project["stack"], list(project["urls"].values())
+    v1 = {c: stack.builds[(c, "iris")].model.sha256 for c in ("aws", "gcp")}
+    assert len(set(v1.values())) == 1
+    old = v1["aws"]
+    for url in urls:
+        assert _post(url) == (200, old)
+
+    with Load(urls) as load:
+        time.sleep(1.0)
+        assert smodels_main(["publish", "iris", str(project["v2"]), "--stack", STACK, "--local",
+                             "--project-dir", str(project["root"])]) == 0
+        published_at = time.monotonic()
+        out = capsys.readouterr().out
+        assert out.count(" -> ") == 2, out  # one line per cloud
+        time.sleep(TTL + 3.0)  # every instance: the trigger reached one, the TTL the others
+        settled = time.monotonic()
+        time.sleep(1.5)
+    results = load.results
+    new = {v for _, _, s, v in results if s == 200} - {old}
+    assert len(new) == 1, new
+    new_version = new.pop()
+    assert all(s == 200 for _, _, s, _ in results), [r for r in results if r[2] != 200][:5]
+    assert {v for *_, v in results} == {old, new_version}
+    late = [r for r in results if r[0] >= settled]
+    assert late and all(v == new_version for *_, v in late)
+    for url in urls:  # each cloud answered from both during the load
+        assert {v for _, u, _, v in results if u == url} == {old, new_version}
+    # The trigger reached each cloud at once: its first answer from v2 came well within the TTL.
+    first_new = {u: min(t for t, u2, _, v in results if u2 == u and v == new_version) for u in urls}
+    assert all(t - published_at < TTL for t in first_new.values()), first_new
+    assert stack.notifier is not None and {d.cloud for d in stack.notifier.deliveries} == {"aws", "gcp"}
+
+    # Tampering: a pointer whose sha256 its artifact does not have, then an artifact whose bytes were replaced.
+    from smodels import publish
+
+    buckets = publish.local_buckets(publish.read_local_state(project["root"], STACK), ["aws", "gcp"])
+    refused_before = len(_logged(stack, "pointer_refused"))
+    for bucket in buckets.values():
+        key = published_key("iris", new_version, "pure")
+        bad = Pointer(bucket.uri(key), "0" * 64, "pure", "iris-evil").to_json("iris")
+        bucket.put(pointer_key("iris"), bad, "application/json", {})
+    time.sleep(TTL + 1.0)
+    for _ in range(6):
+        for url in urls:
+            assert _post(url) == (200, new_version)
+    refused = _logged(stack, "pointer_refused")[refused_before:]
+    assert refused and {(r["stage"], r["serving"]) for r in refused} == {("pointer", new_version)}, refused
+    # (each instance says it once, at its own next check: counted together below)
+    prepared = publish.prepare(stack.cfg, stack.cfg.endpoints[0], "aws", project["v3"], project["root"] / ".build")
+    for bucket in buckets.values():
+        key = published_key("iris", prepared.sha256, prepared.format)
+        bucket.put(key, b'{"not": "the model"}', "application/octet-stream", {})
+        good_pointer = Pointer(bucket.uri(key), prepared.sha256, prepared.format, "iris-v3").to_json("iris")
+        bucket.put(pointer_key("iris"), good_pointer, "application/json", {})
+    time.sleep(TTL + 1.0)
+    for _ in range(6):
+        for url in urls:
+            assert _post(url) == (200, new_version)
+    refused = _logged(stack, "pointer_refused")[refused_before:]
+    stages = {(r["stage"], r["serving"]) for r in refused}
+    assert stages == {("pointer", new_version), ("sha256_mismatch", new_version)}, refused
+    assert {r["pointer"].split(":")[0] for r in refused if r["stage"] == "sha256_mismatch"} == {"s3", "gs"}
+
+    # Rollout status reads the local logs: both versions, with their figures.
+    capsys.readouterr()
+    assert smodels_main(["rollout", "status", "iris", "--stack", STACK, "--local", "--json",
+                         "--project-dir", str(project["root"])]) == 0
+    report = json.loads(capsys.readouterr().out)
+    text = json.dumps(report)
+    assert old in text and new_version in text
