@@ -258,10 +258,12 @@ def test_no_resource_writes_under_endpoints(monkeypatch: pytest.MonkeyPatch, fak
     # Nothing else that puts objects (S3 object v1, copies, GCS object copies) is in the program at all.
     assert not {r.typ for r in run.mocks.resources} & {
         "aws:s3/bucketObject:BucketObject", "aws:s3/objectCopy:ObjectCopy", "gcp:storage/transferJob:TransferJob"}
-    # The pointer key appears only as a filter, a read grant's prefix and the functions' MODEL_POINTER_URI.
+    # The pointer key appears only in the functions' MODEL_POINTER_URI, the GCS notification's filter and the AWS
+    # publisher's read grant on it.
     pointer = "endpoints/pred/live.json"
     holders = {f"{r.typ}::{r.name}" for r in run.mocks.resources if pointer in json.dumps(r.inputs, default=str)}
-    assert holders == {f"{FN}::aws-pred", f"{GFN}::gcp-pred", f"{GCSNOTE}::gcp-pred-refresh-notification"}
+    assert holders == {f"{FN}::aws-pred", f"{GFN}::gcp-pred", f"{GCSNOTE}::gcp-pred-refresh-notification",
+                       "aws:iam/userPolicy:UserPolicy::aws-publisher-put-models"}  # fmt: skip
 
 
 # --- stacks without pointer -----------------------------------------------------------------------------------
