@@ -171,6 +171,9 @@ class ModelApp:
                            "the input values are too extreme for it", where)
         body = self._answer(values, batch.is_batch)
         body["model"] = {"name": name, "version": loaded.sha256}
+        if nested:  # multiclass: the figures are over each row's top class probability (its mean is not fixed at 1/K)
+            flat = [max(row) for row in values]
+            total = sum(flat)
         self._log_prediction(name, loaded.sha256, arm, flat, total, len(batch), batch.out_of_range, started)
         return json_response(body)
 
@@ -261,7 +264,8 @@ class ModelApp:
                         out_of_range: int, started: float) -> None:
         """The drift log line, the same JSON ``log_event`` writes; its constant head is encoded once per model
         version, since this runs on every prediction (all the numbers here are finite floats and ints). For a
-        multiclass model the output figures are over every class probability. ``arm``: "stable" or "canary"."""
+        multiclass model the output figures are over each row's top class probability (the model's confidence; the
+        mean over every class probability would always be 1/K). ``arm``: "stable" or "canary"."""
         head = self._log_heads.get((name, version, arm))
         if head is None:
             head = json.dumps({"event": "prediction", "endpoint": self.settings.endpoint, "model": name,

@@ -45,6 +45,7 @@ class PointerFollower:
         self._checked_at: float | None = None
         self.last: dict[str, Any] = {}  # the last check: outcome, trigger, reason (GET shows it)
         self.refused: dict[str, Any] | None = None  # the last refused pointer and why
+        self._denied: str | None = None  # the first 403 on a pointer never seen (said once)
 
     def due(self) -> bool:
         """True before the first check and once ``ttl_seconds`` have passed since the last one."""
@@ -72,6 +73,16 @@ class PointerFollower:
         except store.StoreError as exc:
             if exc.missing:
                 return {"outcome": "absent"}
+            if exc.code in ("AccessDenied", "403") and self._tag is None:
+                # S3 answers a read of a missing object with 403 unless the reader may list the bucket, which the
+                # function role may not (least privilege): before any pointer was seen, a denial is most likely
+                # "no pointer published yet". Said once, in case it is a real denial.
+                if self._denied is None:
+                    self._denied = str(exc)
+                    log_event("pointer_not_found_or_denied", endpoint=self.endpoint, pointer=self.pointer_uri,
+                              reason=str(exc), serving=self._serving())
+                return {"outcome": "absent", "reason": f"{exc} (S3 answers 403 for a missing object to a role that "
+                        "may not list the bucket)"}
             log_event("pointer_unreadable", endpoint=self.endpoint, pointer=self.pointer_uri, reason=str(exc),
                       serving=self._serving())
             return {"outcome": "unreadable", "reason": str(exc)}

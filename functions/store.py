@@ -24,9 +24,10 @@ class StoreError(Exception):
     """The artifact could not be read (bad URI, missing object, denied, network). ``missing``: the object does
     not exist (a pointer nobody has published yet), as opposed to one that cannot be read right now."""
 
-    def __init__(self, message: str, missing: bool = False) -> None:
+    def __init__(self, message: str, missing: bool = False, code: str = "") -> None:
         super().__init__(message)
         self.missing = missing
+        self.code = code  # the store's own error code, when it gave one (e.g. S3 "AccessDenied")
 
 
 class Location(NamedTuple):
@@ -145,7 +146,7 @@ def _s3_code(exc: Exception) -> str:
 def _s3_error(loc: Location, exc: Exception) -> StoreError:
     code = _s3_code(exc)
     detail = f"{code}: {exc}" if code else str(exc)
-    return StoreError(f"cannot read {loc}: {detail}", code in ("NoSuchKey", "404", "NotFound"))
+    return StoreError(f"cannot read {loc}: {detail}", code in ("NoSuchKey", "404", "NotFound"), code)
 
 
 def _s3_fetch(loc: Location, if_none_match: str | None = None) -> tuple[bytes, str] | None:

@@ -88,7 +88,8 @@ class S3Bucket(Bucket):
         try:
             return self.client.get_object(Bucket=self.name, Key=key)["Body"].read()
         except Exception as exc:  # botocore raises generated classes
-            if _s3_code(exc) in ("NoSuchKey", "404", "NotFound"):
+            # Without s3:ListBucket (the publisher has none), S3 answers 403 for a missing object.
+            if _s3_code(exc) in ("NoSuchKey", "404", "NotFound", "AccessDenied", "403"):
                 return None
             raise PublishError(f"cannot read s3://{self.name}/{key}: {exc}") from None
 

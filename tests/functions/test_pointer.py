@@ -16,6 +16,7 @@ from functions import contract, store
 from functions.app import ModelApp
 from functions.contract import Pointer, PointerError, Settings, pointer_key, published_key, read_pointer
 from functions.http import Request
+from functions.model_cache import ModelCache
 
 ROW = {"a": 1.0, "b": 2.0}
 EP = "pred"
@@ -384,3 +385,44 @@ def test_read_env_takes_the_pointer_uri() -> None:
     assert contract.read_env(env).pointer_uri == "s3://b/endpoints/pred/live.json"
     with pytest.raises(contract.MisconfiguredError, match="MODEL_POINTER_URI"):
         contract.read_env({**env, "MODEL_POINTER_URI": "ftp://x"})
+
+
+def test_multiclass_log_figures_are_the_top_probability(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Over every class probability the mean is always 1/K; the line gives each row's top probability instead."""
+    from functions.schema import ModelSchema
+
+    class Three:
+        def predict(self, batch: Any) -> list[list[float]]:
+            return [[0.7, 0.2, 0.1], [0.1, 0.5, 0.4]][: len(batch)]
+
+    data = b"{}"
+    path = tmp_path / "m.json"
+    path.write_bytes(data)
+    schema = ModelSchema.from_json({"features": [{"name": "a"}, {"name": "b"}], "task": "multiclass-classification",
+                                    "classes": ["x", "y", "z"]})
+    settings = Settings(model_uri=path.as_uri(), model_sha256=hashlib.sha256(data).hexdigest(), model_format="pure",
+                        features=("a", "b"), schema=schema)
+    app = ModelApp(settings, cache=ModelCache(settings.model_uri, settings.model_sha256, lambda _: Three(), name="m"))
+    status, _ = _post(app, {"instances": [ROW, ROW]})
+    assert status == 200
+    line = next(e for e in _logs(capsys) if e["event"] == "prediction")
+    assert line["output"] == {"mean": pytest.approx(0.6), "min": 0.5, "max": 0.7}
+
+
+def test_a_denied_pointer_before_any_publish_is_absent_said_once(bucket: Bucket,
+                                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    """S3 answers 403 for a missing object to a role without s3:ListBucket (the function's): no pointer yet."""
+    clock, loader = Clock(), Loader()
+    app = _app(bucket, clock, loader)
+
+    def denied(uri: str, tag: str | None) -> Any:
+        raise store.StoreError("cannot read s3://b/endpoints/pred/live.json: AccessDenied: ...", code="AccessDenied")
+
+    assert app.follower is not None
+    app.follower.fetch_if_changed = denied
+    for _ in range(3):
+        assert _served(app) == ("deployed", 0.25)
+        clock.now += 60
+    events = [e["event"] for e in _logs(capsys)]
+    assert events.count("pointer_not_found_or_denied") == 1 and "pointer_unreadable" not in events
+    assert app.metadata()["refresh"]["last_check"]["outcome"] == "absent"
