@@ -71,30 +71,49 @@ def region_from_url(url: str) -> str | None:
     return match.group(1) if match else None
 
 
-def fetch_google_id_token(audience: str) -> str:
-    """A Google ID token for `audience`: Application Default Credentials, else `gcloud auth print-identity-token`."""
+def google_token(audience: str | None = None, scopes: tuple[str, ...] = ()) -> tuple[str | None, str]:
+    """A Google token and, when none could be had, why: an ID token for `audience`, else an OAuth access token for
+    `scopes`. Application Default Credentials first, then `gcloud auth print-identity-token` /
+    `print-access-token`."""
     problem = ""
     try:
+        import google.auth
         import google.auth.exceptions
         import google.auth.transport.requests
         import google.oauth2.id_token
 
         try:
-            return google.oauth2.id_token.fetch_id_token(google.auth.transport.requests.Request(), audience)
+            request = google.auth.transport.requests.Request()
+            if audience is not None:
+                return google.oauth2.id_token.fetch_id_token(request, audience), ""
+            credentials, _ = google.auth.default(scopes=list(scopes))
+            credentials.refresh(request)
+            return str(credentials.token), ""
         except google.auth.exceptions.GoogleAuthError as exc:
             problem = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
     except ImportError as exc:
         problem = f"google-auth is not installed ({exc})"
     gcloud = shutil.which("gcloud")
     if gcloud:
-        proc = subprocess.run([gcloud, "auth", "print-identity-token"], capture_output=True, text=True, timeout=60,
-                              check=False)
+        what = "print-identity-token" if audience is not None else "print-access-token"
+        try:
+            proc = subprocess.run([gcloud, "auth", what], capture_output=True, text=True, timeout=60, check=False)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            return None, f"{problem}; gcloud: {exc}"
         if proc.returncode == 0 and proc.stdout.strip():
-            return proc.stdout.strip()
+            return proc.stdout.strip(), ""
         problem += f"; gcloud: {proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else 'no token'}"
-    raise ClientError(f"the endpoint is private and no Google ID token could be obtained ({problem}). "
-                      "Run `gcloud auth login` (your account must be in `invokers`), or use a service account key "
-                      "via GOOGLE_APPLICATION_CREDENTIALS (`smodels invoke` also takes --token)")
+    return None, problem
+
+
+def fetch_google_id_token(audience: str) -> str:
+    """A Google ID token for `audience`: Application Default Credentials, else `gcloud auth print-identity-token`."""
+    token, problem = google_token(audience=audience)
+    if token is None:
+        raise ClientError(f"the endpoint is private and no Google ID token could be obtained ({problem}). "
+                          "Run `gcloud auth login` (your account must be in `invokers`), or use a service account "
+                          "key via GOOGLE_APPLICATION_CREDENTIALS (`smodels invoke` also takes --token)")
+    return token
 
 
 # Replaced in tests; called with the audience (the function URL).

@@ -153,19 +153,14 @@ class GcsBucket(Bucket):
 
 
 def google_access_token() -> str:
-    """An OAuth access token from Application Default Credentials (read-write storage scope)."""
-    try:
-        import google.auth
-        import google.auth.transport.requests
-    except ImportError as exc:
-        raise PublishError(f"google-auth is not installed ({exc})") from None
-    try:
-        creds, _ = google.auth.default(scopes=["https://www.googleapis.com/auth/devstorage.read_write"])
-        creds.refresh(google.auth.transport.requests.Request())
-    except Exception as exc:  # DefaultCredentialsError, RefreshError, transport errors
-        raise PublishError(f"no Google credentials: {exc}. Run `gcloud auth application-default login "
-                           "--impersonate-service-account <publisher.gcp_service_account>`") from None
-    return str(creds.token)
+    """An OAuth access token (read-write storage scope): Application Default Credentials, else `gcloud`."""
+    from smodels.client import google_token
+
+    token, problem = google_token(scopes=("https://www.googleapis.com/auth/devstorage.read_write",))
+    if token is None:
+        raise PublishError(f"no Google credentials ({problem}). Run `gcloud auth application-default login "
+                           "--impersonate-service-account <publisher.gcp_service_account>`")
+    return token
 
 
 def cloud_buckets(outputs: dict[str, Any], clouds: list[str]) -> dict[str, Bucket]:

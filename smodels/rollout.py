@@ -38,7 +38,6 @@ import json
 import math
 import os
 import re
-import shutil
 import subprocess
 import sys
 import time
@@ -506,33 +505,13 @@ def gcp_service(info: dict[str, Any], endpoint: str) -> tuple[str, str]:
 
 def fetch_access_token() -> str:
     """An OAuth access token for Cloud Logging: Application Default Credentials, else `gcloud`."""
-    problem = ""
-    try:
-        import google.auth
-        import google.auth.exceptions
-        import google.auth.transport.requests
+    from smodels.client import google_token
 
-        try:
-            credentials, _ = google.auth.default(scopes=[LOGGING_SCOPE])
-            credentials.refresh(google.auth.transport.requests.Request())
-            return str(credentials.token)
-        except google.auth.exceptions.GoogleAuthError as exc:
-            problem = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-    except ImportError as exc:
-        problem = f"google-auth is not installed ({exc})"
-    gcloud = shutil.which("gcloud")
-    if gcloud:
-        try:
-            proc = subprocess.run([gcloud, "auth", "print-access-token"], capture_output=True, text=True, timeout=60,
-                                  check=False)
-        except (OSError, subprocess.TimeoutExpired) as exc:
-            problem += f"; gcloud: {exc}"
-        else:
-            if proc.returncode == 0 and proc.stdout.strip():
-                return proc.stdout.strip()
-            problem += f"; gcloud: {proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else 'no token'}"
-    raise RolloutError(f"no Google access token for Cloud Logging ({problem}): run `gcloud auth application-default "
-                       "login` (your account needs roles/logging.viewer)")
+    token, problem = google_token(scopes=(LOGGING_SCOPE,))
+    if token is None:
+        raise RolloutError(f"no Google access token for Cloud Logging ({problem}): run `gcloud auth "
+                           "application-default login` (your account needs roles/logging.viewer)")
+    return token
 
 
 # Replaced in tests; called with no argument, returns an access token.
