@@ -38,6 +38,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/package.py
 	$(BIN)/python bench/zoo.py
 	$(BIN)/python bench/load.py
+	$(BIN)/python bench/publish.py
 
 clean:
 	rm -rf .build .pytest_cache
