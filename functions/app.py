@@ -345,23 +345,26 @@ def reset_app() -> None:
         _app = None
 
 
-def handle(request: Request) -> Response:
-    """Serve ``request`` with the process-wide app; a misconfigured environment is a logged JSON 503."""
+def _process_app() -> ModelApp | Response:
+    """The process-wide app, or the logged JSON 503 a misconfigured environment answers with."""
     try:
-        app = get_app()
+        return get_app()
     except MisconfiguredError as exc:
         log_event("config_error", message=str(exc))
         return error_response(503, "misconfigured", f"the function is misconfigured: {exc}")
-    return app.handle(request)
+
+
+def handle(request: Request) -> Response:
+    """Serve ``request`` with the process-wide app; a misconfigured environment is a logged JSON 503."""
+    app = _process_app()
+    return app if isinstance(app, Response) else app.handle(request)
 
 
 def refresh(trigger: str) -> Response:
     """A storage trigger reached the process-wide app: re-read the pointer now (see :meth:`ModelApp.refresh`)."""
-    try:
-        app = get_app()
-    except MisconfiguredError as exc:
-        log_event("config_error", message=str(exc))
-        return error_response(503, "misconfigured", f"the function is misconfigured: {exc}")
+    app = _process_app()
+    if isinstance(app, Response):
+        return app
     try:
         return app.refresh(trigger)
     except Exception:
