@@ -426,3 +426,16 @@ def test_a_denied_pointer_before_any_publish_is_absent_said_once(bucket: Bucket,
     events = [e["event"] for e in _logs(capsys)]
     assert events.count("pointer_not_found_or_denied") == 1 and "pointer_unreadable" not in events
     assert app.metadata()["refresh"]["last_check"]["outcome"] == "absent"
+
+
+def test_with_a_canary_the_pointer_moves_the_stable_model_only(bucket: Bucket) -> None:
+    clock, loader = Clock(), Loader()
+    data, csha = bucket.model(0.5)
+    curi = bucket.put(f"models/canary/{csha}.json", data)
+    base = _app(bucket, clock, loader).settings
+    app = ModelApp(base._replace(canary_uri=curi, canary_sha256=csha, canary_format="pure", canary_name="canary",
+                                 canary_percent=50.0), loader=loader, clock=clock)
+    assert {_served(app) for _ in range(10)} == {("deployed", 0.25), ("canary", 0.5)}
+    bucket.publish(0.75)
+    clock.now += 60
+    assert {_served(app) for _ in range(10)} == {("retrained", 0.75), ("canary", 0.5)}
