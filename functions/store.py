@@ -138,13 +138,14 @@ def reset_clients() -> None:
         _gcs_token = None
 
 
-def _s3_code(exc: Exception) -> str:
+def s3_error_code(exc: Exception) -> str:
+    """The S3 error code botocore attached to ``exc`` ("NoSuchKey", "AccessDenied", "304", ...), or ""."""
     response = getattr(exc, "response", None)
     return str(response.get("Error", {}).get("Code", "")) if isinstance(response, dict) else ""
 
 
 def _s3_error(loc: Location, exc: Exception) -> StoreError:
-    code = _s3_code(exc)
+    code = s3_error_code(exc)
     detail = f"{code}: {exc}" if code else str(exc)
     return StoreError(f"cannot read {loc}: {detail}", code in ("NoSuchKey", "404", "NotFound"), code)
 
@@ -155,7 +156,7 @@ def _s3_fetch(loc: Location, if_none_match: str | None = None) -> tuple[bytes, s
         obj = _s3().get_object(Bucket=loc.bucket, Key=loc.key, **extra)
         return obj["Body"].read(), str(obj.get("ETag", ""))
     except Exception as exc:  # botocore raises many unrelated classes; all mean "not readable"
-        if if_none_match and _s3_code(exc) in ("304", "NotModified"):
+        if if_none_match and s3_error_code(exc) in ("304", "NotModified"):
             return None
         raise _s3_error(loc, exc) from None
 

@@ -28,6 +28,7 @@ import json
 import sys
 import urllib.error
 import urllib.request
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +36,7 @@ from typing import Any
 from urllib.parse import quote
 
 from functions.contract import Pointer, pointer_key, published_key
+from functions.store import s3_error_code
 
 GCS_BASE = "https://storage.googleapis.com"
 
@@ -89,7 +91,7 @@ class S3Bucket(Bucket):
             return self.client.get_object(Bucket=self.name, Key=key)["Body"].read()
         except Exception as exc:  # botocore raises generated classes
             # Without s3:ListBucket (the publisher has none), S3 answers 403 for a missing object.
-            if _s3_code(exc) in ("NoSuchKey", "404", "NotFound", "AccessDenied", "403"):
+            if s3_error_code(exc) in ("NoSuchKey", "404", "NotFound", "AccessDenied", "403"):
                 return None
             raise PublishError(f"cannot read s3://{self.name}/{key}: {exc}") from None
 
@@ -99,11 +101,6 @@ class S3Bucket(Bucket):
         except Exception as exc:
             raise PublishError(f"cannot write s3://{self.name}/{key}: {exc} (is this the publisher identity? "
                                "see `smodels publish --help`)") from None
-
-
-def _s3_code(exc: Exception) -> str:
-    response = getattr(exc, "response", None)
-    return str(response.get("Error", {}).get("Code", "")) if isinstance(response, dict) else ""
 
 
 class GcsBucket(Bucket):
@@ -136,15 +133,18 @@ class GcsBucket(Bucket):
             raise PublishError(f"cannot read gs://{self.name}/{key}: {exc}") from None
 
     def put(self, key: str, data: bytes, content_type: str, metadata: dict[str, str]) -> None:
-        # A multipart upload carries the metadata (sha256) with the bytes, as the program's objects have it.
-        boundary = "smodels-publish-boundary"
+        # A multipart upload carries the metadata (sha256) with the bytes, as the program's objects have it (and the
+        # emulator's media upload would parse an application/json body as JSON and fail on it).
+        boundary = f"==smodels{uuid.uuid4().hex}=="
         meta = json.dumps({"name": key, "contentType": content_type, "metadata": metadata}).encode()
-        body = (f"--{boundary}\r\nContent-Type: application/json; charset=UTF-8\r\n\r\n".encode() + meta
-                + f"\r\n--{boundary}\r\nContent-Type: {content_type}\r\n\r\n".encode() + data
-                + f"\r\n--{boundary}--\r\n".encode())
+        body = b"".join([
+            f"--{boundary}\r\nContent-Type: application/json; charset=UTF-8\r\n\r\n".encode(), meta,
+            f"\r\n--{boundary}\r\nContent-Type: {content_type}\r\n\r\n".encode(), data,
+            f"\r\n--{boundary}--\r\n".encode(),
+        ])
         url = f"{self.base}/upload/storage/v1/b/{quote(self.name, safe='')}/o?uploadType=multipart"
         try:
-            self._request(url, body, f"multipart/related; boundary={boundary}")
+            self._request(url, body, f'multipart/related; boundary="{boundary}"')
         except urllib.error.HTTPError as exc:
             raise PublishError(f"cannot write gs://{self.name}/{key}: HTTP {exc.code} {exc.reason} (is this the "
                                "publisher identity? see `smodels publish --help`)") from None
@@ -216,7 +216,6 @@ def read_local_state(project_dir: Path, stack: str) -> dict[str, Any]:
 class Prepared:
     """A model ready to publish for one cloud of an endpoint."""
 
-    cloud: str
     path: Path
     sha256: str
     format: str
@@ -254,7 +253,7 @@ def prepare(cfg: Any, endpoint: Any, cloud: str, model_dir: Path, out_dir: Path)
                "framework_version": manifest.framework_version, "features": len(manifest.features),
                "source_sha256": manifest.sha256, "runtime": artifact.runtime,
                "parity_max_abs_diff": artifact.parity_max_abs_diff}
-    return Prepared(cloud, Path(artifact.path), artifact.sha256, artifact.format, manifest.name,
+    return Prepared(Path(artifact.path), artifact.sha256, artifact.format, manifest.name,
                     f"{manifest.framework} {manifest.framework_version}", artifact.runtime_reason, summary)
 
 

@@ -11,7 +11,6 @@ import json
 import sys
 import urllib.error
 import urllib.request
-import uuid
 from pathlib import Path
 from typing import TextIO
 from urllib.parse import quote
@@ -139,21 +138,10 @@ class GCSEmulator:
             raise RuntimeError(f"GCS emulator: cannot upload gs://{bucket}/{key}: HTTP {status} {body[:200]!r}")
 
     def put_bytes(self, bucket: str, key: str, data: bytes, content_type: str = "application/json") -> None:
-        """Write `data` as object `key` of an existing `bucket` (one new generation).
+        """Write `data` as object `key` of an existing `bucket` (one new generation), as `smodels publish` writes."""
+        from smodels.publish import GcsBucket
 
-        A multipart upload, as google-cloud-storage sends small objects: the emulator's media upload parses an
-        application/json body as JSON and fails on it."""
-        boundary = f"==smodels{uuid.uuid4().hex}=="
-        meta = json.dumps({"name": key, "contentType": content_type}).encode()
-        payload = b"".join([
-            f"--{boundary}\r\nContent-Type: application/json; charset=UTF-8\r\n\r\n".encode(), meta,
-            f"\r\n--{boundary}\r\nContent-Type: {content_type}\r\n\r\n".encode(), data,
-            f"\r\n--{boundary}--\r\n".encode(),
-        ])
-        url = f"{self.url}/upload/storage/v1/b/{quote(bucket, safe='')}/o?uploadType=multipart"
-        status, body = self._call("POST", url, payload, f'multipart/related; boundary="{boundary}"')
-        if status >= 300:
-            raise RuntimeError(f"GCS emulator: cannot upload gs://{bucket}/{key}: HTTP {status} {body[:200]!r}")
+        GcsBucket(bucket, base_url=self.url).put(key, data, content_type, {})
 
     def stop(self) -> None:
         """Stop the emulator."""

@@ -186,10 +186,8 @@ def build_function(cfg, endpoint, cloud: str, opts: BuildOptions) -> FunctionBui
     if endpoint.kind == "model":
         if endpoint.model is None:
             raise BuildError(f"endpoint {endpoint.name}: a model endpoint needs a model manifest")
-        manifest = endpoint.manifest or load_model_manifest(endpoint.model)
-        opts.say(f"{cloud}/{endpoint.name}: preparing model {manifest.name} ({endpoint.runtime})")
-        model = prepare_model(manifest, endpoint.runtime, opts.out_dir,
-                              onnx_refused=_onnx_refused(cfg, cloud, opts))
+        model = stable_model(cfg, endpoint, cloud, opts)
+        manifest = model.manifest
         try:
             spec = requirements_for(cloud, endpoint.kind, model.runtime, manifest)
         except BuildError as exc:
@@ -243,9 +241,10 @@ def prepare_compatible(cfg, endpoint, cloud: str, opts: BuildOptions, manifest, 
 
 
 def stable_model(cfg, endpoint, cloud: str, opts: BuildOptions):
-    """The artifact the endpoint's package was built to serve (its config's model, prepared as the build does;
-    the conversion is cached under opts.out_dir, so after a build this costs a hash)."""
+    """The artifact the endpoint's package serves: its config's model prepared with its runtime (the conversion is
+    cached under opts.out_dir, so after a build this costs a hash)."""
     manifest = endpoint.manifest or load_model_manifest(endpoint.model)
+    opts.say(f"{cloud}/{endpoint.name}: preparing model {manifest.name} ({endpoint.runtime})")
     return prepare_model(manifest, endpoint.runtime, opts.out_dir, onnx_refused=_onnx_refused(cfg, cloud, opts))
 
 
