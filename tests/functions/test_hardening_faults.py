@@ -215,31 +215,37 @@ def test_ttl_reload_failures_keep_old_model_and_log_once_per_attempt(models, con
     first = body["prediction"]
     assert len(logged(capsys, "model_loaded")) == 1
 
-    def burst(n: int = 25, budget: float = 1.0) -> None:
-        """Up to n requests, all inside one TTL window (a slow machine must not reach the next one)."""
-        started, sent = time.monotonic(), 0
-        while sent < n and (sent < 3 or time.monotonic() - started < budget):
+    # The TTL runs on a clock the test moves (no sleeping, no window a slow machine could outlast).
+    from functions import app as app_module
+
+    clock = [time.monotonic()]
+    app_module.get_app().cache.clock = lambda: clock[0]
+
+    def next_window() -> None:
+        clock[0] += ttl
+
+    def burst(n: int = 25) -> None:
+        """n requests inside one TTL window."""
+        for _ in range(n):
             status, body = call(dict(BOOK))
             assert status == 200, body
             assert body["prediction"] == first and body["model"]["version"] == models.skops.sha256
-            sent += 1
-        assert time.monotonic() - started < ttl, "the burst outlasted a TTL window; the count below would be off"
 
     # 1. The object is replaced by corrupt bytes (new ETag): one failed reload per TTL window.
     client.put_object(Bucket="models", Key=key, Body=b"corrupt" + models.skops.data[7:])
-    time.sleep(ttl + 0.1)
+    next_window()
     burst()
     failed = logged(capsys, "model_reload_failed")
     assert len(failed) == 1, failed
     assert failed[0]["stage"] == "sha256_mismatch" and failed[0]["keeping_sha256"] == models.skops.sha256
-    time.sleep(ttl + 0.1)
+    next_window()
     burst()
     assert len(logged(capsys, "model_reload_failed")) == 1  # the next window: one more attempt, one more line
 
     # 2. The store goes away entirely: the re-check fails, the old model keeps serving.
     s3_server.down()
     store.reset_clients()
-    time.sleep(ttl + 0.1)
+    next_window()
     burst()
     failed = logged(capsys, "model_reload_failed")
     assert len(failed) == 1 and failed[0]["stage"] == "recheck", failed

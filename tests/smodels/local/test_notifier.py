@@ -22,7 +22,16 @@ from smodels.local.notifier import ABSENT, Notifier, Watch, pubsub_envelope, s3_
 pytestmark = pytest.mark.slow  # starts both emulators
 BUCKET = "notifier-test-models"
 INTERVAL = 0.1
-SETTLE = 6 * INTERVAL  # long enough for several polls
+SETTLE = 6 * INTERVAL  # several polls: how long "nothing happened" is watched for
+WAIT = 60.0  # the most a delivery or a state may take to show up (conditions are waited for, not slept for)
+
+
+def _until(condition: Any, what: str) -> None:
+    """Wait until `condition()` holds (up to WAIT seconds)."""
+    deadline = time.monotonic() + WAIT
+    while not condition():
+        assert time.monotonic() < deadline, f"gave up waiting for {what}"
+        time.sleep(0.02)
 
 
 @pytest.fixture(scope="module")
@@ -114,7 +123,7 @@ def test_aws_one_change_one_s3_event(s3: S3Emulator) -> None:
         assert notifier.deliveries == [] and fn.events == [], "nothing published: no event"
 
         s3.put_bytes(BUCKET, key, _pointer(1))
-        [d] = notifier.wait_for(1, 5)
+        [d] = notifier.wait_for(1, WAIT)
         time.sleep(SETTLE)
         assert len(notifier.deliveries) == 1 and len(fn.events) == 1, "one change, one delivery"
         [record] = fn.events[0]["Records"]
@@ -137,16 +146,17 @@ def test_aws_one_change_one_s3_event(s3: S3Emulator) -> None:
         assert len(notifier.deliveries) == 1
 
         s3.put_bytes(BUCKET, key, _pointer(2))
-        assert len(notifier.wait_for(2, 5)) == 2 and fn.events[1]["Records"][0]["s3"]["object"]["eTag"] != etag
+        assert len(notifier.wait_for(2, WAIT)) == 2 and fn.events[1]["Records"][0]["s3"]["object"]["eTag"] != etag
         time.sleep(SETTLE)
         assert len(fn.events) == 2
 
         s3.client().delete_object(Bucket=BUCKET, Key=key)  # removed: a state, but no event (creation only)
+        _until(lambda: notifier.tag(0) == ABSENT, "the removal to be seen")
         time.sleep(SETTLE)
-        assert notifier.tag(0) == ABSENT and len(fn.events) == 2
+        assert len(fn.events) == 2
         assert any("was removed" in line for line in lines)
         s3.put_bytes(BUCKET, key, _pointer(1))  # back again: created, so an event even with an ETag seen before
-        assert len(notifier.wait_for(3, 5)) == 3
+        assert len(notifier.wait_for(3, WAIT)) == 3
     finally:
         notifier.stop()
         s3.client().delete_object(Bucket=BUCKET, Key=key)
@@ -162,7 +172,7 @@ def test_gcp_one_change_one_pubsub_push(gcs: GCSEmulator, sink: PushSink) -> Non
         assert notifier.deliveries == [] and sink.requests == []
 
         gcs.put_bytes(BUCKET, key, _pointer(1))
-        [d] = notifier.wait_for(1, 5)
+        [d] = notifier.wait_for(1, WAIT)
         time.sleep(SETTLE)
         assert len(sink.requests) == 1, "one change, one push"
         req = sink.requests[0]
@@ -185,7 +195,7 @@ def test_gcp_one_change_one_pubsub_push(gcs: GCSEmulator, sink: PushSink) -> Non
         assert any(line.startswith(f"trigger: gcp pred <- {key} (generation {d.tag}) -> 204") for line in lines)
 
         gcs.put_bytes(BUCKET, key, _pointer(1))  # GCS: every write is a new generation, and a notification
-        assert len(notifier.wait_for(2, 5)) == 2
+        assert len(notifier.wait_for(2, WAIT)) == 2
         assert sink.requests[1]["body"]["message"]["attributes"]["overwroteGeneration"] == d.tag
         time.sleep(SETTLE)
         assert len(sink.requests) == 2, "an unchanged pointer: no push"
@@ -205,7 +215,7 @@ def test_existing_pointer_is_the_starting_state(s3: S3Emulator, gcs: GCSEmulator
         assert notifier.tag(0) != ABSENT and notifier.tag(1) != ABSENT
         assert notifier.deliveries == [], "a pointer already there at start is not news"
         gcs.put_bytes(BUCKET, key, _pointer(8))  # only the GCS one changes: only the GCP function hears of it
-        [d] = notifier.wait_for(1, 5)
+        [d] = notifier.wait_for(1, WAIT)
         time.sleep(SETTLE)
         assert d.cloud == "gcp" and len(notifier.deliveries) == 1 and fn.events == []
     finally:
@@ -229,7 +239,7 @@ def test_failures_are_recorded_and_never_stop_the_thread(s3: S3Emulator, gcs: GC
         for key in keys[:3]:
             s3.put_bytes(BUCKET, key, _pointer(1))
         gcs.put_bytes(BUCKET, keys[3], _pointer(1))
-        got = {d.endpoint: d for d in notifier.wait_for(4, 5)}
+        got = {d.endpoint: d for d in notifier.wait_for(4, WAIT)}
         assert (got["ep0"].status, got["ep0"].outcome) == (None, "failed")
         assert "the function blew up" in got["ep0"].detail
         assert (got["ep1"].status, got["ep1"].outcome, got["ep1"].ok) == (None, "error", False)
@@ -237,7 +247,7 @@ def test_failures_are_recorded_and_never_stop_the_thread(s3: S3Emulator, gcs: GC
         assert (got["ep3"].status, got["ep3"].outcome) == (None, "unreachable")
         assert notifier._thread is not None and notifier._thread.is_alive()
         gcs.put_bytes(BUCKET, keys[4], _pointer(1))  # and the trigger still works
-        assert any(d.endpoint == "ep4" and d.ok for d in notifier.wait_for(5, 5))
+        assert any(d.endpoint == "ep4" and d.ok for d in notifier.wait_for(5, WAIT))
     finally:
         notifier.stop()
         for key in keys[:3]:
@@ -250,21 +260,19 @@ def test_unreadable_storage_is_logged_once_and_polling_goes_on(tmp_path: Path, s
     notifier = _notifier([Watch("gcp", "pred", BUCKET, pointer_key("pred"), sink.url)], lines, gcs_url=emu.url)
     notifier.start()
     try:
-        time.sleep(SETTLE)
+        _until(lambda: notifier.polls > 3, "a few failed polls")
         problems = [line for line in lines if "cannot read gcp" in line]
         assert len(problems) == 1, lines  # once, not every poll
-        assert notifier.polls > 3 and notifier._thread is not None and notifier._thread.is_alive()
+        assert notifier._thread is not None and notifier._thread.is_alive()
         emu.start()
         emu.ensure_bucket(BUCKET)
-        deadline = time.monotonic() + 5
-        while notifier.tag(0) != ABSENT and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert notifier.tag(0) == ABSENT and any("readable again" in line for line in lines)
+        _until(lambda: notifier.tag(0) == ABSENT, "the emulator to be readable")
+        assert any("readable again" in line for line in lines)
         emu.put_bytes(BUCKET, pointer_key("pred"), _pointer(1))
         # The first state seen is the baseline (the pointer may have been there all along): no event for it.
         time.sleep(SETTLE)
         emu.put_bytes(BUCKET, pointer_key("pred"), _pointer(2))
-        assert notifier.wait_for(1, 5)[0].ok
+        assert notifier.wait_for(1, WAIT)[0].ok
     finally:
         notifier.stop()
         emu.stop()
