@@ -160,8 +160,7 @@ class ModelApp:
         if len(values) != len(batch):
             raise RuntimeError(f"model returned {len(values)} values for {len(batch)} rows")
         nested = bool(values) and isinstance(values[0], list)
-        flat = [p for row in values for p in row] if nested else values
-        total = sum(flat)
+        total = sum(map(sum, values)) if nested else sum(values)
         if total - total != 0.0:  # some output is inf or nan (cheaper than a numpy pass for one row)
             # Finite but extreme inputs can overflow inside a float32 model (inf - inf): the input's fault,
             # reported as such rather than as a NaN prediction or a 500.
@@ -172,9 +171,9 @@ class ModelApp:
         body = self._answer(values, batch.is_batch)
         body["model"] = {"name": name, "version": loaded.sha256}
         if nested:  # multiclass: the figures are over each row's top class probability (its mean is not fixed at 1/K)
-            flat = [max(row) for row in values]
-            total = sum(flat)
-        self._log_prediction(name, loaded.sha256, arm, flat, total, len(batch), batch.out_of_range, started)
+            values = [max(row) for row in values]
+            total = sum(values)
+        self._log_prediction(name, loaded.sha256, arm, values, total, len(batch), batch.out_of_range, started)
         return json_response(body)
 
     def _stable(self) -> Loaded:

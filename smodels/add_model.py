@@ -359,19 +359,23 @@ def _inspect_sklearn(model: Any) -> _Model:
                   {"scikit-learn": sklearn.__version__})
 
 
+def _wrapper_task(model: Any, classifier: type, regressor: type) -> tuple[list[Any], str]:
+    """(classes, task) of a boosting library's scikit-learn wrapper: its classifier or its regressor class."""
+    if isinstance(model, classifier):
+        classes = _labels(model.classes_)
+        return classes, _task(classes)
+    if isinstance(model, regressor):
+        return [], "regression"
+    raise AddModelError("model", f"unsupported estimator {type(model).__name__} ({classifier.__name__} and "
+                        f"{regressor.__name__} are)")
+
+
 def _inspect_xgboost(model: Any) -> _Model:
     import xgboost
 
     req = {"xgboost": xgboost.__version__}
     if isinstance(model, xgboost.XGBModel):
-        if isinstance(model, xgboost.XGBClassifier):
-            classes = _labels(model.classes_)
-            task = _task(classes)
-        elif isinstance(model, xgboost.XGBRegressor):
-            classes, task = [], "regression"
-        else:
-            raise AddModelError("model", f"unsupported estimator {type(model).__name__} (XGBClassifier and "
-                                "XGBRegressor are)")
+        classes, task = _wrapper_task(model, xgboost.XGBClassifier, xgboost.XGBRegressor)
         booster = model.get_booster()
         try:
             names = _names(model.feature_names_in_)
@@ -402,14 +406,7 @@ def _inspect_lightgbm(model: Any) -> _Model:
 
     req = {"lightgbm": lightgbm.__version__}
     if isinstance(model, lightgbm.LGBMModel):
-        if isinstance(model, lightgbm.LGBMClassifier):
-            classes = _labels(model.classes_)
-            task = _task(classes)
-        elif isinstance(model, lightgbm.LGBMRegressor):
-            classes, task = [], "regression"
-        else:
-            raise AddModelError("model", f"unsupported estimator {type(model).__name__} (LGBMClassifier and "
-                                "LGBMRegressor are)")
+        classes, task = _wrapper_task(model, lightgbm.LGBMClassifier, lightgbm.LGBMRegressor)
         booster = model.booster_
         names = _names(booster.feature_name()) if getattr(model, "_fitted_with_feature_names", True) else None
         return _Model(model, "lgb-sklearn", "lightgbm", lightgbm.__version__, task, classes,
