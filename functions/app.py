@@ -17,7 +17,6 @@ from collections.abc import Callable
 from typing import Any
 
 from functions import contract, predictors
-from functions.contract import MisconfiguredError, Settings
 from functions.http import (
     ApiError,
     Request,
@@ -33,6 +32,7 @@ from functions.http import (
 from functions.model_cache import Loaded, ModelCache, ModelUnavailable
 from functions.pointer import PointerFollower
 from functions.schema import NAN, Batch, ModelSchema
+from functions.settings import MisconfiguredError, Settings, read_env
 
 #: The golden-ratio step of the routing sequence without a request key: over any N consecutive requests the
 #: canary's share is within about 1/N of its percent (a low-discrepancy sequence), with no randomness.
@@ -333,7 +333,7 @@ def get_app() -> ModelApp:
         return _app
     with _app_lock:
         if _app is None:
-            _app = ModelApp(contract.read_env(os.environ))
+            _app = ModelApp(read_env(os.environ))
         return _app
 
 

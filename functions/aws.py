@@ -14,8 +14,9 @@ import json
 import os
 from typing import Any
 
+from functions.apps import app_handle
 from functions.contract import max_body_bytes
-from functions.http import ApiError, Request, Response, app_handle, internal_error
+from functions.http import ApiError, Request, Response, internal_error
 
 
 def _is_http_event(event: dict[str, Any]) -> bool:

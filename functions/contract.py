@@ -12,10 +12,7 @@ import functools
 import json
 import re
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any, NamedTuple
-
-if TYPE_CHECKING:
-    from functions.schema import ModelSchema
+from typing import Any, NamedTuple
 
 # --- environment variable names ------------------------------------------------------------------------------
 MODEL_URI = "MODEL_URI"  # s3://bucket/key, gs://bucket/key, file:///abs/path
@@ -104,7 +101,7 @@ ERROR_CODES: dict[str, int] = {
     "misconfigured": 503,
 }
 
-_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 
 
 def endpoint_prefix(endpoint: str) -> str:
@@ -166,7 +163,7 @@ def read_pointer(data: bytes, pointer_uri: str, endpoint: str) -> Pointer:
     if doc.get("endpoint") != endpoint:
         raise PointerError(f"endpoint: the pointer is for {doc.get('endpoint')!r}, this is {endpoint!r}")
     sha, fmt = doc["sha256"].lower(), doc["format"].lower()
-    if not _SHA256.match(sha):
+    if not SHA256_RE.match(sha):
         raise PointerError("sha256: must be 64 hex digits")
     if fmt not in FORMATS:
         raise PointerError(f"format: {fmt!r} is not one of {', '.join(FORMATS)}")
@@ -188,47 +185,6 @@ def read_pointer(data: bytes, pointer_uri: str, endpoint: str) -> Pointer:
                    str(doc.get("published_at") or ""), summary)
 
 
-class MisconfiguredError(Exception):
-    """The function's environment is incomplete or invalid; the message names the variable."""
-
-
-class Settings(NamedTuple):
-    """A model endpoint's environment, validated."""
-
-    model_uri: str
-    model_sha256: str
-    model_format: str
-    features: tuple[str, ...]
-    feature_types: tuple[str, ...] = ()  # parallel to features; empty: all numeric
-    model_name: str = "model"
-    framework: str = ""
-    endpoint: str = "pred"
-    ttl_seconds: int = 0
-    max_batch_rows: int = DEFAULT_MAX_BATCH_ROWS
-    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
-    schema: ModelSchema | None = None  # from MODEL_SCHEMA; None: built from features / feature_types
-    # The canary (MODEL_CANARY_*): "" / 0.0 when the endpoint has none.
-    canary_uri: str = ""
-    canary_sha256: str = ""
-    canary_format: str = ""
-    canary_name: str = ""
-    canary_percent: float = 0.0
-    pointer_uri: str = ""  # MODEL_POINTER_URI: "" unless the endpoint follows a published pointer
-
-    @property
-    def has_canary(self) -> bool:
-        """True when a canary model is configured."""
-        return bool(self.canary_sha256) and self.canary_percent > 0
-
-    def model_schema(self) -> ModelSchema:
-        """The input schema and task the endpoint serves."""
-        if self.schema is not None:
-            return self.schema
-        from functions.schema import ModelSchema
-
-        return ModelSchema.simple(self.features, self.feature_types)
-
-
 def ttl_problem(value: Any) -> str | None:
     """Why ``value`` is not a valid model TTL (a whole number of seconds, 0..MAX_TTL_SECONDS), or None.
 
@@ -241,99 +197,6 @@ def ttl_problem(value: Any) -> str | None:
     return None
 
 
-def read_env(environ: Mapping[str, str]) -> Settings:
-    """Read and validate a model endpoint's variables; raise MisconfiguredError listing every problem."""
-    from functions import store  # lazy: echo archives have no store module
-
-    problems: list[str] = []
-
-    def need(name: str) -> str:
-        value = environ.get(name, "").strip()
-        if not value:
-            problems.append(f"{name} is required")
-        return value
-
-    def whole(name: str, default: int, low: int) -> int:
-        raw = environ.get(name, "").strip()
-        if not raw:
-            return default
-        try:
-            value = int(raw)
-        except ValueError:
-            problems.append(f"{name}={raw!r} is not a whole number")
-            return default
-        if value < low:
-            problems.append(f"{name}={raw!r} must be >= {low}")
-            return default
-        return value
-
-    uri = need(MODEL_URI)
-    if uri:
-        try:
-            store.parse_uri(uri)
-        except store.StoreError as exc:
-            problems.append(str(exc))
-    sha = need(MODEL_SHA256).lower()
-    if sha and not _SHA256.match(sha):
-        problems.append(f"{MODEL_SHA256} must be 64 hex digits")
-    fmt = need(MODEL_FORMAT).lower()
-    if fmt and fmt not in FORMATS:
-        problems.append(f"{MODEL_FORMAT}={fmt!r} must be one of {', '.join(FORMATS)}")
-    features: tuple[str, ...] = ()
-    schema = _read_schema(environ.get(MODEL_SCHEMA, "").strip(), problems)
-    raw_features = environ.get(MODEL_FEATURES, "").strip()
-    if schema is not None:
-        features = schema.names
-        if raw_features:
-            problems.append(f"{MODEL_FEATURES}: set {MODEL_SCHEMA} or {MODEL_FEATURES}, not both")
-    elif not raw_features and not environ.get(MODEL_SCHEMA, "").strip():  # (an unreadable one is said above)
-        problems.append(f"{MODEL_SCHEMA} (or {MODEL_FEATURES}) is required")
-    if raw_features:
-        try:
-            parsed = json.loads(raw_features)
-        except ValueError:
-            parsed = None
-        if (not isinstance(parsed, list) or not parsed or not all(isinstance(f, str) and f for f in parsed)
-                or len(set(parsed)) != len(parsed)):
-            problems.append(f"{MODEL_FEATURES} must be a JSON list of distinct non-empty names")
-        else:
-            features = tuple(parsed)
-    types: tuple[str, ...] = ()
-    raw_types = environ.get(MODEL_FEATURE_TYPES, "").strip()
-    if raw_types:
-        try:
-            parsed = json.loads(raw_types)
-        except ValueError:
-            parsed = None
-        if not isinstance(parsed, list) or len(parsed) != len(features) or not all(t in FEATURE_TYPES for t in parsed):
-            problems.append(f"{MODEL_FEATURE_TYPES} must be a JSON list of {', '.join(FEATURE_TYPES)}, one per "
-                            f"feature of {MODEL_FEATURES}")
-        else:
-            types = tuple(parsed)
-    ttl = whole(MODEL_TTL_SECONDS, 0, 0)
-    problem = ttl_problem(ttl)
-    if problem:
-        problems.append(f"{MODEL_TTL_SECONDS}: {problem}")
-    max_rows = whole(MAX_BATCH_ROWS, DEFAULT_MAX_BATCH_ROWS, 1)
-    max_body = whole(MAX_BODY_BYTES, DEFAULT_MAX_BODY_BYTES, 1)
-    canary = _read_canary(environ, problems)
-    pointer = environ.get(MODEL_POINTER_URI, "").strip()
-    if pointer:
-        try:
-            store.parse_uri(pointer)
-        except store.StoreError as exc:
-            problems.append(f"{MODEL_POINTER_URI}: {exc}")
-    if problems:
-        raise MisconfiguredError("; ".join(problems))
-    return Settings(
-        model_uri=uri, model_sha256=sha, model_format=fmt, features=features, feature_types=types, schema=schema,
-        model_name=environ.get(MODEL_NAME, "").strip() or "model",
-        framework=environ.get(MODEL_FRAMEWORK, "").strip(),
-        endpoint=environ.get(ENDPOINT_NAME, "").strip() or "pred",
-        ttl_seconds=ttl, max_batch_rows=max_rows, max_body_bytes=max_body, pointer_uri=pointer, **canary,
-    )
-
-
 def canary_percent_problem(value: Any) -> str | None:
     """Why ``value`` is not a valid canary percent (a number, 0 < p <= 100), or None. The config's
     ``canary.percent`` and the function's MODEL_CANARY_PERCENT share this rule."""
@@ -342,68 +205,6 @@ def canary_percent_problem(value: Any) -> str | None:
     if not 0 < value <= 100:
         return f"{value} is outside (0, 100]"
     return None
-
-
-def _read_canary(environ: Mapping[str, str], problems: list[str]) -> dict[str, Any]:
-    """The MODEL_CANARY_* variables: all five or none."""
-    from functions import store
-
-    raw = {name: environ.get(name, "").strip() for name in CANARY_ENV_VARS}
-    given = [name for name, value in raw.items() if value]
-    if not given:
-        return {}
-    missing = [name for name in CANARY_ENV_VARS if name not in given]
-    if missing:
-        problems.append(f"{', '.join(missing)}: set every MODEL_CANARY_* variable or none (have {', '.join(given)})")
-        return {}
-    before = len(problems)
-    uri = raw[MODEL_CANARY_URI]
-    try:
-        store.parse_uri(uri)
-    except store.StoreError as exc:
-        problems.append(f"{MODEL_CANARY_URI}: {exc}")
-    sha = raw[MODEL_CANARY_SHA256].lower()
-    if not _SHA256.match(sha):
-        problems.append(f"{MODEL_CANARY_SHA256} must be 64 hex digits")
-    fmt = raw[MODEL_CANARY_FORMAT].lower()
-    if fmt not in FORMATS:
-        problems.append(f"{MODEL_CANARY_FORMAT}={fmt!r} must be one of {', '.join(FORMATS)}")
-    try:
-        percent: Any = float(raw[MODEL_CANARY_PERCENT])
-    except ValueError:
-        percent = raw[MODEL_CANARY_PERCENT]
-    problem = canary_percent_problem(percent)
-    if problem:
-        problems.append(f"{MODEL_CANARY_PERCENT}: {problem}")
-    if len(problems) > before:
-        return {}
-    return {"canary_uri": uri, "canary_sha256": sha, "canary_format": fmt, "canary_name": raw[MODEL_CANARY_NAME],
-            "canary_percent": float(percent)}
-
-
-def _read_schema(raw: str, problems: list[str]) -> ModelSchema | None:
-    """MODEL_SCHEMA: inline JSON, or a file relative to the package root (the directory holding functions/)."""
-    if not raw:
-        return None
-    import os
-
-    from functions.schema import ModelSchema, SchemaError
-
-    text = raw
-    if not raw.startswith("{"):
-        root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-        path = raw if os.path.isabs(raw) else os.path.join(root, raw)
-        try:
-            with open(path, encoding="utf-8") as fh:
-                text = fh.read()
-        except OSError as exc:
-            problems.append(f"{MODEL_SCHEMA}: cannot read {path}: {exc.strerror or exc}")
-            return None
-    try:
-        return ModelSchema.from_json(json.loads(text))
-    except (ValueError, SchemaError) as exc:
-        problems.append(f"{MODEL_SCHEMA}: {exc}")
-        return None
 
 
 def write_env(

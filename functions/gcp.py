@@ -12,8 +12,9 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from functions.apps import app_handle
 from functions.contract import REFRESH_PATH, max_body_bytes
-from functions.http import ApiError, Request, Response, app_handle, internal_error, parse_json_body
+from functions.http import ApiError, Request, Response, internal_error, parse_json_body
 
 
 def flask_to_request(flask_request: Any, max_bytes: int) -> Request:

@@ -11,7 +11,7 @@ import functools
 import json
 import re
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from functions.contract import DEFAULT_MAX_BODY_BYTES, MAX_JSON_DEPTH
@@ -216,16 +216,3 @@ def parse_json_body(request: Request, max_bytes: int = DEFAULT_MAX_BODY_BYTES) -
     """Check the content type, then strictly parse the request body (see :func:`parse_json_bytes`)."""
     check_content_type(request)
     return parse_json_bytes(request.body, max_bytes)
-
-
-
-def app_handle(kind: str) -> Callable[[Request], Response]:
-    """The ``handle`` of the ``"model"`` or ``"echo"`` app, imported on first use: an echo archive has neither
-    ``app.py`` nor numpy, so the adapters must not import the model app before a model request needs it."""
-    if kind == "echo":
-        from functions import echo
-
-        return echo.handle
-    from functions import app
-
-    return app.handle

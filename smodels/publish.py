@@ -26,130 +26,19 @@ import argparse
 import datetime
 import json
 import sys
-import urllib.error
-import urllib.request
-import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 from functions.contract import Pointer, pointer_key, published_key
-from functions.store import s3_error_code
+from smodels.buckets import GCS_BASE, Bucket, BucketError, GcsBucket, S3Bucket
+from smodels.local_state import FAKE_CREDENTIALS, state_path
 
-GCS_BASE = "https://storage.googleapis.com"
+__all__ = ["GCS_BASE", "Bucket", "BucketError", "GcsBucket", "PublishError", "S3Bucket", "run"]
 
 
-class PublishError(Exception):
+class PublishError(BucketError):
     """Publishing cannot go ahead (the message names the setting or the step); exit code 1, or 2 for usage."""
-
-    def __init__(self, message: str, exit_code: int = 1) -> None:
-        super().__init__(message)
-        self.exit_code = exit_code
-
-
-# --- where to write ---------------------------------------------------------------------------------------------
-
-
-class Bucket:
-    """One cloud's model bucket: read the pointer, write objects."""
-
-    cloud = ""
-    scheme = ""
-
-    def __init__(self, name: str) -> None:
-        self.name = name
-
-    def uri(self, key: str) -> str:
-        """The object's URI as the function reads it."""
-        return f"{self.scheme}://{self.name}/{key}"
-
-    def get(self, key: str) -> bytes | None:  # pragma: no cover - overridden
-        """The object's bytes, or None if there is none."""
-        raise NotImplementedError
-
-    def put(self, key: str, data: bytes, content_type: str, metadata: dict[str, str]) -> None:  # pragma: no cover
-        """Write the object."""
-        raise NotImplementedError
-
-
-class S3Bucket(Bucket):
-    """An S3 bucket through boto3 (`endpoint_url` for the local emulator)."""
-
-    cloud, scheme = "aws", "s3"
-
-    def __init__(self, name: str, endpoint_url: str | None = None, region: str | None = None,
-                 credentials: dict[str, str] | None = None) -> None:
-        super().__init__(name)
-        import boto3
-
-        self.client = boto3.client("s3", endpoint_url=endpoint_url, region_name=region, **(credentials or {}))
-
-    def get(self, key: str) -> bytes | None:
-        try:
-            return self.client.get_object(Bucket=self.name, Key=key)["Body"].read()
-        except Exception as exc:  # botocore raises generated classes
-            # Without s3:ListBucket (the publisher has none), S3 answers 403 for a missing object.
-            if s3_error_code(exc) in ("NoSuchKey", "404", "NotFound", "AccessDenied", "403"):
-                return None
-            raise PublishError(f"cannot read s3://{self.name}/{key}: {exc}") from None
-
-    def put(self, key: str, data: bytes, content_type: str, metadata: dict[str, str]) -> None:
-        try:
-            self.client.put_object(Bucket=self.name, Key=key, Body=data, ContentType=content_type, Metadata=metadata)
-        except Exception as exc:
-            raise PublishError(f"cannot write s3://{self.name}/{key}: {exc} (is this the publisher identity? "
-                               "see `smodels publish --help`)") from None
-
-
-class GcsBucket(Bucket):
-    """A Cloud Storage bucket over the JSON API (the emulator's base URL locally, no token)."""
-
-    cloud, scheme = "gcp", "gs"
-
-    def __init__(self, name: str, base_url: str = GCS_BASE, token: Callable[[], str] | None = None) -> None:
-        super().__init__(name)
-        self.base = base_url.rstrip("/")
-        self.token = token
-
-    def _request(self, url: str, data: bytes | None = None, content_type: str = "") -> bytes:
-        headers = {"Authorization": f"Bearer {self.token()}"} if self.token is not None else {}
-        if content_type:
-            headers["Content-Type"] = content_type
-        req = urllib.request.Request(url, data=data, headers=headers, method="POST" if data is not None else "GET")
-        with urllib.request.urlopen(req, timeout=60) as resp:
-            return resp.read()
-
-    def get(self, key: str) -> bytes | None:
-        url = f"{self.base}/storage/v1/b/{quote(self.name, safe='')}/o/{quote(key, safe='')}?alt=media"
-        try:
-            return self._request(url)
-        except urllib.error.HTTPError as exc:
-            if exc.code == 404:
-                return None
-            raise PublishError(f"cannot read gs://{self.name}/{key}: HTTP {exc.code} {exc.reason}") from None
-        except OSError as exc:
-            raise PublishError(f"cannot read gs://{self.name}/{key}: {exc}") from None
-
-    def put(self, key: str, data: bytes, content_type: str, metadata: dict[str, str]) -> None:
-        # A multipart upload carries the metadata (sha256) with the bytes, as the program's objects have it (and the
-        # emulator's media upload would parse an application/json body as JSON and fail on it).
-        boundary = f"==smodels{uuid.uuid4().hex}=="
-        meta = json.dumps({"name": key, "contentType": content_type, "metadata": metadata}).encode()
-        body = b"".join([
-            f"--{boundary}\r\nContent-Type: application/json; charset=UTF-8\r\n\r\n".encode(), meta,
-            f"\r\n--{boundary}\r\nContent-Type: {content_type}\r\n\r\n".encode(), data,
-            f"\r\n--{boundary}--\r\n".encode(),
-        ])
-        url = f"{self.base}/upload/storage/v1/b/{quote(self.name, safe='')}/o?uploadType=multipart"
-        try:
-            self._request(url, body, f'multipart/related; boundary="{boundary}"')
-        except urllib.error.HTTPError as exc:
-            raise PublishError(f"cannot write gs://{self.name}/{key}: HTTP {exc.code} {exc.reason} (is this the "
-                               "publisher identity? see `smodels publish --help`)") from None
-        except OSError as exc:
-            raise PublishError(f"cannot write gs://{self.name}/{key}: {exc}") from None
 
 
 def google_access_token() -> str:
@@ -182,8 +71,6 @@ def cloud_buckets(outputs: dict[str, Any], clouds: list[str]) -> dict[str, Bucke
 
 def local_buckets(state: dict[str, Any], clouds: list[str]) -> dict[str, Bucket]:
     """The running local stack's emulator buckets (its state file)."""
-    from smodels.local.emulators import FAKE_CREDENTIALS
-
     out: dict[str, Bucket] = {}
     emulators, buckets = state.get("emulators") or {}, state.get("buckets") or {}
     for cloud in clouds:
@@ -197,9 +84,7 @@ def local_buckets(state: dict[str, Any], clouds: list[str]) -> dict[str, Bucket]
 
 def read_local_state(project_dir: Path, stack: str) -> dict[str, Any]:
     """The state file `smodels serve --stack STACK` writes once ready."""
-    from smodels.local.stack import _safe_name
-
-    path = project_dir / ".build" / "local" / _safe_name(stack) / "state.json"
+    path = state_path(project_dir, stack)
     try:
         return json.loads(path.read_text())
     except FileNotFoundError:
@@ -332,7 +217,7 @@ def cmd_publish(args: argparse.Namespace) -> int:
     """`smodels publish`: print one line per cloud (or JSON); exit 0, 1 on failure, 2 on a usage problem."""
     try:
         results = run(args)
-    except PublishError as exc:
+    except BucketError as exc:  # PublishError, or a bucket that cannot be read or written
         print(f"smodels publish: {exc}", file=sys.stderr)
         return exc.exit_code
     if args.json:

@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import TextIO
 from urllib.parse import quote
 
+from smodels.buckets import GcsBucket
 from smodels.local.procs import ManagedProcess, free_port, wait_for
-
-FAKE_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing", "aws_session_token": "testing"}
+from smodels.local_state import FAKE_CREDENTIALS
 
 
 def _http_ok(url: str) -> bool:
@@ -139,8 +139,6 @@ class GCSEmulator:
 
     def put_bytes(self, bucket: str, key: str, data: bytes, content_type: str = "application/json") -> None:
         """Write `data` as object `key` of an existing `bucket` (one new generation), as `smodels publish` writes."""
-        from smodels.publish import GcsBucket
-
         GcsBucket(bucket, base_url=self.url).put(key, data, content_type, {})
 
     def stop(self) -> None:

@@ -288,7 +288,7 @@ class Notifier:
             import boto3
             from botocore.config import Config
 
-            from smodels.local.emulators import FAKE_CREDENTIALS
+            from smodels.local_state import FAKE_CREDENTIALS
 
             self._s3 = boto3.client("s3", endpoint_url=self.s3_url, region_name=self.region,
                                     config=Config(connect_timeout=2, read_timeout=5, retries={"max_attempts": 1}),

@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import threading
 import time
@@ -42,6 +41,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from functions.contract import pointer_key
+from smodels import local_state
 from smodels.config import StackConfig
 from smodels.local.cloud_functions import CloudFunction
 from smodels.local.emulators import GCSEmulator, S3Emulator
@@ -50,6 +50,7 @@ from smodels.local.lambda_runtime import LambdaFunction, lambda_base_env, runtim
 from smodels.local.notifier import DEFAULT_INTERVAL_S, Notifier, Watch
 from smodels.local.procs import ManagedProcess, port_is_free
 from smodels.local.versions import VERSIONS_FILE, assign_versions, fingerprint
+from smodels.local_state import safe_name
 from smodels.packager.types import FunctionBuild
 
 DEFAULT_REGION = "us-east-1"
@@ -133,11 +134,6 @@ def _follows_pointer(ep: Any) -> bool:
     return _refresh_mode(ep) == "pointer"
 
 
-def _safe_name(stack: str) -> str:
-    """`stack` in the characters bucket names and paths allow (`org/proj/dev` -> `org-proj-dev`)."""
-    return re.sub(r"[^a-z0-9-]+", "-", stack.lower()).strip("-") or "stack"
-
-
 def _prune_unpacked(cache_root: Path, idle_s: float = UNPACKED_IDLE_S, keep: int = UNPACKED_KEEP) -> None:
     """Remove unpacked archives (up to ~130 MB each) idle for `idle_s`, or beyond the `keep` most recently used.
 
@@ -181,7 +177,7 @@ class LocalStack:
         self.cfg = cfg
         self.stack = stack
         self.port = port
-        self.run_dir = (run_dir or cfg.project_dir / ".build" / "local" / _safe_name(stack)).resolve()
+        self.run_dir = (run_dir or local_state.run_dir(cfg.project_dir, stack)).resolve()
         self.build_dir = (build_dir or cfg.project_dir / ".build").resolve()
         self.pool_size = pool_size
         self.region = region
@@ -226,7 +222,7 @@ class LocalStack:
     @property
     def bucket(self) -> str:
         """The local model bucket name (same on both emulators)."""
-        return f"serverless-models-{_safe_name(self.stack)}"[:55].rstrip("-") + "-models"
+        return f"serverless-models-{safe_name(self.stack)}"[:55].rstrip("-") + "-models"
 
     @property
     def log_dir(self) -> Path:
@@ -396,7 +392,7 @@ class LocalStack:
             layer_path: Path | None = None
             if getattr(build, "layer", None) is not None:
                 layer_path = _unpack(Path(build.layer.archive), unpack_root, build.layer.archive_sha256) / "python"
-            name = f"serverless-models-{_safe_name(self.stack)}-{ep.name}"
+            name = f"serverless-models-{safe_name(self.stack)}-{ep.name}"
             env = lambda_base_env(
                 function_name=name,
                 handler=build.handler or ep.lambda_handler,
@@ -443,7 +439,7 @@ class LocalStack:
             if not (src / "main.py").is_file():
                 raise LocalStackError(f"gcp {ep.name}: the source archive {build.archive} has no main.py")
             uri = self._model_uri("gcp", build)
-            service = f"serverless-models-{_safe_name(self.stack)}-{ep.name}"
+            service = f"serverless-models-{safe_name(self.stack)}-{ep.name}"
             version = self.versions[("gcp", ep.name)]
             fn = CloudFunction(
                 name=ep.name, entry_point=build.entry_point or ep.entry_point, source_dir=src, project=GCP_PROJECT,
@@ -473,7 +469,7 @@ class LocalStack:
                 watches.append(Watch("aws", ep.name, self.bucket, key, self.lambdas[ep.name].invoke))
             else:
                 # infra.names: the push subscription `<prefix>-<endpoint>-refresh-push`.
-                subscription = f"serverless-models-{_safe_name(self.stack)}-{ep.name}-refresh-push"
+                subscription = f"serverless-models-{safe_name(self.stack)}-{ep.name}-refresh-push"
                 watches.append(Watch("gcp", ep.name, self.bucket, key, self.gcp_functions[ep.name].url, subscription))
         log_path = self.log_dir / "triggers.log"
 

@@ -30,9 +30,9 @@ from smodels.packager.target import Target, interpreter_version
 from smodels.packager.types import BuildError, BuildOptions, FunctionBuild, LayerBuild
 
 MODULES = {
-    "echo": ("__init__.py", "contract.py", "http.py", "echo.py"),
-    "model": ("__init__.py", "contract.py", "http.py", "schema.py", "store.py", "predictors.py", "model_cache.py",
-              "app.py", "pure.py", "pointer.py"),
+    "echo": ("__init__.py", "contract.py", "http.py", "apps.py", "echo.py"),
+    "model": ("__init__.py", "contract.py", "settings.py", "http.py", "apps.py", "schema.py", "store.py",
+              "predictors.py", "model_cache.py", "app.py", "pure.py", "pointer.py"),
 }
 ADAPTER = {"aws": "aws.py", "gcp": "gcp.py"}
 GCP_MAIN = b"from functions.gcp import echo, pred, predict  # noqa: F401\n"

@@ -13,9 +13,10 @@ import pytest
 
 from functions import contract
 from functions.app import CANARY_RETRY_SECONDS, ModelApp
-from functions.contract import MisconfiguredError, Settings, read_env, write_env
+from functions.contract import write_env
 from functions.http import Request
 from functions.model_cache import ModelCache
+from functions.settings import MisconfiguredError, Settings, read_env
 
 ROW = {"a": 1.0, "b": 2.0}
 

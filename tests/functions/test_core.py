@@ -15,10 +15,10 @@ from fn_cases import BOOK, FEATURES
 
 from functions import echo, predictors
 from functions.app import ModelApp
-from functions.contract import MisconfiguredError, Settings, read_env
 from functions.http import ApiError, Request, check_content_type, parse_json_bytes
 from functions.schema import Batch, ModelSchema
 from functions.schema import parse_number as parse_value
+from functions.settings import MisconfiguredError, Settings, read_env
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 BOOK_ROW = np.array([[1.0] + [0.0] * 9])
@@ -202,8 +202,9 @@ def test_echo_handle() -> None:
 
 # -- archive module sets (DESIGN.md) ----------------------------------------------------------------------
 
-ECHO_SET = ("__init__.py", "contract.py", "http.py", "echo.py")
-MODEL_SET = ("__init__.py", "contract.py", "http.py", "store.py", "predictors.py", "model_cache.py", "app.py")
+ECHO_SET = ("__init__.py", "contract.py", "http.py", "apps.py", "echo.py")
+MODEL_SET = ("__init__.py", "contract.py", "settings.py", "http.py", "apps.py", "schema.py", "store.py",
+             "predictors.py", "model_cache.py", "app.py")
 
 
 def _interpreters() -> list[str]:

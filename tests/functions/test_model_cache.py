@@ -14,9 +14,9 @@ from fn_cases import BOOK
 
 from functions import predictors, store
 from functions.app import ModelApp
-from functions.contract import Settings
 from functions.http import Request
 from functions.model_cache import ModelCache, ModelUnavailable
+from functions.settings import Settings
 
 
 class CountingLoader:

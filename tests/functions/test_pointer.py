@@ -14,9 +14,10 @@ import pytest
 
 from functions import contract, store
 from functions.app import ModelApp
-from functions.contract import Pointer, PointerError, Settings, pointer_key, published_key, read_pointer
+from functions.contract import Pointer, PointerError, pointer_key, published_key, read_pointer
 from functions.http import Request
 from functions.model_cache import ModelCache
+from functions.settings import MisconfiguredError, Settings, read_env
 
 ROW = {"a": 1.0, "b": 2.0}
 EP = "pred"
@@ -382,9 +383,9 @@ def test_fetch_if_changed_gcs(gcs: Any) -> None:
 def test_read_env_takes_the_pointer_uri() -> None:
     env = {"MODEL_URI": "s3://b/models/m/" + "a" * 64 + ".json", "MODEL_SHA256": "a" * 64, "MODEL_FORMAT": "pure",
            "MODEL_FEATURES": '["a"]', "MODEL_POINTER_URI": "s3://b/endpoints/pred/live.json"}
-    assert contract.read_env(env).pointer_uri == "s3://b/endpoints/pred/live.json"
-    with pytest.raises(contract.MisconfiguredError, match="MODEL_POINTER_URI"):
-        contract.read_env({**env, "MODEL_POINTER_URI": "ftp://x"})
+    assert read_env(env).pointer_uri == "s3://b/endpoints/pred/live.json"
+    with pytest.raises(MisconfiguredError, match="MODEL_POINTER_URI"):
+        read_env({**env, "MODEL_POINTER_URI": "ftp://x"})
 
 
 def test_multiclass_log_figures_are_the_top_probability(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -170,7 +170,7 @@ def write_local_logs(project: Path, stack: str = "dev") -> Path:
 def test_local_reads_every_worker_log(tmp_path: Path, capsys: pytest.CaptureFixture[str],
                                       monkeypatch: pytest.MonkeyPatch) -> None:
     write_local_logs(tmp_path)
-    monkeypatch.setattr(rollout, "now", lambda: 1893456000.0 + 60)  # the wrapped lines' time + 1 minute
+    monkeypatch.setattr("smodels.rollout.cli.now", lambda: 1893456000.0 + 60)  # the wrapped lines' time + 1 minute
     code, out, err = run(["status", "pred", "--stack", "dev", "--local", "--json", "--project-dir", str(tmp_path)],
                          capsys)
     assert (code, err) == (0, "")
@@ -187,7 +187,7 @@ def test_local_reads_every_worker_log(tmp_path: Path, capsys: pytest.CaptureFixt
 def test_local_cloud_and_since_filters(tmp_path: Path, capsys: pytest.CaptureFixture[str],
                                        monkeypatch: pytest.MonkeyPatch) -> None:
     write_local_logs(tmp_path)
-    monkeypatch.setattr(rollout, "now", lambda: 1893456000.0 + 7200)  # wrapped lines are 2h old
+    monkeypatch.setattr("smodels.rollout.cli.now", lambda: 1893456000.0 + 7200)  # wrapped lines are 2h old
     base = ["status", "pred", "--stack", "dev", "--local", "--json", "--project-dir", str(tmp_path)]
     code, out, _ = run([*base, "--cloud", "gcp"], capsys)
     assert code == 0 and [v["version"] for v in json.loads(out)["versions"]] == [NEW]
@@ -213,7 +213,7 @@ def test_local_uses_the_state_files_log_dir(tmp_path: Path, capsys: pytest.Captu
 def test_local_table_sample(tmp_path: Path, capsys: pytest.CaptureFixture[str],
                             monkeypatch: pytest.MonkeyPatch) -> None:
     write_local_logs(tmp_path)
-    monkeypatch.setattr(rollout, "now", lambda: 1893456000.0)
+    monkeypatch.setattr("smodels.rollout.cli.now", lambda: 1893456000.0)
     code, out, _ = run(["status", "pred", "--stack", "dev", "--local", "--project-dir", str(tmp_path)], capsys)
     assert code == 0
     assert out.splitlines()[0].startswith("endpoint pred, stack dev: 14 lines from local logs in ")
@@ -320,7 +320,7 @@ def test_aws_without_credentials(tmp_path: Path, capsys: pytest.CaptureFixture[s
         def get_paginator(self, name: str) -> Any:
             raise botocore.exceptions.NoCredentialsError()
 
-    monkeypatch.setattr(rollout, "_boto3_logs", lambda region: NoCredentials())
+    monkeypatch.setattr("smodels.rollout.sources._boto3_logs", lambda region: NoCredentials())
     outputs = write_outputs(tmp_path / "out.json", {"log_group": "/aws/lambda/x"})
     code, out, err = run(["status", "pred", "--stack", "dev", "--outputs-file", outputs], capsys)
     assert code == 1 and out == "" and "no AWS credentials: run `aws configure`" in err
@@ -367,7 +367,7 @@ def gcp(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
         {"entries": [entry(x, i) for i, x in enumerate(lines[:9])], "nextPageToken": "page-2"},
         {"entries": [entry(x, 9 + i) for i, x in enumerate(lines[9:])] + [{"textPayload": "plain"}]},
     ]
-    monkeypatch.setattr(rollout, "access_token_fetcher", lambda: "fake-token")
+    monkeypatch.setattr("smodels.rollout.sources.access_token_fetcher", lambda: "fake-token")
     with http_server(FakeLogging) as url:
         monkeypatch.setenv("SMODELS_LOGGING_URL", url)
         yield url
@@ -375,7 +375,7 @@ def gcp(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
 
 def test_gcp_reads_both_pages(gcp: str, tmp_path: Path, capsys: pytest.CaptureFixture[str],
                               monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(rollout, "now", lambda: 1893456000.0 + 3600)
+    monkeypatch.setattr("smodels.rollout.cli.now", lambda: 1893456000.0 + 3600)
     outputs = write_outputs(tmp_path / "out.json", gcp_info={"service": SERVICE})
     code, out, err = run(["status", "pred", "--stack", "dev", "--outputs-file", outputs, "--json"], capsys)
     assert (code, err) == (0, "")
@@ -398,7 +398,7 @@ def test_gcp_reads_both_pages(gcp: str, tmp_path: Path, capsys: pytest.CaptureFi
 def test_gcp_refused_or_no_token_one_line(gcp: str, tmp_path: Path, capsys: pytest.CaptureFixture[str],
                                           monkeypatch: pytest.MonkeyPatch) -> None:
     outputs = write_outputs(tmp_path / "out.json", gcp_info={"service": SERVICE})
-    monkeypatch.setattr(rollout, "access_token_fetcher", lambda: "someone-else")
+    monkeypatch.setattr("smodels.rollout.sources.access_token_fetcher", lambda: "someone-else")
     code, out, err = run(["status", "pred", "--stack", "dev", "--outputs-file", outputs], capsys)
     assert code == 1 and out == "" and "Cloud Logging refused (403: Permission denied" in err
     assert "roles/logging.viewer" in err
@@ -406,7 +406,7 @@ def test_gcp_refused_or_no_token_one_line(gcp: str, tmp_path: Path, capsys: pyte
     def no_token() -> str:
         raise rollout.RolloutError("no Google access token for Cloud Logging (x): run `gcloud auth ...`")
 
-    monkeypatch.setattr(rollout, "access_token_fetcher", no_token)
+    monkeypatch.setattr("smodels.rollout.sources.access_token_fetcher", no_token)
     code, _, err = run(["status", "pred", "--stack", "dev", "--outputs-file", outputs], capsys)
     assert code == 1 and err.count("\n") == 1 and "no Google access token" in err
 
@@ -445,9 +445,9 @@ def test_lines_written_by_the_function(tmp_path: Path, capsys: pytest.CaptureFix
     import hashlib
 
     from functions.app import ModelApp
-    from functions.contract import Settings
     from functions.http import Request
     from functions.model_cache import ModelCache
+    from functions.settings import Settings
 
     class Constant:
         def __init__(self, data: bytes) -> None:

@@ -18,11 +18,12 @@ import pytest
 
 from smodels.config import load_stack_config
 from smodels.local import stack as stack_mod
-from smodels.local.stack import LocalStack, LocalStackError, _safe_name, _unpack
+from smodels.local.stack import LocalStack, LocalStackError, _unpack
+from smodels.local_state import safe_name as _safe_name
 from smodels.packager import FunctionBuild
 
 REPO = Path(__file__).resolve().parents[3]
-ECHO_MODULES = ("__init__.py", "contract.py", "http.py", "echo.py")
+ECHO_MODULES = ("__init__.py", "contract.py", "http.py", "apps.py", "echo.py")
 
 
 def _echo_archive(dest: Path, cloud: str) -> Path:

@@ -143,7 +143,7 @@ def test_size_limit_names_the_size(tmp_path: Path, build_dir: Path) -> None:
 def test_missing_function_module_is_named(tmp_path: Path) -> None:
     fdir = tmp_path / "functions"
     fdir.mkdir()
-    for name in ("__init__.py", "contract.py", "http.py", "aws.py"):
+    for name in ("__init__.py", "contract.py", "http.py", "apps.py", "aws.py"):
         (fdir / name).write_text("")
     cfg = stack({"echo": {}})
     with pytest.raises(BuildError, match="lacks echo.py"):

@@ -1,0 +1,151 @@
+"""The rooms of the house and which may import which (docs/DESIGN.md, "Rooms"), read from the code's own imports.
+
+Every import counts, the lazy ones inside functions too: a lazy import still ties two modules together.
+"""
+
+from __future__ import annotations
+
+import ast
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+ROOMS = ("functions", "infra", "smodels")
+
+# What code inside the cloud function may import beyond the standard library and `functions` itself: each is
+# imported only where a model format or a cloud needs it, and only inside the package that ships it.
+FUNCTIONS_OPTIONAL = {"numpy", "onnxruntime", "skops", "joblib", "pickle", "keras", "pandas", "xgboost", "lightgbm",
+                      "boto3", "botocore", "flask", "functions_framework", "google"}
+# Modules outside smodels/local that may import it: the commands that start or drive the local stack.
+LOCAL_IMPORTERS = {"smodels.cli", "smodels.smoke"}
+SHARED_NAMES = "infra.names"
+
+
+def _module_name(path: Path) -> str:
+    parts = list(path.relative_to(REPO).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def _modules() -> dict[str, Path]:
+    found = {_module_name(p): p for room in ROOMS for p in (REPO / room).rglob("*.py")}
+    found["__main__"] = REPO / "__main__.py"
+    return found
+
+
+def _imports(name: str, path: Path, known: set[str]) -> set[str]:
+    """The names `path` imports: project modules resolved to the deepest module named, others as given."""
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    out: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            out.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join([*anchor, base] if base else anchor)
+            for alias in node.names:
+                sub = f"{base}.{alias.name}"
+                out.add(sub if sub in known else base)
+    return out
+
+
+@pytest.fixture(scope="module")
+def graph() -> dict[str, set[str]]:
+    mods = _modules()
+    known = set(mods)
+    return {name: _imports(name, path, known) for name, path in mods.items()}
+
+
+def _project_edges(graph: dict[str, set[str]]) -> dict[str, set[str]]:
+    return {m: {t for t in targets if t in graph and t != m} for m, targets in graph.items()}
+
+
+def _cycles(edges: dict[str, set[str]]) -> list[list[str]]:
+    """Strongly connected components of more than one module (Tarjan), each sorted."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found: list[list[str]] = []
+    counter = [0]
+    sys.setrecursionlimit(max(sys.getrecursionlimit(), 10_000))
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = counter[0]
+        counter[0] += 1
+        stack.append(v)
+        on_stack.add(v)
+        for w in sorted(edges[v]):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on_stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            comp = []
+            while True:
+                w = stack.pop()
+                on_stack.discard(w)
+                comp.append(w)
+                if w == v:
+                    break
+            if len(comp) > 1:
+                found.append(sorted(comp))
+
+    for v in sorted(edges):
+        if v not in index:
+            visit(v)
+    return found
+
+
+def _packages_of(edges: dict[str, set[str]], name: str) -> set[str]:
+    """`name`'s package __init__ modules: importing a submodule runs them, so they are not a circle of their own."""
+    parts = name.split(".")
+    return {".".join(parts[:i]) for i in range(1, len(parts))}
+
+
+def test_cycle_finder_sees_a_circle() -> None:
+    assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+    assert _cycles({"a": {"b"}, "b": set()}) == []
+
+
+def test_no_import_circle(graph: dict[str, set[str]]) -> None:
+    edges = _project_edges(graph)
+    # A package's __init__ re-exporting its submodules is how a package is read, not a circle between modules.
+    edges = {m: {t for t in ts if t not in _packages_of(edges, m)} for m, ts in edges.items()}
+    assert _cycles(edges) == []
+
+
+def test_functions_imports_only_itself_the_stdlib_and_declared_optionals(graph: dict[str, set[str]]) -> None:
+    stdlib = set(sys.stdlib_module_names)
+    bad = {
+        (m, t) for m, targets in graph.items() if m.split(".")[0] == "functions" for t in targets
+        if t.split(".")[0] not in stdlib | FUNCTIONS_OPTIONAL | {"functions", "__future__"}
+    }
+    assert bad == set()
+
+
+def test_infra_takes_only_the_contract_from_functions(graph: dict[str, set[str]]) -> None:
+    bad = {(m, t) for m, targets in graph.items() if m.split(".")[0] in ("infra", "__main__")
+           for t in targets if t.split(".")[0] == "functions" and t != "functions.contract"}
+    assert bad == set()
+
+
+def test_nothing_below_imports_infra(graph: dict[str, set[str]]) -> None:
+    """Except `infra.names`: the one place resource names are made, pure standard library, which the CLI reads to
+    find what the program named (a log group) when a stack output is missing."""
+    bad = {(m, t) for m, targets in graph.items() if m.split(".")[0] in ("functions", "smodels")
+           for t in targets if t.split(".")[0] in ("infra", "pulumi", "pulumi_aws", "pulumi_gcp") and t != SHARED_NAMES}
+    assert bad == set()
+    assert {t.split(".")[0] for t in graph[SHARED_NAMES]} <= set(sys.stdlib_module_names) | {"__future__"}
+
+
+def test_local_stack_is_imported_only_by_serve_and_smoke(graph: dict[str, set[str]]) -> None:
+    bad = {(m, t) for m, targets in graph.items() if not m.startswith("smodels.local.") and m != "smodels.local"
+           and m not in LOCAL_IMPORTERS for t in targets if t == "smodels.local" or t.startswith("smodels.local.")}
+    assert bad == set()
