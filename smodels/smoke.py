@@ -282,16 +282,16 @@ def register(subparsers: Any) -> None:
 def cmd_smoke(args: argparse.Namespace) -> int:
     """Check every endpoint; print the JSON report; 0 only if every check passed."""
     from smodels.config import stack_config_for
-    from smodels.local.cli import Stop, progress, raise_stop
+    from smodels.local.cli import Stop, progress, stop_on
 
     cfg = stack_config_for(args.project_dir, args.stack)
     if args.local:
         from smodels.local.stack import LocalStack, LocalStackError
 
-        previous = {s: signal.signal(s, raise_stop) for s in (signal.SIGTERM, signal.SIGHUP)}
         try:
-            with LocalStack(cfg, stack=args.stack, port=args.port, progress=progress,
-                            run_dir=cfg.project_dir / ".build" / "local" / f"{args.stack}-smoke") as stack:
+            run_dir = cfg.project_dir / ".build" / "local" / f"{args.stack}-smoke"
+            with stop_on(signal.SIGTERM, signal.SIGHUP), LocalStack(cfg, stack=args.stack, port=args.port,
+                                                                    progress=progress, run_dir=run_dir) as stack:
                 progress("sending the book's requests")
                 report = Smoke().run(targets_from_local(stack))
                 report["target"] = {"local": True, "stack": args.stack, "startup_s": stack.timings.total}
@@ -301,9 +301,6 @@ def cmd_smoke(args: argparse.Namespace) -> int:
         except Stop as stop:
             progress(f"{stop}: stopping")
             return 1
-        finally:
-            for s, h in previous.items():
-                signal.signal(s, h)
     else:
         try:
             targets = targets_from_outputs(client.read_outputs(args.outputs, args.stack, cfg.project_dir), cfg)

@@ -51,6 +51,26 @@ def http_server(handler: type) -> Iterator[str]:
         thread.join(5)
 
 
+def send_json(handler: Any, status: int, payload: Any) -> None:
+    """Answer the request `handler` (a BaseHTTPRequestHandler) is serving with `status` and `payload` as JSON."""
+    data = json.dumps(payload).encode()
+    handler.send_response(status)
+    handler.send_header("Content-Type", "application/json")
+    handler.send_header("Content-Length", str(len(data)))
+    handler.end_headers()
+    handler.wfile.write(data)
+
+
+def post_json(url: str, payload: Any, timeout: float = 30.0) -> tuple[int, Any]:
+    """POST `payload` as JSON to `url`: (status, the JSON body), an HTTP error status included."""
+    req = urllib.request.Request(url, data=json.dumps(payload).encode(), headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
+            return resp.status, json.loads(resp.read())
+    except urllib.error.HTTPError as err:
+        return err.code, json.loads(err.read())
+
+
 def _answers(url: str) -> bool:
     try:
         urllib.request.urlopen(url, timeout=2).close()

@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import json
 import math
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,6 +20,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import zoo
+from local_servers import post_json
 
 from smodels.cli import main as smodels_main
 from smodels.config import load_stack_config
@@ -89,12 +88,7 @@ def stack(zoo_models: dict[str, tuple[zoo.ZooModel, Path]], tmp_path_factory: py
 
 
 def _post(url: str, payload: Any) -> tuple[int, dict[str, Any]]:
-    req = urllib.request.Request(url, data=json.dumps(payload).encode(), headers={"Content-Type": "application/json"})
-    try:
-        with urllib.request.urlopen(req, timeout=60) as resp:
-            return resp.status, json.loads(resp.read())
-    except urllib.error.HTTPError as err:
-        return err.code, json.loads(err.read())
+    return post_json(url, payload, timeout=60)
 
 
 def _jsonable(value: Any) -> Any:

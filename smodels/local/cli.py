@@ -8,9 +8,11 @@ Progress goes to stderr (one line per step), the endpoint table and "ready" to s
 from __future__ import annotations
 
 import argparse
+import contextlib
 import signal
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -68,18 +70,28 @@ def raise_stop(signum: int, frame: FrameType | None) -> None:
     raise Stop(signal.Signals(signum).name)
 
 
+@contextlib.contextmanager
+def stop_on(*signals: signal.Signals) -> Iterator[None]:
+    """Within the block, `signals` raise Stop in the main thread; the previous handlers are back afterwards."""
+    previous = {s: signal.signal(s, raise_stop) for s in signals}
+    try:
+        yield
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, h)
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     """Run the stack until Ctrl-C or SIGTERM; everything started is stopped on the way out."""
     from smodels.config import stack_config_for
     from smodels.local.stack import LocalStack, LocalStackError
 
     cfg = stack_config_for(args.project_dir, args.stack)
-    previous = {s: signal.signal(s, raise_stop) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
     t0 = time.perf_counter()
     stack = LocalStack(cfg, stack=args.stack, port=args.port, pool_size=args.workers,
                        logs=None if args.quiet else sys.stderr, progress=progress, state_file=args.state_file)
     try:
-        with stack:
+        with stop_on(signal.SIGINT, signal.SIGTERM, signal.SIGHUP), stack:
             print(stack.table(), flush=True)
             cached = all(bool(getattr(b, "cached", False)) for b in stack.builds.values())
             print(f"ready in {time.perf_counter() - t0:.1f}s ({'cached' if cached else 'fresh'} build); "
@@ -93,6 +105,4 @@ def cmd_serve(args: argparse.Namespace) -> int:
         progress(f"error: {exc}")
         return 1
     finally:
-        for s, h in previous.items():
-            signal.signal(s, h)
         progress("stopped")

@@ -350,18 +350,38 @@ def parity_data(manifest, schema) -> ParityData:
 def parity_gap(onnx_bytes: bytes, schema, data: ParityData) -> tuple[float, int, Any]:
     """(max difference, worst row, ONNX outputs) of the ONNX model through the shipped predictor: abs difference
     (multiclass: over every probability; regression: relative to max(1, max |expected|))."""
-    import numpy as np
 
     from functions.predictors import OnnxPredictor
 
     got = OnnxPredictor(onnx_bytes, schema).predict(data.batch)
     if got.shape != data.expected.shape:
         raise BuildError(f"ONNX outputs have shape {got.shape}; the manifest's have {data.expected.shape}")
-    diff = np.abs(got - data.expected)
+    return _worst_gap(schema, got, data.expected)
+
+
+def _worst_gap(schema, got, expected) -> tuple[float, int, Any]:
+    """(largest per-row difference, its row, `got`): abs difference, the row's largest over every probability for
+    multiclass, relative to max(1, max |expected|) for regression; NaN counts as infinitely far."""
+    import numpy as np
+
+    diff = np.abs(got - expected)
     per_row = diff.max(axis=1) if diff.ndim == 2 else diff
-    per_row = np.where(np.isnan(per_row), np.inf, per_row) / _scale(schema, data.expected)
+    per_row = np.where(np.isnan(per_row), np.inf, per_row) / _scale(schema, expected)
     worst = int(np.argmax(per_row))
     return float(per_row[worst]), worst, got
+
+
+def _onnx_model(graph) -> Any:
+    """An ONNX model around `graph`, with the opset, IR version and producer every graph of ours carries."""
+    from onnx import helper
+
+    return helper.make_model(
+        graph,
+        opset_imports=[helper.make_opsetid("", ONNX_OPSET)],
+        producer_name="smodels",
+        producer_version=MODEL_CONVERTER_VERSION,
+        ir_version=ONNX_IR_VERSION,
+    )
 
 
 def _scale(schema, expected) -> float:
@@ -466,13 +486,7 @@ def _compact_binary_logistic(clf: Any, n: int, name: str) -> bytes | None:
         [helper.make_tensor_value_info("prob", TensorProto.DOUBLE, [None, 1])],
         initializer=[numpy_helper.from_array(weights, "W"), numpy_helper.from_array(bias, "b")],
     )
-    model = helper.make_model(
-        graph,
-        opset_imports=[helper.make_opsetid("", ONNX_OPSET)],
-        producer_name="smodels",
-        producer_version=MODEL_CONVERTER_VERSION,
-        ir_version=ONNX_IR_VERSION,
-    )
+    model = _onnx_model(graph)
     data = model.SerializeToString(deterministic=True)
     rows = np.vstack([np.zeros((1, n)), np.eye(n), np.random.default_rng(0).integers(0, 2, (200, n))]).astype(float)
     expected = clf.predict_proba(rows)[:, 1]
@@ -556,13 +570,7 @@ def convert_keras_file(path: Path, n_features: int) -> bytes:
         [helper.make_tensor_value_info("prob", TensorProto.FLOAT, [None, width])],
         initializer=inits,
     )
-    model = helper.make_model(
-        graph,
-        opset_imports=[helper.make_opsetid("", ONNX_OPSET)],
-        producer_name="smodels",
-        producer_version=MODEL_CONVERTER_VERSION,
-        ir_version=ONNX_IR_VERSION,
-    )
+    model = _onnx_model(graph)
     import onnx
 
     try:
@@ -655,11 +663,7 @@ def pure_gap(program: bytes, schema, batch, expected) -> tuple[float, int, Any]:
     got = np.asarray(PurePredictor(program, schema).predict(batch), dtype=np.float64)
     if got.shape != expected.shape:
         raise BuildError(f"pure outputs have shape {got.shape}; expected {expected.shape}")
-    diff = np.abs(got - expected)
-    per_row = diff.max(axis=1) if diff.ndim == 2 else diff
-    per_row = np.where(np.isnan(per_row), np.inf, per_row) / _scale(schema, expected)
-    worst = int(np.argmax(per_row))
-    return float(per_row[worst]), worst, got
+    return _worst_gap(schema, got, expected)
 
 
 def pure_checked(manifest, schema, data: ParityData) -> tuple[bytes, float, str, str]:

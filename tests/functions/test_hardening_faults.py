@@ -19,7 +19,7 @@ from typing import Any
 import fuzz_strategies as fuzz
 import local_servers as load
 import pytest
-from fn_support import free_port
+from fn_support import free_port, run_threads, stop_process
 
 from functions import aws, store
 
@@ -161,12 +161,7 @@ def test_gcs_down_at_cold_start_is_503_then_recovers_via_gcp_adapter(models, con
         assert resp.status_code == 200, resp.get_data()
         assert resp.get_json()["model"]["version"] == models.skops.sha256
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
+        stop_process(proc)
 
 
 # -- tampered artifact: refused before any deserialiser runs ---------------------------------------------------
@@ -265,11 +260,7 @@ def test_concurrent_first_requests_through_lambda_handler_load_once(models, conf
         barrier.wait()
         statuses.append(call(dict(BOOK))[0])
 
-    threads = [threading.Thread(target=worker) for _ in range(16)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=60)
+    run_threads(worker, 16, timeout=60)
     assert statuses == [200] * 16
     assert spy.calls == ["onnxruntime.InferenceSession"]
     assert len(logged(capsys, "model_loaded")) == 1
@@ -295,11 +286,7 @@ def test_concurrent_first_requests_over_http_to_functions_framework_load_once(mo
             with urllib.request.urlopen(req, timeout=60) as resp:
                 statuses.append(resp.status)
 
-        threads = [threading.Thread(target=worker) for _ in range(16)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(timeout=60)
+        run_threads(worker, 16, timeout=60)
     assert statuses == [200] * 16
     events = [json.loads(x)["event"] for x in log.read_text().splitlines() if x.startswith("{")]
     assert events.count("model_loaded") == 1, events

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import pytest
 from fn_cases import BOOK
+from fn_support import run_threads
 
 from functions import predictors, store
 from functions.app import ModelApp
@@ -56,6 +57,21 @@ def make_app(uri: str, sha: str, fmt: str, loader: Any, ttl: float = 0.0, clock:
     settings = Settings(model_uri=uri, model_sha256=sha, model_format=fmt, features=tuple(f"G{i}" for i in
                         range(1, 11)), model_name="t", ttl_seconds=ttl)
     return ModelApp(settings, cache=ModelCache(uri, sha, loader, ttl, clock=clock, name="t"))
+
+
+def model_log_lines(capsys: pytest.CaptureFixture[str]) -> list[dict[str, Any]]:
+    """The `model_*` lines logged since the last read."""
+    return [x for x in log_lines(capsys) if x["event"].startswith("model_")]
+
+
+def serve_old_model(app: ModelApp, capsys: pytest.CaptureFixture[str], times: int, sha: str,
+                    loader: CountingLoader, calls: int) -> list[dict[str, Any]]:
+    """Post BOOK `times` times, each answered 200 by the model `sha`, with `calls` loads in all; the model_ lines."""
+    for _ in range(times):
+        status, body = post_book(app)
+        assert status == 200 and body["model"]["version"] == sha
+    assert loader.calls == calls
+    return model_log_lines(capsys)
 
 
 def test_sha256_mismatch_refuses_without_deserialising(models, tmp_path, capsys) -> None:
@@ -107,11 +123,7 @@ def test_concurrent_first_requests_load_once(models, tmp_path) -> None:
         barrier.wait()
         results.append(post_book(app)[0])
 
-    threads = [threading.Thread(target=worker) for _ in range(16)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=30)
+    run_threads(worker, 16, timeout=30)
     assert results == [200] * 16
     assert loader.calls == 1
 
@@ -155,11 +167,7 @@ def test_ttl_file_reload_and_failed_reload_keeps_old(models, tmp_path, capsys) -
     # Tampered replacement: refused by sha256, old model keeps serving, one log line for the attempt.
     path.write_bytes(models.skops.data + b"tampered")
     clock.now += 61
-    for _ in range(5):
-        status, body = post_book(app)
-        assert status == 200 and body["model"]["version"] == models.skops.sha256
-    assert loader.calls == 2
-    logs = [x for x in log_lines(capsys) if x["event"].startswith("model_")]
+    logs = serve_old_model(app, capsys, 5, models.skops.sha256, loader, 2)
     assert len(logs) == 1
     assert logs[0]["event"] == "model_reload_failed" and logs[0]["stage"] == "sha256_mismatch"
     assert logs[0]["keeping_sha256"] == models.skops.sha256
@@ -169,7 +177,7 @@ def test_ttl_file_reload_and_failed_reload_keeps_old(models, tmp_path, capsys) -
     clock.now += 61
     for _ in range(3):
         assert post_book(app)[0] == 200
-    logs = [x for x in log_lines(capsys) if x["event"].startswith("model_")]
+    logs = model_log_lines(capsys)
     assert [(x["event"], x["stage"]) for x in logs] == [("model_reload_failed", "recheck")]
 
 
@@ -197,11 +205,7 @@ def test_ttl_reload_s3(models, s3, capsys) -> None:
     s3.put_object(Bucket="models", Key=key, Body=models.onnx64.data)
     capsys.readouterr()
     clock.now += 11
-    for _ in range(3):
-        status, body = post_book(app)
-        assert status == 200 and body["model"]["version"] == models.skops.sha256
-    assert loader.calls == 2
-    logs = [x for x in log_lines(capsys) if x["event"].startswith("model_")]
+    logs = serve_old_model(app, capsys, 3, models.skops.sha256, loader, 2)
     assert [(x["event"], x["stage"]) for x in logs] == [("model_reload_failed", "sha256_mismatch")]
 
 
@@ -232,7 +236,7 @@ def test_ttl_reload_gcs(models, gcs, capsys) -> None:
     for _ in range(3):
         assert post_book(app)[0] == 200
     assert loader.calls == 2
-    logs = [x for x in log_lines(capsys) if x["event"].startswith("model_")]
+    logs = model_log_lines(capsys)
     assert [(x["event"], x["stage"]) for x in logs] == [("model_reload_failed", "sha256_mismatch")]
 
 

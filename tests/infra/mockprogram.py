@@ -315,6 +315,24 @@ def _reset_engine(mocks: RecordingMocks, project: str = PROJECT, stack: str = ST
     pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=False)
 
 
+def run_before_and_after_retrain(
+    monkeypatch: pytest.MonkeyPatch, builder: FakeBuilder, **overrides: Any
+) -> tuple[ProgramRun, ProgramRun]:
+    """Run the program with `base_config(**overrides)`, give games-logreg new model bytes (a retrained model) and
+    run it again: (before, after)."""
+    before = run_program(monkeypatch, base_config(**overrides), builder)
+    builder.model_bytes["games-logreg"] = b"retrained onnx bytes"
+    after = run_program(monkeypatch, base_config(**overrides), builder)
+    return before, after
+
+
+def config_error(monkeypatch: pytest.MonkeyPatch, builder: FakeBuilder, **overrides: Any) -> str:
+    """Run the program with `base_config(**overrides)`, which must fail with `pulumi.RunError`: its message."""
+    with pytest.raises(pulumi.RunError) as err:
+        run_program(monkeypatch, base_config(**overrides), builder)
+    return str(err.value)
+
+
 def run_program(
     monkeypatch: pytest.MonkeyPatch,
     config: dict[str, str],

@@ -360,26 +360,22 @@ def _s3_bucket_child(name: str, i: Mapping[str, Any], p: Problems) -> None:
     required(i, p, "TF-AWS s3 bucket sub-resources: bucket Required", "bucket")
 
 
+def _bucket_and_enum(
+    i: Mapping[str, Any], p: Problems, required_source: str, prop: str, allowed: Iterable[Any], enum_source: str
+) -> None:
+    """`bucket` and `prop` are required, and `prop` is one of `allowed`."""
+    required(i, p, required_source, "bucket", prop)
+    enum(_get(i, prop), prop, allowed, p, enum_source)
+
+
 def _s3_ownership(name: str, i: Mapping[str, Any], p: Problems) -> None:
-    required(i, p, "TF-AWS s3/bucket_ownership_controls.go", "bucket", "rule.objectOwnership")
-    enum(
-        _get(i, "rule.objectOwnership"),
-        "rule.objectOwnership",
-        ("BucketOwnerPreferred", "ObjectWriter", "BucketOwnerEnforced"),
-        p,
-        f"{SDK_AWS}/s3/_inputs.py:5468",
-    )
+    _bucket_and_enum(i, p, "TF-AWS s3/bucket_ownership_controls.go", "rule.objectOwnership",
+                     ("BucketOwnerPreferred", "ObjectWriter", "BucketOwnerEnforced"), f"{SDK_AWS}/s3/_inputs.py:5468")
 
 
 def _s3_versioning(name: str, i: Mapping[str, Any], p: Problems) -> None:
-    required(i, p, "TF-AWS s3/bucket_versioning.go", "bucket", "versioningConfiguration.status")
-    enum(
-        _get(i, "versioningConfiguration.status"),
-        "versioningConfiguration.status",
-        ("Enabled", "Suspended", "Disabled"),
-        p,
-        f"{SDK_AWS}/s3/_inputs.py:8926",
-    )
+    _bucket_and_enum(i, p, "TF-AWS s3/bucket_versioning.go", "versioningConfiguration.status",
+                     ("Enabled", "Suspended", "Disabled"), f"{SDK_AWS}/s3/_inputs.py:8926")
 
 
 def _s3_encryption(name: str, i: Mapping[str, Any], p: Problems) -> None:

@@ -15,7 +15,7 @@ from typing import Any
 
 import pulumi
 import pytest
-from mockprogram import FakeBuilder, ProgramRun, base_config, run_program
+from mockprogram import FakeBuilder, ProgramRun, base_config, config_error, run_before_and_after_retrain, run_program
 
 from infra.names import stack_names
 
@@ -396,9 +396,7 @@ def test_unchanged_program_yields_identical_inputs(monkeypatch: pytest.MonkeyPat
 def test_model_change_touches_model_object_and_function_env_only(
     monkeypatch: pytest.MonkeyPatch, fake_builder: FakeBuilder
 ) -> None:
-    before = _run(monkeypatch, fake_builder)
-    fake_builder.model_bytes["games-logreg"] = b"retrained onnx bytes"
-    after = _run(monkeypatch, fake_builder)
+    before, after = run_before_and_after_retrain(monkeypatch, fake_builder)
     assert _diff(before, after) == {
         "aws:s3/bucketObjectv2:BucketObjectv2::aws-model-games-logreg-onnx": {"key", "metadata", "source"},
         "gcp:storage/bucketObject:BucketObject::gcp-model-games-logreg-onnx": {"name", "metadata", "source"},
@@ -453,10 +451,9 @@ def test_handler_change_touches_only_that_function(monkeypatch: pytest.MonkeyPat
 def test_config_error_stops_program_before_any_resource(
     monkeypatch: pytest.MonkeyPatch, fake_builder: FakeBuilder, overrides: dict[str, Any], needle: str
 ) -> None:
-    with pytest.raises(pulumi.RunError) as err:
-        _run(monkeypatch, fake_builder, **overrides)
-    assert needle in str(err.value)
-    assert str(err.value).startswith("invalid stack config:")
+    message = config_error(monkeypatch, fake_builder, **overrides)
+    assert needle in message
+    assert message.startswith("invalid stack config:")
 
 
 def test_packager_failure_is_a_clean_run_error(monkeypatch: pytest.MonkeyPatch) -> None:

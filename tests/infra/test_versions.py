@@ -10,9 +10,16 @@ from __future__ import annotations
 from typing import Any
 
 import provider_rules as rules
-import pulumi
 import pytest
-from mockprogram import FakeBuilder, ProgramRun, Recorded, base_config, run_program
+from mockprogram import (
+    FakeBuilder,
+    ProgramRun,
+    Recorded,
+    base_config,
+    config_error,
+    run_before_and_after_retrain,
+    run_program,
+)
 
 from infra.names import stack_names
 
@@ -66,9 +73,7 @@ def test_api_gateway_and_the_permission_target_the_alias(
 def test_a_model_change_publishes_a_new_version_and_the_alias_follows(
     monkeypatch: pytest.MonkeyPatch, fake_builder: FakeBuilder
 ) -> None:
-    before = _run(monkeypatch, fake_builder)
-    fake_builder.model_bytes["games-logreg"] = b"retrained onnx bytes"
-    after = _run(monkeypatch, fake_builder)
+    before, after = run_before_and_after_retrain(monkeypatch, fake_builder)
     assert _version(after, "pred") != _version(before, "pred")
     assert _version(after, "echo") == _version(before, "echo")
     assert after.outputs["endpoints"]["aws"]["pred"]["version"] == _version(after, "pred")
@@ -156,9 +161,7 @@ def test_snap_start_on_a_gcp_only_endpoint_changes_nothing_on_gcp(
 def test_snap_start_config_errors_name_the_key(
     monkeypatch: pytest.MonkeyPatch, fake_builder: FakeBuilder, overrides: dict[str, Any], needle: str
 ) -> None:
-    with pytest.raises(pulumi.RunError) as err:
-        _run(monkeypatch, fake_builder, **overrides)
-    assert needle in str(err.value)
+    assert needle in config_error(monkeypatch, fake_builder, **overrides)
     assert fake_builder.handler_source == {}  # stopped before building anything
 
 

@@ -16,13 +16,18 @@ REPO = Path(__file__).resolve().parents[2]
 LOGREG = REPO / "models" / "logreg"
 
 
+def _copy_model(model: Path, root: Path) -> Path:
+    """Copy the book's trained model dir `model` (manifest + artifact) to `root`/models/<name>; skip if untrained."""
+    if not (model / "model.json").is_file():
+        pytest.skip(f"models/{model.name} is not trained yet")
+    shutil.copytree(model, root / "models" / model.name)
+    return root
+
+
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
     """A project dir with a copy of the book's logreg model (manifest + artifact)."""
-    if not (LOGREG / "model.json").is_file():
-        pytest.skip("models/logreg is not trained yet")
-    shutil.copytree(LOGREG, tmp_path / "models" / "logreg")
-    return tmp_path
+    return _copy_model(LOGREG, tmp_path)
 
 
 def _cfg(**keys: Any) -> dict[str, str]:
@@ -277,10 +282,7 @@ KERAS = REPO / "models" / "keras"
 @pytest.fixture
 def canary_project(project: Path) -> Path:
     """The project with the book's Keras model beside logreg: the same input schema and task."""
-    if not (KERAS / "model.json").is_file():
-        pytest.skip("models/keras is not trained yet")
-    shutil.copytree(KERAS, project / "models" / "keras")
-    return project
+    return _copy_model(KERAS, project)
 
 
 def test_canary_is_loaded_and_validated_like_the_model(canary_project: Path) -> None:

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from local_servers import http_server
+from local_servers import http_server, send_json
 
 from smodels import client, invoke
 from smodels.cli import main
@@ -71,12 +71,7 @@ class Recorder(BaseHTTPRequestHandler):
                     status, payload = 403, {"message": "The request signature we calculated does not match"}
         elif Recorder.mode == "gcp" and headers.get("authorization") != "Bearer fake-id-token":
             status, payload = 401, {"error": "unauthenticated"}
-        data = json.dumps(payload).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        send_json(self, status, payload)
 
     do_GET = _handle
     do_POST = _handle

@@ -24,6 +24,18 @@ FEATURES = [f"G{i}" for i in range(1, 11)]
 ARTIFACT_BYTES = b"not really a model, but bytes with a known hash"
 
 
+def _artifact_fields() -> dict[str, Any]:
+    """The manifest fields (in manifest order) that describe the test artifact, the same in schema 1 and 2."""
+    return {
+        "backend": None,
+        "python_version": "3.11.7",
+        "format": "skops",
+        "artifact": "model.skops",
+        "sha256": hashlib.sha256(ARTIFACT_BYTES).hexdigest(),
+        "size_bytes": len(ARTIFACT_BYTES),
+    }
+
+
 def _valid() -> dict[str, Any]:
     rows = [[(i >> j) & 1 for j in range(10)] for i in range(200)]
     return {
@@ -32,12 +44,7 @@ def _valid() -> dict[str, Any]:
         "description": "test manifest",
         "framework": "scikit-learn",
         "framework_version": "1.9.1",
-        "backend": None,
-        "python_version": "3.11.7",
-        "format": "skops",
-        "artifact": "model.skops",
-        "sha256": hashlib.sha256(ARTIFACT_BYTES).hexdigest(),
-        "size_bytes": len(ARTIFACT_BYTES),
+        **_artifact_fields(),
         "task": "binary-classification",
         "output": "probability that label == 1",
         "features": [{"name": f, "type": "binary"} for f in FEATURES],
@@ -231,12 +238,7 @@ def _valid_v2() -> dict[str, Any]:
         "framework": "scikit-learn",
         "framework_version": "1.9.1",
         "requirements": {"scikit-learn": "1.9.1", "xgboost": "3.2.0"},
-        "backend": None,
-        "python_version": "3.11.7",
-        "format": "skops",
-        "artifact": "model.skops",
-        "sha256": hashlib.sha256(ARTIFACT_BYTES).hexdigest(),
-        "size_bytes": len(ARTIFACT_BYTES),
+        **_artifact_fields(),
         "task": "multiclass-classification",
         "classes": ["setosa", "versicolor", "virginica"],
         "output": "probability of each class",

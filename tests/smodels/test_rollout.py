@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from local_servers import http_server
+from local_servers import http_server, send_json
 from rollout_fixtures import CANARY, NEW, OLD, dumps, event, lambda_wrapped, mixed_lines, prediction
 
 from smodels import rollout
@@ -345,12 +345,7 @@ class FakeLogging(BaseHTTPRequestHandler):
             status, payload = 403, {"error": {"code": 403, "message": "Permission denied on project proj-1"}}
         else:
             status, payload = 200, FakeLogging.pages[1 if body.get("pageToken") == "page-2" else 0]
-        data = json.dumps(payload).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        send_json(self, status, payload)
 
 
 def entry(line: dict[str, Any], second: int) -> dict[str, Any]:

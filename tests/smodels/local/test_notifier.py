@@ -34,24 +34,24 @@ def _until(condition: Any, what: str) -> None:
         time.sleep(0.02)
 
 
-@pytest.fixture(scope="module")
-def s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Emulator]:
-    emu = S3Emulator(tmp_path_factory.mktemp("s3logs")).start()
+def _emulator_with_bucket(emu: Any) -> Iterator[Any]:
+    """Start `emu`, make BUCKET in it, yield it, and stop it afterwards."""
+    emu = emu.start()
     try:
         emu.ensure_bucket(BUCKET)
         yield emu
     finally:
         emu.stop()
+
+
+@pytest.fixture(scope="module")
+def s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Emulator]:
+    yield from _emulator_with_bucket(S3Emulator(tmp_path_factory.mktemp("s3logs")))
 
 
 @pytest.fixture(scope="module")
 def gcs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GCSEmulator]:
-    emu = GCSEmulator(tmp_path_factory.mktemp("gcslogs")).start()
-    try:
-        emu.ensure_bucket(BUCKET)
-        yield emu
-    finally:
-        emu.stop()
+    yield from _emulator_with_bucket(GCSEmulator(tmp_path_factory.mktemp("gcslogs")))
 
 
 class Recorder:

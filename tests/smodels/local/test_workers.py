@@ -6,16 +6,14 @@ packager; the full stack (packager output, emulators) is exercised by tests/test
 
 from __future__ import annotations
 
-import json
 import signal
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import pytest
+from local_servers import post_json
 
 from smodels.local.front import FrontServer
 from smodels.local.lambda_runtime import LambdaFunction, lambda_base_env, runtime_dir
@@ -61,12 +59,7 @@ def _function(tmp_path: Path, runtime: Path, source: str = HANDLER, timeout_s: f
 
 
 def _post(url: str, payload: dict) -> tuple[int, dict]:
-    req = urllib.request.Request(url, data=json.dumps(payload).encode(), headers={"Content-Type": "application/json"})
-    try:
-        with urllib.request.urlopen(req, timeout=30) as resp:
-            return resp.status, json.loads(resp.read())
-    except urllib.error.HTTPError as exc:
-        return exc.code, json.loads(exc.read())
+    return post_json(url, payload, timeout=30)
 
 
 def test_crash_gives_502_then_the_worker_is_restarted(tmp_path: Path, runtime: Path) -> None:
