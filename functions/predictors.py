@@ -192,36 +192,9 @@ class OnnxPredictor:
 
     def _plan_columns(self, inputs: list[Any], mapping: str | None) -> list[tuple[str, int, Any]]:
         """(graph input, feature index, numpy dtype or str) for every graph input."""
-        index = {name: j for j, name in enumerate(self.schema.names)}
-        try:
-            by_input = json.loads(mapping) if mapping is not None else {i.name: i.name for i in inputs}
-        except ValueError:
-            by_input = None
-        if not isinstance(by_input, dict):
-            raise PredictorError(f"ONNX metadata {ONNX_INPUTS_KEY!r} must be a JSON object of input -> feature")
-        plan = []
-        for inp in inputs:
-            feature = by_input.get(inp.name)
-            if feature not in index:
-                raise PredictorError(f"ONNX model input {inp.name!r} is not a feature of the schema "
-                                     f"({', '.join(self.schema.names)})")
-            f = self.schema.features[index[feature]]
-            if inp.type == "tensor(string)":
-                if f.type != "categorical":
-                    raise PredictorError(f"ONNX model input {inp.name!r} takes strings; feature {f.name!r} is {f.type}")
-                plan.append((inp.name, index[feature], str))
-            elif inp.type in _ONNX_NUMBERS or inp.type == "tensor(int64)":
-                if f.type not in NUMERIC_TYPES:
-                    raise PredictorError(f"ONNX model input {inp.name!r} takes numbers; feature {f.name!r} is "
-                                         "categorical")
-                if inp.type == "tensor(int64)" and f.nullable:
-                    raise PredictorError(f"ONNX model input {inp.name!r} takes int64; feature {f.name!r} may be "
-                                         "missing")
-                plan.append((inp.name, index[feature], _onnx_dtype(inp.type)))
-            else:
-                raise PredictorError(f"ONNX model input {inp.name!r} has type {inp.type}; expected double, float, "
-                                     "int64 or string")
-        return plan
+        kinds = [(i.name, i.type[len("tensor("):-1] if i.type.startswith("tensor(") else i.type) for i in inputs]
+        plan = plan_inputs(self.schema, kinds, mapping, "ONNX model")
+        return [(name, j, str if kind == "string" else _onnx_dtype(f"tensor({kind})")) for name, j, kind in plan]
 
     def _pick_output(self) -> str:
         return pick_output([(o.name, o.type[len("tensor("):-1]) for o in self.session.get_outputs()])
@@ -249,6 +222,38 @@ class OnnxPredictor:
         """Run the session on the batch and return the task's output."""
         (out,) = self.session.run([self.output_name], self.feeds(batch))
         return task_output(out, self.schema, f"ONNX output {self.output_name!r}")
+
+
+def plan_inputs(schema: ModelSchema, inputs: list[tuple[str, str]], mapping: str | None,
+                what: str) -> list[tuple[str, int, str]]:
+    """(graph input, feature index, element type) for every (name, element type: double, float, int64, string) input
+    of a graph taking one [N, 1] input per feature (OnnxPredictor, PurePredictor): each matched to its schema
+    feature through ``mapping`` (the ``smodels.inputs`` metadata: input -> feature), else by name."""
+    index = {name: j for j, name in enumerate(schema.names)}
+    try:
+        by_input = json.loads(mapping) if mapping is not None else {name: name for name, _ in inputs}
+    except ValueError:
+        by_input = None
+    if not isinstance(by_input, dict):
+        raise PredictorError(f"{what}: metadata {ONNX_INPUTS_KEY!r} must be a JSON object of input -> feature")
+    plan = []
+    for name, kind in inputs:
+        feature = by_input.get(name)
+        if feature not in index:
+            raise PredictorError(f"{what} input {name!r} is not a feature of the schema ({', '.join(schema.names)})")
+        f = schema.features[index[feature]]
+        if kind == "string":
+            if f.type != "categorical":
+                raise PredictorError(f"{what} input {name!r} takes strings; feature {f.name!r} is {f.type}")
+        elif kind in ("double", "float", "int64"):
+            if f.type not in NUMERIC_TYPES:
+                raise PredictorError(f"{what} input {name!r} takes numbers; feature {f.name!r} is categorical")
+            if kind == "int64" and f.nullable:
+                raise PredictorError(f"{what} input {name!r} takes int64; feature {f.name!r} may be missing")
+        else:
+            raise PredictorError(f"{what} input {name!r} has type {kind}; expected double, float, int64 or string")
+        plan.append((name, index[feature], kind))
+    return plan
 
 
 def pick_output(outputs: list[tuple[str, str]]) -> str:
@@ -304,32 +309,9 @@ class PurePredictor:
                 _check_matrix_schema(schema, "this pure program", nulls=True)
             kinds = {self._kind}
         else:
-            self._columns = self._plan(inputs, mapping)
+            self._columns = plan_inputs(schema, [(i["name"], i["type"]) for i in inputs], mapping, "the pure program")
             kinds = {kind for _, _, kind in self._columns}
         self.input_limit: float | None = FLOAT32_MAX if "float" in kinds else None
-
-    def _plan(self, inputs: list[dict[str, Any]], mapping: str | None) -> list[tuple[str, int, str]]:
-        index = {name: j for j, name in enumerate(self.schema.names)}
-        try:
-            by_input = json.loads(mapping) if mapping is not None else {i["name"]: i["name"] for i in inputs}
-        except ValueError:
-            by_input = None
-        if not isinstance(by_input, dict):
-            raise PredictorError(f"metadata {ONNX_INPUTS_KEY!r} must be a JSON object of input -> feature")
-        plan = []
-        for inp in inputs:
-            name, kind = inp["name"], inp["type"]
-            feature = by_input.get(name)
-            if feature not in index:
-                raise PredictorError(f"program input {name!r} is not a feature of the schema "
-                                     f"({', '.join(self.schema.names)})")
-            f = self.schema.features[index[feature]]
-            if (kind == "string") != (f.type == "categorical"):
-                raise PredictorError(f"program input {name!r} takes {kind}; feature {f.name!r} is {f.type}")
-            if kind == "int64" and f.nullable:
-                raise PredictorError(f"program input {name!r} takes int64; feature {f.name!r} may be missing")
-            plan.append((name, index[feature], kind))
-        return plan
 
     def predict(self, batch: Batch) -> list[Any]:
         """The task's output as plain lists: [N] (regression value, binary P(classes[1])) or [N][K]."""

@@ -24,6 +24,7 @@ import math
 import operator
 from array import array
 from collections.abc import Callable
+from itertools import cycle
 from typing import Any
 
 FORMAT = "smodels-pure"
@@ -42,11 +43,12 @@ class PureError(ValueError):
 class T:
     """A tensor: ONNX element type name, shape, flat row-major values."""
 
-    __slots__ = ("type", "shape", "data", "cols")
+    __slots__ = ("type", "shape", "data", "cols", "rows")
 
     def __init__(self, type_: str, shape: tuple[int, ...], data: list[Any]) -> None:
         self.type, self.shape, self.data = type_, shape, data
-        self.cols: list[list[Any]] | None = None  # a constant matrix's columns, kept after the first product
+        self.cols: list[list[Any]] | None = None  # a constant matrix's columns (computed when the program loads)
+        self.rows: list[list[Any]] | None = None  # a constant matrix's rows, for a transposed Gemm operand
 
 
 def _columns(b: T, m: int) -> list[list[Any]]:
@@ -54,6 +56,13 @@ def _columns(b: T, m: int) -> list[list[Any]]:
     if b.cols is None:
         b.cols = [b.data[j::m] for j in range(m)]
     return b.cols
+
+
+def _const_rows(b: T) -> list[list[Any]]:
+    """The rows of constant matrix ``b``; cached on the tensor."""
+    if b.rows is None:
+        b.rows = _rows(b)
+    return b.rows
 
 
 def f32(values: list[float]) -> list[float]:
@@ -108,13 +117,17 @@ def _number(v: Any) -> Any:
 def _broadcast(a: T, b: T, fn: Callable[[Any, Any], Any]) -> tuple[tuple[int, ...], list[Any]]:
     if a.shape == b.shape:
         return a.shape, list(map(fn, a.data, b.data))
+    shape = _bshape(a.shape, b.shape)
     if len(b.data) == 1:
         y = b.data[0]
-        return _bshape(a.shape, b.shape), [fn(x, y) for x in a.data]
+        return shape, [fn(x, y) for x in a.data]
     if len(a.data) == 1:
         x = a.data[0]
-        return _bshape(a.shape, b.shape), [fn(x, y) for y in b.data]
-    shape = _bshape(a.shape, b.shape)
+        return shape, [fn(x, y) for y in b.data]
+    if shape == a.shape and _trailing(b.shape, shape):  # b repeats along a's leading axes (a bias row)
+        return shape, list(map(fn, a.data, cycle(b.data))) if a.data else []
+    if shape == b.shape and _trailing(a.shape, shape):
+        return shape, list(map(fn, cycle(a.data), b.data)) if b.data else []
     rank = len(shape)
     sa, sb = _strides(a.shape, rank, shape), _strides(b.shape, rank, shape)
     out = []
@@ -129,7 +142,29 @@ def _broadcast(a: T, b: T, fn: Callable[[Any, Any], Any]) -> tuple[tuple[int, ..
     return shape, out
 
 
+def _trailing(small: tuple[int, ...], full: tuple[int, ...]) -> bool:
+    """Whether ``small`` (leading 1s aside) is the trailing part of ``full``: its values repeat in flat order."""
+    i = 0
+    while i < len(small) and small[i] == 1:
+        i += 1
+    tail = small[i:]
+    return len(tail) <= len(full) and full[len(full) - len(tail):] == tail
+
+
+_BSHAPES: dict[tuple[tuple[int, ...], tuple[int, ...]], tuple[int, ...]] = {}
+
+
 def _bshape(x: tuple[int, ...], y: tuple[int, ...]) -> tuple[int, ...]:
+    """The broadcast shape of ``x`` and ``y`` (remembered: a program meets the same few pairs on every request)."""
+    out = _BSHAPES.get((x, y))
+    if out is None:
+        out = _bshape_of(x, y)
+        if len(_BSHAPES) < 4096:
+            _BSHAPES[x, y] = out
+    return out
+
+
+def _bshape_of(x: tuple[int, ...], y: tuple[int, ...]) -> tuple[int, ...]:
     rank = max(len(x), len(y))
     x = (1,) * (rank - len(x)) + x
     y = (1,) * (rank - len(y)) + y
@@ -195,6 +230,8 @@ def _rows(t: T) -> list[list[Any]]:
     """A tensor of rank >= 1 as rows along its last axis."""
     k = t.shape[-1] if t.shape else 1
     d = t.data
+    if len(d) == k:  # one row: the data itself (rows are only read)
+        return [d] if k else []
     return [d[i:i + k] for i in range(0, len(d), k)] if k else []
 
 
@@ -206,8 +243,16 @@ def _as_matrix(t: T, what: str) -> tuple[int, int]:
     raise PureError(f"{what} takes a matrix, got shape {t.shape}")
 
 
+def _dot(row: list[float], col: list[float]) -> float:
+    """``_sum`` of the products, without building their list (the fallback recomputes the same products)."""
+    try:
+        return math.fsum(map(operator.mul, row, col))
+    except (ValueError, OverflowError):
+        return sum(map(operator.mul, row, col))
+
+
 def _matmul(a: list[list[float]], bt: list[list[float]]) -> list[float]:
-    return [_sum(map(operator.mul, row, col)) for row in a for col in bt]
+    return [_dot(row, col) for row in a for col in bt]
 
 
 # --- operators ---------------------------------------------------------------------------------------------------
@@ -276,7 +321,7 @@ def _gemm(attrs: dict[str, Any], xs: list[T]) -> list[T]:
         n, k = k, n
     kb, m = _as_matrix(b, "Gemm")
     if attrs.get("transB", 0):
-        bt = _rows(b)
+        bt = _const_rows(b)
         kb, m = m, kb
     else:
         bt = _columns(b, m)
@@ -372,41 +417,73 @@ def _argmax(attrs: dict[str, Any], xs: list[T]) -> list[T]:
     return [T("int64", a.shape[:-1] + ((1,) if attrs.get("keepdims", 1) else ()), out)]
 
 
+def _per_column(values: list[Any], k: int, what: str) -> list[Any]:
+    """A per-column attribute for a k-column input: one value repeated, else its first k values."""
+    if len(values) == 1:
+        return values * k
+    if len(values) < k:
+        raise PureError(f"{what} has {len(values)} values for {k} columns")
+    return values[:k]
+
+
+def _by_width(attrs: dict[str, Any], key: Any, make: Callable[[Any], Any]) -> Any:
+    """What ``make(key)`` builds from the attributes for an input of ``key`` (its width: fixed for a program, so
+    built once, at the first request), remembered on the prepared attributes."""
+    cache = attrs["_by_width"]
+    got = cache.get(key)
+    if got is None:
+        got = cache[key] = make(key)
+    return got
+
+
+def _prepare_scaler(attrs: dict[str, Any]) -> dict[str, Any]:
+    offset, scale = attrs.get("offset", [0.0]), attrs.get("scale", [1.0])
+    return {**attrs, "_by_width": {},
+            "_columns": lambda k: (_per_column(offset, k, "Scaler offset"), _per_column(scale, k, "Scaler scale"))}
+
+
 def _scaler(attrs: dict[str, Any], xs: list[T]) -> list[T]:
     (a,) = xs
-    k = a.shape[-1]
-    offset, scale = attrs.get("offset", [0.0]), attrs.get("scale", [1.0])
-    offset = offset * k if len(offset) == 1 else offset
-    scale = scale * k if len(scale) == 1 else scale
-    out = [(v - offset[i % k]) * scale[i % k] for i, v in enumerate(a.data)]
+    offset, scale = _by_width(attrs, a.shape[-1], attrs["_columns"])
+    out = [(v - o) * s for v, o, s in zip(a.data, cycle(offset), cycle(scale))] if offset else []
     return [_typed("float", a.shape, out)]
+
+
+def _prepare_imputer(attrs: dict[str, Any]) -> dict[str, Any]:
+    floats, ints = attrs.get("imputed_value_floats", []), attrs.get("imputed_value_int64s", [])
+    return {**attrs, "_by_width": {}, "_values": lambda key: (floats if key[0] else ints) * key[1]
+            if len(floats if key[0] else ints) == 1 else (floats if key[0] else ints)[:key[1]]}
 
 
 def _imputer(attrs: dict[str, Any], xs: list[T]) -> list[T]:
     (a,) = xs
     k = a.shape[-1]
-    if a.type in ("float", "double"):
-        values = attrs.get("imputed_value_floats", [])
-        replaced = attrs.get("replaced_value_float", 0.0)
+    number = a.type in ("float", "double")
+    replaced = attrs.get("replaced_value_float", 0.0) if number else attrs.get("replaced_value_int64", 0)
+    values = _by_width(attrs, (number, k), attrs["_values"])
+    if len(values) < k:  # too few values: an error only where one is needed, as before
+        out = [values[i % k] if (v != v if replaced != replaced else v == replaced) else v
+               for i, v in enumerate(a.data)]
+    elif replaced != replaced:
+        out = [w if v != v else v for v, w in zip(a.data, cycle(values))]
     else:
-        values = attrs.get("imputed_value_int64s", [])
-        replaced = attrs.get("replaced_value_int64", 0)
-    values = values * k if len(values) == 1 else values
-    if replaced != replaced:
-        out = [values[i % k] if v != v else v for i, v in enumerate(a.data)]
-    else:
-        out = [values[i % k] if v == replaced else v for i, v in enumerate(a.data)]
+        out = [w if v == replaced else v for v, w in zip(a.data, cycle(values))]
     return [_typed(a.type, a.shape, out)]
+
+
+def _prepare_one_hot(attrs: dict[str, Any]) -> dict[str, Any]:
+    index = {kind: None if cats is None else {c: i for i, c in enumerate(cats)}
+             for kind, cats in (("string", attrs.get("cats_strings")), ("int64", attrs.get("cats_int64s")))}
+    return {**attrs, "_index": index}
 
 
 def _one_hot(attrs: dict[str, Any], xs: list[T]) -> list[T]:
     (a,) = xs
-    cats = attrs.get("cats_strings") if a.type == "string" else attrs.get("cats_int64s")
-    if cats is None:
+    index = attrs["_index"]["string" if a.type == "string" else "int64"]
+    if index is None:
         raise PureError("OneHotEncoder: the categories do not match the input type")
-    index = {c: i for i, c in enumerate(cats)}
     zeros = attrs.get("zeros", 1)
-    width = len(cats)
+    width = len(index)
     out: list[float] = []
     for v in a.data:
         row = [0.0] * width
@@ -420,8 +497,7 @@ def _one_hot(attrs: dict[str, Any], xs: list[T]) -> list[T]:
     return [T("float", a.shape + (width,), out)]
 
 
-def _label_encoder(attrs: dict[str, Any], xs: list[T]) -> list[T]:
-    (a,) = xs
+def _prepare_label_encoder(attrs: dict[str, Any]) -> dict[str, Any]:
     keys = next((attrs[k] for k in ("keys_strings", "keys_int64s", "keys_floats") if k in attrs), None)
     for name, kind in (("values_strings", "string"), ("values_int64s", "int64"), ("values_floats", "float")):
         if name in attrs:
@@ -435,6 +511,12 @@ def _label_encoder(attrs: dict[str, Any], xs: list[T]) -> list[T]:
                "float": attrs.get("default_float", -0.0)}[type_]
     table = dict(zip(keys, values, strict=True))
     nan_value = next((v for k, v in table.items() if isinstance(k, float) and k != k), default)
+    return {**attrs, "_table": (table, nan_value, default, type_)}
+
+
+def _label_encoder(attrs: dict[str, Any], xs: list[T]) -> list[T]:
+    (a,) = xs
+    table, nan_value, default, type_ = attrs["_table"]
     out = [nan_value if isinstance(v, float) and v != v else table.get(v, default) for v in a.data]
     return [_typed(type_, a.shape, out)]
 
@@ -474,18 +556,28 @@ def _post(kind: str, scores: list[float]) -> list[float]:
     raise PureError(f"post_transform {kind!r} is not supported")
 
 
+def _weight_rows(coefs: list[float], k: int) -> list[list[float]]:
+    """The coefficients (class- or target-major) as one row of k weights per class or target."""
+    return [coefs[c * k:(c + 1) * k] for c in range(len(coefs) // k)]
+
+
+def _prepare_linear(attrs: dict[str, Any]) -> dict[str, Any]:
+    coefs, intercepts = attrs["coefficients"], attrs.get("intercepts", [])
+    return {**attrs, "_by_width": {}, "_weights": lambda k: [
+        (wc, intercepts[c] if intercepts else 0.0) for c, wc in enumerate(_weight_rows(coefs, k))]}
+
+
 def _linear_classifier(attrs: dict[str, Any], xs: list[T]) -> list[T]:
     (a,) = xs
-    coefs, intercepts = attrs["coefficients"], attrs.get("intercepts", [])
     labels = attrs.get("classlabels_strings") or attrs.get("classlabels_ints") or []
     n, k = _as_matrix(a, "LinearClassifier")
-    classes = len(coefs) // k
-    w = [coefs[c * k:(c + 1) * k] for c in range(classes)]
+    w = _by_width(attrs, k, attrs["_weights"])
+    classes = len(w)
     post = attrs.get("post_transform", "NONE")
     scores_out: list[float] = []
     label_out: list[Any] = []
     for row in _rows(a):
-        s = [_sum(map(operator.mul, row, wc)) + (intercepts[c] if intercepts else 0.0) for c, wc in enumerate(w)]
+        s = [_dot(row, wc) + b for wc, b in w]
         if classes == 1 and len(labels) == 2:  # one score for two classes
             label_out.append(labels[1] if s[0] > 0 else labels[0])
             if post == "LOGISTIC":
@@ -504,16 +596,23 @@ def _linear_classifier(attrs: dict[str, Any], xs: list[T]) -> list[T]:
     return [T(ltype, (n,), label_out), _typed("float", (n, width), scores_out)]
 
 
-def _linear_regressor(attrs: dict[str, Any], xs: list[T]) -> list[T]:
-    (a,) = xs
+def _prepare_linear_regressor(attrs: dict[str, Any]) -> dict[str, Any]:
     coefs, intercepts = attrs["coefficients"], attrs.get("intercepts", [])
     targets = attrs.get("targets", 1)
+    return {**attrs, "_by_width": {}, "_weights": lambda k: [
+        (coefs[t * k:(t + 1) * k], intercepts[t] if intercepts else 0.0) for t in range(targets)]}
+
+
+def _linear_regressor(attrs: dict[str, Any], xs: list[T]) -> list[T]:
+    (a,) = xs
+    targets = attrs.get("targets", 1)
     n, k = _as_matrix(a, "LinearRegressor")
-    w = [coefs[t * k:(t + 1) * k] for t in range(targets)]
+    w = _by_width(attrs, k, attrs["_weights"])
+    post = attrs.get("post_transform", "NONE")
     out: list[float] = []
     for row in _rows(a):
-        s = [_sum(map(operator.mul, row, wt)) + (intercepts[t] if intercepts else 0.0) for t, wt in enumerate(w)]
-        out.extend(_post(attrs.get("post_transform", "NONE"), s))
+        s = [_dot(row, wt) + b for wt, b in w]
+        out.extend(_post(post, s))
     return [_typed("float", (n, targets), out)]
 
 
@@ -570,6 +669,8 @@ class _Trees:
                                      strict=True):
             ti, ni = where[(t, nid)]
             trees[ti]["leaf"][ni].append((target, w))
+        for tr in trees:
+            _check_links(tr["mode"], tr["true"], tr["false"])
         self.trees = [(tr["feature"], tr["value"], tr["mode"], tr["true"], tr["false"], tr["missing"], tr["leaf"])
                       for tr in trees]
         self.all_positive = all(w >= 0 for w in weights)
@@ -601,23 +702,45 @@ class _Trees:
                     go = x == t
                 else:
                     go = x != t
-                i = true[i] if go else false[i]
-                if i < 0:
-                    raise PureError("tree node points outside its tree")
+                i = true[i] if go else false[i]  # in range and acyclic: checked at load (_check_links)
             for target, w in leaf[i]:
                 out[target] += w
                 seen[target] = True
         return out, seen
 
 
+def _check_links(mode: list[int], true: list[int], false: list[int]) -> None:
+    """Once, when the program loads: every branch node of a tree (walked from its root, node 0) points at nodes
+    inside the tree, and no walk comes back to a node it passed, so every walk ends at a leaf."""
+    n = len(mode)
+    state = [0] * n  # 0 not seen, 1 on the path being walked, 2 done
+    todo: list[tuple[int, bool]] = [(0, False)]
+    while todo:
+        i, leaving = todo.pop()
+        if leaving:
+            state[i] = 2
+            continue
+        if state[i] == 2:
+            continue
+        if state[i] == 1:
+            raise PureError("tree nodes form a cycle")
+        if mode[i] < 0:
+            state[i] = 2
+            continue
+        state[i] = 1
+        todo.append((i, True))
+        for child in (true[i], false[i]):
+            if not 0 <= child < n:
+                raise PureError("tree node points outside its tree")
+            todo.append((child, False))
+
+
 def _tree_regressor(attrs: dict[str, Any], xs: list[T]) -> list[T]:
     (a,) = xs
     trees = attrs["_trees"]
     width = attrs.get("n_targets", 1)
-    base = attrs.get("base_values") or attrs.get("base_values_as_tensor") or []
+    base = attrs["_base"]
     agg = attrs.get("aggregate_function", "SUM")
-    if agg not in ("SUM", "AVERAGE"):
-        raise PureError(f"aggregate_function {agg!r} is not supported")
     n_trees = len(trees.trees)
     post = attrs.get("post_transform", "NONE")
     out: list[float] = []
@@ -634,9 +757,9 @@ def _tree_regressor(attrs: dict[str, Any], xs: list[T]) -> list[T]:
 def _tree_classifier(attrs: dict[str, Any], xs: list[T]) -> list[T]:
     (a,) = xs
     trees = attrs["_trees"]
-    labels = attrs.get("classlabels_strings") or attrs.get("classlabels_int64s") or []
+    labels = attrs["_labels"]
     k = len(labels)
-    base = attrs.get("base_values") or attrs.get("base_values_as_tensor") or []
+    base = attrs["_base"]
     post = attrs.get("post_transform", "NONE")
     scores_out: list[float] = []
     label_out: list[Any] = []
@@ -678,7 +801,11 @@ def _tree_classifier(attrs: dict[str, Any], xs: list[T]) -> list[T]:
 
 def _prepare_trees(prefix: str) -> Callable[[dict[str, Any]], dict[str, Any]]:
     def prepare(attrs: dict[str, Any]) -> dict[str, Any]:
-        return {**attrs, "_trees": _Trees(attrs, prefix)}
+        if prefix == "target" and attrs.get("aggregate_function", "SUM") not in ("SUM", "AVERAGE"):
+            raise PureError(f"aggregate_function {attrs['aggregate_function']!r} is not supported")
+        return {**attrs, "_trees": _Trees(attrs, prefix),
+                "_base": attrs.get("base_values") or attrs.get("base_values_as_tensor") or [],
+                "_labels": attrs.get("classlabels_strings") or attrs.get("classlabels_int64s") or []}
     return prepare
 
 
@@ -716,8 +843,16 @@ OPS: dict[tuple[str, str], Callable[[dict[str, Any], list[T]], list[T]]] = {
     ("ai.onnx.ml", "TreeEnsembleRegressor"): _tree_regressor,
     ("ai.onnx.ml", "TreeEnsembleClassifier"): _tree_classifier,
 }
-_PREPARE = {("ai.onnx.ml", "TreeEnsembleRegressor"): _prepare_trees("target"),
-            ("ai.onnx.ml", "TreeEnsembleClassifier"): _prepare_trees("class")}
+#: (domain, op type) -> what is built from a node's attributes once, when the program loads (never per request).
+_PREPARE: dict[tuple[str, str], Callable[[dict[str, Any]], dict[str, Any]]] = {
+    ("ai.onnx.ml", "Scaler"): _prepare_scaler,
+    ("ai.onnx.ml", "Imputer"): _prepare_imputer,
+    ("ai.onnx.ml", "OneHotEncoder"): _prepare_one_hot,
+    ("ai.onnx.ml", "LabelEncoder"): _prepare_label_encoder,
+    ("ai.onnx.ml", "LinearClassifier"): _prepare_linear,
+    ("ai.onnx.ml", "LinearRegressor"): _prepare_linear_regressor,
+    ("ai.onnx.ml", "TreeEnsembleRegressor"): _prepare_trees("target"),
+    ("ai.onnx.ml", "TreeEnsembleClassifier"): _prepare_trees("class")}
 #: Operators whose float arithmetic is exact or rounded per value here; the compiler checks graphs against OPS.
 INPUT_TYPES = ("double", "float", "int64", "string")
 
@@ -748,19 +883,59 @@ class Program:
             if key in _PREPARE:
                 attrs = _PREPARE[key](attrs)
             self.nodes.append((fn, attrs, list(node["inputs"]), list(node["outputs"])))
+            _prepare_weights(key, attrs, [self.constants.get(i) for i in node["inputs"]])
+        self._plan()
+
+    def _plan(self) -> None:
+        """Tensors by slot instead of by name, resolved once: slot 0 is the absent optional input (None), slot 1
+        takes the outputs nobody names; a name no earlier node, input or constant gives is refused here."""
+        slots: dict[str, int] = {}
+        template: list[T | None] = [None, None]
+        for name, t in self.constants.items():
+            slots[name] = len(template)
+            template.append(t)
+
+        def slot(name: str) -> int:
+            if name not in slots:
+                slots[name] = len(template)
+                template.append(None)
+            return slots[name]
+
+        self._feeds = [(slot(spec["name"]), spec["name"], spec["type"] == "float") for spec in self.inputs]
+        known = set(slots)
+        steps = []
+        for fn, attrs, ins, outs in self.nodes:
+            missing = [i for i in ins if i and i not in known]
+            if missing:
+                raise PureError(f"node input {missing[0]!r} is given by no earlier node, input or constant")
+            steps.append((fn, attrs, [slots[i] if i else 0 for i in ins], [slot(o) if o else 1 for o in outs]))
+            known.update(o for o in outs if o)
+        if self.output not in known:
+            raise PureError(f"output {self.output!r} is given by no node, input or constant")
+        self._steps, self._template, self._output = steps, template, slots[self.output]
 
     def run(self, feeds: dict[str, T]) -> T:
         """Evaluate the nodes in order and return the output tensor."""
-        values = dict(self.constants)
-        for spec in self.inputs:
-            t = feeds[spec["name"]]
-            values[spec["name"]] = _typed(spec["type"], t.shape, t.data) if spec["type"] == "float" else t
-        for fn, attrs, ins, outs in self.nodes:
-            results = fn(attrs, [values[i] if i else None for i in ins])  # type: ignore[arg-type]
-            for name, value in zip(outs, results, strict=False):
-                if name:
-                    values[name] = value
-        return values[self.output]
+        values = self._template.copy()
+        for i, name, is_float in self._feeds:
+            t = feeds[name]
+            values[i] = _typed("float", t.shape, t.data) if is_float else t
+        for fn, attrs, ins, outs in self._steps:
+            results = fn(attrs, [values[i] for i in ins])
+            for i, value in zip(outs, results, strict=False):
+                values[i] = value
+        return values[self._output]  # type: ignore[return-value]
+
+
+def _prepare_weights(key: tuple[str, str], attrs: dict[str, Any], consts: list[T | None]) -> None:
+    """A constant weight matrix's columns (or rows, transposed) for MatMul and Gemm, built at load."""
+    b = consts[1] if len(consts) > 1 else None
+    if b is None or len(b.shape) != 2:
+        return
+    if key == ("", "MatMul") or key == ("", "Gemm") and not attrs.get("transB", 0):
+        _columns(b, b.shape[1])
+    elif key == ("", "Gemm"):
+        _const_rows(b)
 
 
 def _attr(v: Any) -> Any:

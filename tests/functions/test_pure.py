@@ -260,3 +260,57 @@ def test_the_pure_modules_import_without_numpy(tmp_path: Path) -> None:
             "print('ok')\n")
     res = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60)
     assert res.returncode == 0 and res.stdout.strip() == "ok", res.stderr
+
+
+def _tree_program(**changes) -> dict:
+    """A compiled one-tree regressor (root 0 -> leaves 1, 2) with some of its node attributes changed."""
+    doc = json.loads(compile_pure(_trees(["BRANCH_LEQ", "BRANCH_LT"], "regressor", "NONE")))
+    node = next(n for n in doc["nodes"] if n["op"] == "TreeEnsembleRegressor")
+    node["attrs"].update(changes)
+    return doc
+
+
+def test_tree_links_are_checked_once_when_the_program_loads() -> None:
+    doc = _tree_program()
+    attrs = next(n for n in doc["nodes"] if n["op"] == "TreeEnsembleRegressor")["attrs"]
+    pure.load_program(json.dumps(doc).encode())  # the well-formed trees load
+    # a branch pointing at a node id its tree does not have: refused at load, not at the first row reaching it
+    outside = list(attrs["nodes_truenodeids"])
+    outside[1] = 99
+    with pytest.raises(pure.PureError, match="outside its tree"):
+        pure.load_program(json.dumps(_tree_program(nodes_truenodeids=outside)).encode())
+    # a branch back to the root: a walk would never end
+    cycle = list(attrs["nodes_falsenodeids"])
+    cycle[2] = 0
+    with pytest.raises(pure.PureError, match="cycle"):
+        pure.load_program(json.dumps(_tree_program(nodes_falsenodeids=cycle)).encode())
+
+
+def test_prepared_attributes_give_the_same_answers_on_every_request() -> None:
+    """What a node builds from its attributes at load (Scaler columns, one-hot index, label table, linear weight
+    rows) serves every request alike: the same batch answers bit for bit the same, twice and row by row."""
+    cities = np.array([["Lyon"], ["Zürich"], ["nowhere"]], dtype=object)
+    spend = np.array([[1.5], [np.nan], [3.25]], dtype=np.float32)
+    nodes = [
+        helper.make_node("OneHotEncoder", ["city"], ["oh"], domain="ai.onnx.ml", cats_strings=["Lyon", "Zürich"]),
+        helper.make_node("Reshape", ["oh", "shape"], ["oh2"]),
+        helper.make_node("Imputer", ["spend"], ["imp"], domain="ai.onnx.ml", imputed_value_floats=[2.5],
+                         replaced_value_float=float("nan")),
+        helper.make_node("Scaler", ["imp"], ["sc"], domain="ai.onnx.ml", offset=[1.25], scale=[0.75]),
+        helper.make_node("Concat", ["oh2", "sc"], ["cat"], axis=1),
+        helper.make_node("LinearClassifier", ["cat"], ["label", "p"], domain="ai.onnx.ml",
+                         coefficients=[0.5, -1.0, 2.0, -0.5, 0.25, 1.0], intercepts=[0.1, -0.1],
+                         classlabels_ints=[0, 1], post_transform="SOFTMAX"),
+    ]
+    m = _model(nodes, [("city", S, [None, 1]), ("spend", F, [None, 1])], ("p", F, None),
+               [_init("shape", np.array([-1, 2], np.int64))], ml=True)
+    _close(*_both(m, {"city": cities, "spend": spend}), tol=1e-6)
+    program = pure.load_program(compile_pure(m))
+
+    def run(lo: int, hi: int) -> list[float]:
+        return program.run({"city": pure.T("string", (hi - lo, 1), cities[lo:hi].reshape(-1).tolist()),
+                            "spend": pure.T("float", (hi - lo, 1), spend[lo:hi].reshape(-1).tolist())}).data
+
+    first = run(0, 3)
+    assert run(0, 3) == first
+    assert [v for i in range(3) for v in run(i, i + 1)] == first
