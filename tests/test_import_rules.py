@@ -16,7 +16,7 @@ ROOMS = ("functions", "infra", "smodels")
 
 # What code inside the cloud function may import beyond the standard library and `functions` itself: each is
 # imported only where a model format or a cloud needs it, and only inside the package that ships it.
-FUNCTIONS_OPTIONAL = {"numpy", "onnxruntime", "skops", "joblib", "pickle", "keras", "pandas", "xgboost", "lightgbm",
+FUNCTIONS_OPTIONAL = {"numpy", "onnxruntime", "skops", "joblib", "keras", "pandas", "xgboost", "lightgbm",
                       "boto3", "botocore", "flask", "functions_framework", "google"}
 # Modules outside smodels/local that may import it: the commands that start or drive the local stack.
 LOCAL_IMPORTERS = {"smodels.cli", "smodels.smoke"}
@@ -73,7 +73,6 @@ def _cycles(edges: dict[str, set[str]]) -> list[list[str]]:
     on_stack: set[str] = set()
     found: list[list[str]] = []
     counter = [0]
-    sys.setrecursionlimit(max(sys.getrecursionlimit(), 10_000))
 
     def visit(v: str) -> None:
         index[v] = low[v] = counter[0]
@@ -103,7 +102,7 @@ def _cycles(edges: dict[str, set[str]]) -> list[list[str]]:
     return found
 
 
-def _packages_of(edges: dict[str, set[str]], name: str) -> set[str]:
+def _packages_of(name: str) -> set[str]:
     """`name`'s package __init__ modules: importing a submodule runs them, so they are not a circle of their own."""
     parts = name.split(".")
     return {".".join(parts[:i]) for i in range(1, len(parts))}
@@ -117,7 +116,7 @@ def test_cycle_finder_sees_a_circle() -> None:
 def test_no_import_circle(graph: dict[str, set[str]]) -> None:
     edges = _project_edges(graph)
     # A package's __init__ re-exporting its submodules is how a package is read, not a circle between modules.
-    edges = {m: {t for t in ts if t not in _packages_of(edges, m)} for m, ts in edges.items()}
+    edges = {m: {t for t in ts if t not in _packages_of(m)} for m, ts in edges.items()}
     assert _cycles(edges) == []
 
 

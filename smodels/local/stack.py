@@ -50,7 +50,6 @@ from smodels.local.lambda_runtime import LambdaFunction, lambda_base_env, runtim
 from smodels.local.notifier import DEFAULT_INTERVAL_S, Notifier, Watch
 from smodels.local.procs import ManagedProcess, port_is_free
 from smodels.local.versions import VERSIONS_FILE, assign_versions, fingerprint
-from smodels.local_state import safe_name
 from smodels.packager.types import FunctionBuild
 
 DEFAULT_REGION = "us-east-1"
@@ -222,7 +221,7 @@ class LocalStack:
     @property
     def bucket(self) -> str:
         """The local model bucket name (same on both emulators)."""
-        return f"serverless-models-{safe_name(self.stack)}"[:55].rstrip("-") + "-models"
+        return f"serverless-models-{local_state.safe_name(self.stack)}"[:55].rstrip("-") + "-models"
 
     @property
     def log_dir(self) -> Path:
@@ -392,7 +391,7 @@ class LocalStack:
             layer_path: Path | None = None
             if getattr(build, "layer", None) is not None:
                 layer_path = _unpack(Path(build.layer.archive), unpack_root, build.layer.archive_sha256) / "python"
-            name = f"serverless-models-{safe_name(self.stack)}-{ep.name}"
+            name = f"serverless-models-{local_state.safe_name(self.stack)}-{ep.name}"
             env = lambda_base_env(
                 function_name=name,
                 handler=build.handler or ep.lambda_handler,
@@ -439,7 +438,7 @@ class LocalStack:
             if not (src / "main.py").is_file():
                 raise LocalStackError(f"gcp {ep.name}: the source archive {build.archive} has no main.py")
             uri = self._model_uri("gcp", build)
-            service = f"serverless-models-{safe_name(self.stack)}-{ep.name}"
+            service = f"serverless-models-{local_state.safe_name(self.stack)}-{ep.name}"
             version = self.versions[("gcp", ep.name)]
             fn = CloudFunction(
                 name=ep.name, entry_point=build.entry_point or ep.entry_point, source_dir=src, project=GCP_PROJECT,
@@ -469,7 +468,7 @@ class LocalStack:
                 watches.append(Watch("aws", ep.name, self.bucket, key, self.lambdas[ep.name].invoke))
             else:
                 # infra.names: the push subscription `<prefix>-<endpoint>-refresh-push`.
-                subscription = f"serverless-models-{safe_name(self.stack)}-{ep.name}-refresh-push"
+                subscription = f"serverless-models-{local_state.safe_name(self.stack)}-{ep.name}-refresh-push"
                 watches.append(Watch("gcp", ep.name, self.bucket, key, self.gcp_functions[ep.name].url, subscription))
         log_path = self.log_dir / "triggers.log"
 
