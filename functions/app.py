@@ -53,6 +53,8 @@ class ModelApp:
         self._log_heads: dict[tuple[str, str], str] = {}
         # Class labels as JSON keys (probability maps) and values, computed once.
         self._keys = [str(c) for c in self.schema.classes]
+        self._label_json = [json.dumps(c, separators=(",", ":")) for c in self.schema.classes]
+        self._model_json: dict[tuple[str, str], str] = {}
         # Following a pointer, the artifacts are content-addressed and immutable: the pointer is what is re-read.
         self.cache = cache or ModelCache(
             settings.model_uri, settings.model_sha256, self._loader,
@@ -168,13 +170,18 @@ class ModelApp:
             where = f"instances[{i}]" if batch.is_batch else None
             raise ApiError(422, "non_finite_output", f"the model's output for {where or 'this row'} is not finite; "
                            "the input values are too extreme for it", where)
-        body = self._answer(values, batch.is_batch)
-        body["model"] = {"name": name, "version": loaded.sha256}
+        text = None if batch.is_batch or nested else self._one_answer(values[0], name, loaded.sha256)
+        if text is None:
+            body = self._answer(values, batch.is_batch)
+            body["model"] = {"name": name, "version": loaded.sha256}
+            response = json_response(body)
+        else:
+            response = Response(200, text=text)
         if nested:  # multiclass: the figures are over each row's top class probability (its mean is not fixed at 1/K)
             values = [max(row) for row in values]
             total = sum(values)
         self._log_prediction(name, loaded.sha256, arm, values, total, len(batch), batch.out_of_range, started)
-        return json_response(body)
+        return response
 
     def _stable(self) -> Loaded:
         """The stable model: following the pointer first when it is due (the first request waits for that check;
@@ -240,6 +247,20 @@ class ModelApp:
                           retry_in_seconds=CANARY_RETRY_SECONDS)
             return self._stable(), "stable"
 
+    def _one_answer(self, p: Any, name: str, version: str) -> str | None:
+        """The JSON text of a one-row regression or binary answer, written directly (the same bytes ``_answer``'s
+        body encodes to: a finite float's JSON is its repr); None for anything else."""
+        if type(p) is not float:
+            return None
+        model = self._model_json.get((name, version))
+        if model is None:
+            model = json.dumps({"name": name, "version": version}, separators=(",", ":"))
+            self._model_json = {**(self._model_json if len(self._model_json) < 4 else {}), (name, version): model}
+        if self.schema.task == "regression":
+            return f'{{"success":true,"prediction":{p!r},"model":{model}}}'
+        label = self._label_json[1 if p >= 0.5 else 0]
+        return f'{{"success":true,"response":"{p!r}","prediction":{p!r},"label":{label},"model":{model}}}'
+
     def _answer(self, values: list[Any], is_batch: bool) -> dict[str, Any]:
         """The task's response body (docs/DESIGN.md, "Response contract per task")."""
         task, classes = self.schema.task, self.schema.classes
@@ -272,9 +293,13 @@ class ModelApp:
             heads = self._log_heads if len(self._log_heads) < 4 else {}  # stable + canary, across a reload or two
             self._log_heads = {**heads, (name, version, arm): head}
         latency_ms = round((time.perf_counter() - started) * 1000, 3)
+        if rows == 1 and type(outputs[0]) is float:  # mean, min and max are the one output
+            one = repr(outputs[0])
+            figures = f'{{"mean":{one},"min":{one},"max":{one}}}'
+        else:
+            figures = f'{{"mean":{total / len(outputs)!r},"min":{min(outputs)!r},"max":{max(outputs)!r}}}'
         write_log_line(f'{head},"rows":{rows},"latency_ms":{latency_ms!r},"out_of_range":{out_of_range},'
-                       f'"output":{{"mean":{total / len(outputs)!r},"min":{min(outputs)!r},'
-                       f'"max":{max(outputs)!r}}}}}')
+                       f'"output":{figures}}}')
 
     def _log_failure(self, status: int, code: str, route: list[Any], started: float) -> None:
         """The ``request_failed`` line of a failed prediction request, naming its model when it was routed to one."""

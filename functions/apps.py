@@ -10,10 +10,18 @@ from functions.http import Request, Response
 def app_handle(kind: str) -> Callable[[Request], Response]:
     """The ``handle`` of the ``"model"`` or ``"echo"`` app, imported on first use: an echo archive has neither
     ``app.py`` nor numpy, so the adapters must not import the model app before a model request needs it."""
-    if kind == "echo":
-        from functions import echo
+    handle = _HANDLES.get(kind)
+    if handle is None:
+        if kind == "echo":
+            from functions import echo
 
-        return echo.handle
-    from functions import app
+            handle = echo.handle
+        else:
+            from functions import app
 
-    return app.handle
+            handle = app.handle
+        _HANDLES[kind] = handle
+    return handle
+
+
+_HANDLES: dict[str, Callable[[Request], Response]] = {}

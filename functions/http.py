@@ -17,6 +17,10 @@ from typing import Any
 from functions.contract import DEFAULT_MAX_BODY_BYTES, MAX_JSON_DEPTH
 
 _JSON_CT = re.compile(r"^application/(?:[a-z0-9.+-]+\+)?json$")
+#: One compact, strict encoder for every body and log line (``json.dumps`` with options builds one per call).
+_encode = json.JSONEncoder(separators=(",", ":"), allow_nan=False).encode
+_encode_log = json.JSONEncoder(separators=(",", ":"), default=str).encode
+_UNSET: Any = object()
 
 
 class ApiError(Exception):
@@ -43,15 +47,18 @@ class ApiError(Exception):
 
 
 class Request:
-    """An HTTP request as the apps see it. Header names are lower-case."""
+    """An HTTP request as the apps see it. Header names are lower-case. ``doc``: the body already parsed by the
+    platform and checked by the adapter as :func:`parse_json_bytes` would check it (a console event), else None."""
 
-    __slots__ = ("method", "body", "headers", "path")
+    __slots__ = ("method", "body", "headers", "path", "doc")
 
-    def __init__(self, method: str, body: bytes = b"", headers: dict[str, str] | None = None, path: str = "/") -> None:
+    def __init__(self, method: str, body: bytes = b"", headers: dict[str, str] | None = None, path: str = "/",
+                 doc: Any = None) -> None:
         self.method = method
         self.body = body
         self.headers = {} if headers is None else headers
         self.path = path
+        self.doc = doc
 
     def __repr__(self) -> str:
         return f"Request({self.method!r}, {self.body[:60]!r}, {self.headers!r}, {self.path!r})"
@@ -62,21 +69,35 @@ class Request:
 
 
 class Response:
-    """An HTTP response whose body is a JSON-serialisable object."""
+    """An HTTP response whose body is a JSON-serialisable object, or its compact JSON text already encoded
+    (``text``: the hot path writes a one-row answer directly; ``body`` then decodes it on demand)."""
 
-    __slots__ = ("status", "body", "headers")
+    __slots__ = ("status", "_body", "headers", "_text")
 
-    def __init__(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
+    def __init__(self, status: int, body: Any = _UNSET, headers: dict[str, str] | None = None,
+                 text: str | None = None) -> None:
+        if body is _UNSET and text is None:
+            raise TypeError("Response needs a body or its text")
         self.status = status
-        self.body = body
+        self._body = body
+        self._text = text
         self.headers = {} if headers is None else headers
 
     def __repr__(self) -> str:
         return f"Response({self.status!r}, {self.body!r}, {self.headers!r})"
 
+    @property
+    def body(self) -> Any:
+        """The body as a JSON-serialisable object."""
+        if self._body is _UNSET:
+            self._body = json.loads(self._text)  # type: ignore[arg-type]
+        return self._body
+
     def body_text(self) -> str:
         """The body serialised as compact JSON (never NaN/Infinity)."""
-        return json.dumps(self.body, separators=(",", ":"), allow_nan=False)
+        if self._text is None:
+            self._text = _encode(self._body)
+        return self._text
 
     def all_headers(self) -> dict[str, str]:
         """Headers to send, including the JSON content type."""
@@ -112,7 +133,7 @@ def internal_error(where: str) -> Response:
 
 def log_event(event: str, **fields: Any) -> None:
     """Write one structured JSON log line to stdout (CloudWatch / Cloud Logging parse it)."""
-    write_log_line(json.dumps({"event": event, **fields}, separators=(",", ":"), default=str))
+    write_log_line(_encode_log({"event": event, **fields}))
 
 
 def write_log_line(line: str) -> None:
@@ -213,6 +234,9 @@ def parse_json_bytes(body: bytes, max_bytes: int = DEFAULT_MAX_BODY_BYTES) -> An
 
 
 def parse_json_body(request: Request, max_bytes: int = DEFAULT_MAX_BODY_BYTES) -> Any:
-    """Check the content type, then strictly parse the request body (see :func:`parse_json_bytes`)."""
+    """Check the content type, then strictly parse the request body (see :func:`parse_json_bytes`); a body the
+    adapter has already parsed and checked (``request.doc``) is returned as it is."""
+    if request.doc is not None:
+        return request.doc
     check_content_type(request)
     return parse_json_bytes(request.body, max_bytes)

@@ -29,6 +29,7 @@ NAN = float("nan")
 _NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 _PLAIN = frozenset("0123456789.+-eE")
 _BINARY = frozenset((0, 1, "0", "1"))  # 0.0 and 1.0 hash equal to 0 and 1; booleans are refused separately
+_BINARY_VALUE = {0: 0.0, 1: 1.0, "0": 0.0, "1": 1.0}  # the same values, as the floats the model takes
 
 
 class SchemaError(ValueError):
@@ -63,7 +64,8 @@ class Feature(NamedTuple):
 class ModelSchema:
     """Features in model input order, the task and the class labels (classifiers, in probability order)."""
 
-    __slots__ = ("features", "task", "classes", "names", "_index", "_numeric", "_binary", "_narrow", "_ranged")
+    __slots__ = ("features", "task", "classes", "names", "_index", "_keys", "_numeric", "_binary", "_narrow",
+                 "_ranged", "_all_binary")
 
     def __init__(self, features: tuple[Feature, ...], task: str = "binary-classification",
                  classes: tuple[Any, ...] = (0, 1)) -> None:
@@ -72,11 +74,13 @@ class ModelSchema:
         self.classes = tuple(classes)
         self.names: tuple[str, ...] = tuple(f.name for f in self.features)  # model input order
         self._index = {f.name: i for i, f in enumerate(self.features)}
+        self._keys = frozenset(self._index)
         # Precomputed for the per-request hot path.
         self._numeric = all(f.type in NUMERIC_TYPES and not f.nullable for f in self.features)
         self._binary = tuple(j for j, f in enumerate(self.features) if f.type == "binary")
         self._narrow = tuple(j for j, f in enumerate(self.features) if f.type in ("integer", "boolean"))
         self._ranged = any(f.low is not None for f in self.features)
+        self._all_binary = len(self._binary) == len(self.features) and not self._ranged
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, ModelSchema) and (self.features, self.task, self.classes) == (
@@ -167,9 +171,9 @@ class ModelSchema:
     def _row(self, item: Any, prefix: str, batch: Batch) -> list[Any]:
         features = self.features
         if isinstance(item, dict):
-            if len(item) != len(features) or any(k not in self._index for k in item):
+            if item.keys() != self._keys:
                 self._missing_or_unknown(item, prefix)
-            values = [item[f.name] for f in features]
+            values = list(map(item.__getitem__, self.names))
 
             def where(j: int) -> str:
                 return f"{prefix}.{features[j].name}" if prefix else features[j].name
@@ -184,6 +188,13 @@ class ModelSchema:
         else:
             raise ApiError(400, "invalid_request", f"{prefix or 'body'} must be an object of features"
                            + (" or a list of values in feature order" if prefix else ""), prefix or None)
+        if self._all_binary:  # the book's 0/1 flags: one lookup per value; anything else takes the careful path
+            try:
+                flags = list(map(_BINARY_VALUE.__getitem__, values))
+            except (KeyError, TypeError):  # TypeError: an unhashable value (a list, an object)
+                flags = None
+            if flags is not None and bool not in set(map(type, values)):  # True == 1, but a boolean is refused
+                return flags
         if self._numeric:
             fast = _fast_floats(values)
             if fast is not None:

@@ -13,6 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from functions import aws
+from functions.http import ApiError, parse_json_bytes
 
 
 def rest_v1(case: Case, b64: bool = False) -> dict[str, Any]:
@@ -269,3 +270,39 @@ def test_s3_sha256_mismatch_is_503_and_logged(models, configure, s3, capsys) -> 
     assert status == 503 and "sha256" in body["error"]["message"]
     logs = [json.loads(x) for x in capsys.readouterr().out.splitlines() if x.startswith("{")]
     assert [x["stage"] for x in logs if x["event"] == "model_load_failed"] == ["sha256_mismatch"]
+
+
+FLAT_EVENTS = [dict(BOOK), {k: int(v) for k, v in BOOK.items()}, {k: float(v) for k, v in BOOK.items()},
+               dict(BOOK, G2=None), dict(BOOK, G2=True), {"G1": "é\u2028", "x": -0.0}, {}]
+NOT_FLAT = [dict(BOOK, G2=float("nan")), dict(BOOK, G2=2**60), dict(BOOK, G2=[1]), {"instances": [[0] * 10]},
+            {1: "a"}, {"G1": "x" * 4000}]
+
+
+@pytest.mark.parametrize("event", FLAT_EVENTS)
+def test_flat_console_event_is_handed_over_as_the_strict_parser_reads_it(event: dict) -> None:
+    """The fast path gives the app exactly the document the re-serialise-and-parse path would give."""
+    request = aws.event_to_request(event, 1000)
+    assert request.doc is event and request.body == b""
+    assert request.doc == parse_json_bytes(json.dumps(event).encode(), 1000)
+
+
+@pytest.mark.parametrize("event", NOT_FLAT)
+def test_other_console_events_take_the_careful_path(event: dict) -> None:
+    try:
+        request = aws.event_to_request(event, 1000)
+    except ApiError:
+        return  # NaN: refused there, as before
+    assert request.doc is None and request.body
+
+
+def test_one_row_answer_text_is_the_encoded_body(skops_model) -> None:
+    """The directly written one-row answer is byte for byte what encoding the answer's dict gives."""
+    from functions.app import get_app
+
+    app = get_app()
+    for p in (0.06745113592634559, 0.5, 1.0, 0.0, 1e-300, 0.9999999999999999):
+        text = app._one_answer(p, "games-test", "ab" * 32)
+        body = app._answer([p], False)
+        body["model"] = {"name": "games-test", "version": "ab" * 32}
+        assert text == json.dumps(body, separators=(",", ":"), allow_nan=False)
+    assert app._one_answer(1, "games-test", "ab" * 32) is None  # not a float: the dict path

@@ -107,3 +107,21 @@ def test_the_schema_document_round_trips_and_is_validated() -> None:
             ModelSchema.from_json(bad)
     regression = ModelSchema.from_json({"features": [{"name": "x"}], "task": "regression"})
     assert regression.classes == () and regression.numeric
+
+
+@pytest.mark.parametrize("value,ok", [(0, 0.0), (1, 1.0), ("0", 0.0), ("1", 1.0), (0.0, 0.0), (1.0, 1.0),
+                                      (True, None), (False, None), ("1.0", None), (2, None), ([1], None),
+                                      (None, None), (float("nan"), None)])
+def test_all_binary_schema_takes_the_same_values_as_the_careful_parser(value, ok) -> None:
+    """The book's all-binary schema has a lookup fast path; it accepts and refuses exactly what the careful
+    per-value parser does (booleans hash equal to 0/1 and are still refused)."""
+    schema = ModelSchema.from_json({"features": [{"name": "a", "type": "binary"}, {"name": "b", "type": "binary"}]})
+    for row in ({"a": value, "b": 1}, {"a": 1, "b": value}):
+        if ok is None:
+            with pytest.raises(ApiError) as err:
+                schema.parse(row, 10)
+            assert err.value.status == 400 and err.value.field in ("a", "b")
+        else:
+            got = schema.parse(row, 10).rows[0]
+            assert got == ([ok, 1.0] if row["a"] is value else [1.0, ok])
+            assert all(type(v) is float for v in got)
