@@ -26,14 +26,8 @@ _UNSET: Any = object()
 class ApiError(Exception):
     """A client-visible error: HTTP status, a stable machine code, a message and the offending field."""
 
-    def __init__(
-        self,
-        status: int,
-        code: str,
-        message: str,
-        field: str | None = None,
-        headers: Mapping[str, str] | None = None,
-    ) -> None:
+    def __init__(self, status: int, code: str, message: str, field: str | None = None,
+                 headers: Mapping[str, str] | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
@@ -42,8 +36,9 @@ class ApiError(Exception):
         self.headers = dict(headers or {})
 
     def to_response(self) -> Response:
-        """The JSON error response for this error."""
-        return error_response(self.status, self.code, self.message, self.field, self.headers)
+        """The uniform error body: ``{"success": false, "error": {"code", "message", "field"}}``."""
+        body = {"success": False, "error": {"code": self.code, "message": self.message, "field": self.field}}
+        return Response(self.status, body, dict(self.headers))
 
 
 class Request:
@@ -111,16 +106,10 @@ def json_response(body: Any, status: int = 200, headers: Mapping[str, str] | Non
     return Response(status, body, dict(headers or {}))
 
 
-def error_response(
-    status: int,
-    code: str,
-    message: str,
-    field: str | None = None,
-    headers: Mapping[str, str] | None = None,
-) -> Response:
-    """The uniform error body: ``{"success": false, "error": {"code", "message", "field"}}``."""
-    body = {"success": False, "error": {"code": code, "message": message, "field": field}}
-    return Response(status, body, dict(headers or {}))
+def error_response(status: int, code: str, message: str, field: str | None = None,
+                   headers: Mapping[str, str] | None = None) -> Response:
+    """The uniform error response of :class:`ApiError` (``{"success": false, "error": {...}}``), not raised."""
+    return ApiError(status, code, message, field, headers).to_response()
 
 
 def internal_error(where: str) -> Response:

@@ -33,13 +33,8 @@ class PointerFollower:
     def __init__(self, pointer_uri: str, endpoint: str, fmt: str, cache: ModelCache, ttl_seconds: float,
                  clock: Callable[[], float] = time.monotonic,
                  fetch_if_changed: FetchIfChanged = store.fetch_if_changed) -> None:
-        self.pointer_uri = pointer_uri
-        self.endpoint = endpoint
-        self.format = fmt
-        self.cache = cache
-        self.ttl = ttl_seconds
-        self.clock = clock
-        self.fetch_if_changed = fetch_if_changed
+        self.pointer_uri, self.endpoint, self.format, self.cache = pointer_uri, endpoint, fmt, cache
+        self.ttl, self.clock, self.fetch_if_changed = ttl_seconds, clock, fetch_if_changed
         self._lock = threading.Lock()
         self._tag: str | None = None  # the pointer version last acted on (followed, or refused for good)
         self._checked_at: float | None = None

@@ -25,14 +25,14 @@ from smodels.packager.deps import (
     deps_key,
     pin,
 )
-from smodels.packager.model import load_model_manifest, manifest_requirements, prepare_model
+from smodels.packager.model import PURE_MODULES, load_model_manifest, manifest_requirements, prepare_model
 from smodels.packager.target import Target, interpreter_version
 from smodels.packager.types import BuildError, BuildOptions, FunctionBuild, LayerBuild
 
 MODULES = {
     "echo": ("__init__.py", "contract.py", "http.py", "apps.py", "echo.py"),
     "model": ("__init__.py", "contract.py", "settings.py", "http.py", "apps.py", "schema.py", "store.py",
-              "predictors.py", "model_cache.py", "app.py", "pure.py", "pointer.py"),
+              "predictors.py", "model_cache.py", "app.py", *(f"pure/{m}.py" for m in PURE_MODULES), "pointer.py"),
 }
 ADAPTER = {"aws": "aws.py", "gcp": "gcp.py"}
 GCP_MAIN = b"from functions.gcp import echo, pred, predict  # noqa: F401\n"
@@ -57,7 +57,7 @@ def requirements_for(cloud: str, kind: str, runtime: str, manifest) -> DepsSpec:
     """
     ff = (pin("functions-framework"),) if cloud == "gcp" else ()
     if kind == "echo" or (kind == "model" and runtime == "pure"):
-        return DepsSpec(pins=ff)  # pure: the standard library evaluates the program (functions/pure.py)
+        return DepsSpec(pins=ff)  # pure: the standard library evaluates the program (functions/pure/)
     if runtime == "onnx" or manifest.format == "onnx":
         # onnxruntime's protobuf/flatbuffers/packaging serve its offline tools only; InferenceSession never
         # imports them (proven: the slimmed package answers requests in tests/smodels/packager).

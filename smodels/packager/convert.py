@@ -200,7 +200,7 @@ def booster_candidates(fmt: str, data: bytes, schema: Any, name: str, version: s
     raise ValueError(f"no booster format {fmt!r}")
 
 
-# --- runtime pure: an ONNX graph as a plain-data program (functions/pure.py) -----------------------------------
+# --- runtime pure: an ONNX graph as a plain-data program (functions/pure/) --------------------------------------
 
 
 def _plain(value: Any) -> Any:

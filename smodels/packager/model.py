@@ -51,6 +51,9 @@ KERAS_ACTIVATIONS = {"relu": "Relu", "sigmoid": "Sigmoid", "tanh": "Tanh", "soft
 MODEL_CONVERTER_VERSION = "4"  # written into every graph (producer_version): a bump changes every model object
 SKLEARN_FORMATS = ("skops", "joblib", "pickle")
 FUNCTIONS_DIR = Path(__file__).resolve().parents[2] / "functions"
+#: The pure runtime's package (functions/pure/): shipped in every model archive, and part of what a pure
+#: conversion is checked with.
+PURE_MODULES = ("__init__", "tensor", "ops", "ml", "trees", "program")
 
 
 def object_key(name: str, sha256: str, fmt: str) -> str:
@@ -635,7 +638,7 @@ def _pure_compiled(manifest, out_dir: Path) -> tuple[Path, str, float, str, str]
     key = hashlib.sha256(json.dumps({
         "converter": MODEL_CONVERTER_VERSION, "manifest": hashlib.sha256(manifest_bytes).hexdigest(),
         "artifact": manifest.sha256, "tools": _tool_versions(manifest),
-        "serving": _serving_code_hash(("predictors.py", "schema.py", "pure.py")),
+        "serving": _serving_code_hash(("predictors.py", "schema.py", *(f"pure/{m}.py" for m in PURE_MODULES))),
     }, sort_keys=True).encode()).hexdigest()[:16]
     cache = out_dir / "models" / manifest.name
     record = cache / f"pure-{key}.json"

@@ -1,4 +1,4 @@
-"""functions/pure.py: every operator it runs against onnxruntime on random inputs, the compiler's refusals, and the
+"""functions/pure/: every operator it runs against onnxruntime on random inputs, the compiler's refusals, and the
 pure predictor (plain lists, no numpy) as the app uses it."""
 
 from __future__ import annotations

@@ -125,7 +125,7 @@ def test_the_pure_package_answers_the_book_request_under_python313(logreg_dir, b
     assert build.runtime == "pure" and build.requirements == ()
     with zipfile.ZipFile(build.archive) as zf:
         names = zf.namelist()
-        assert "functions/pure.py" in names and not any("numpy" in n for n in names)
+        assert "functions/pure/program.py" in names and not any("numpy" in n for n in names)
     assert build.unzipped_bytes + build.model.size_bytes < 1_000_000
     (out,) = run_lambda(py313, build.archive, build.model, [BOOK_REQUEST])
     body = json.loads(out["body"])
