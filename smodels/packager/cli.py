@@ -27,49 +27,30 @@ def register(subparsers) -> None:
     p.set_defaults(func=run)
 
 
+_RESULT_FIELDS = ("cloud", "endpoint", "kind", "runtime", "runtime_reason", "cloud_runtime", "architecture", "handler",
+                  "entry_point", "archive", "archive_sha256", "object_name", "zipped_bytes", "unzipped_bytes",
+                  "needs_s3", "top_packages", "requirements", "environment", "seconds", "cached", "warnings")
+_LAYER_FIELDS = ("archive", "archive_sha256", "zipped_bytes", "unzipped_bytes")
+_MODEL_FIELDS = ("path", "sha256", "format", "key", "size_bytes", "parity_max_abs_diff", "conversion")
+
+
+def _plain(value):
+    """A build result's value as JSON: paths as strings, tuples as lists (pairs too), seconds rounded."""
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, (tuple, list)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _fields(obj, names: tuple[str, ...]) -> dict | None:
+    return None if obj is None else {n: _plain(getattr(obj, n)) for n in names}
+
+
 def _result_dict(r) -> dict:
-    return {
-        "cloud": r.cloud,
-        "endpoint": r.endpoint,
-        "kind": r.kind,
-        "runtime": r.runtime,
-        "runtime_reason": r.runtime_reason,
-        "cloud_runtime": r.cloud_runtime,
-        "architecture": r.architecture,
-        "handler": r.handler,
-        "entry_point": r.entry_point,
-        "archive": str(r.archive),
-        "archive_sha256": r.archive_sha256,
-        "object_name": r.object_name,
-        "zipped_bytes": r.zipped_bytes,
-        "unzipped_bytes": r.unzipped_bytes,
-        "needs_s3": r.needs_s3,
-        "top_packages": [[n, s] for n, s in r.top_packages],
-        "requirements": list(r.requirements),
-        "environment": r.environment,
-        "seconds": round(r.seconds, 3),
-        "cached": r.cached,
-        "warnings": list(r.warnings),
-        "layer": None
-        if r.layer is None
-        else {
-            "archive": str(r.layer.archive),
-            "archive_sha256": r.layer.archive_sha256,
-            "zipped_bytes": r.layer.zipped_bytes,
-            "unzipped_bytes": r.layer.unzipped_bytes,
-        },
-        "model": None
-        if r.model is None
-        else {
-            "path": str(r.model.path),
-            "sha256": r.model.sha256,
-            "format": r.model.format,
-            "key": r.model.key,
-            "size_bytes": r.model.size_bytes,
-            "parity_max_abs_diff": r.model.parity_max_abs_diff,
-            "conversion": r.model.conversion,
-        },
-    }
+    out = _fields(r, _RESULT_FIELDS)
+    out["seconds"] = round(r.seconds, 3)
+    return {**out, "layer": _fields(r.layer, _LAYER_FIELDS), "model": _fields(r.model, _MODEL_FIELDS)}
 
 
 def _mb(n: int) -> str:

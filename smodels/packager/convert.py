@@ -63,6 +63,8 @@ def register_booster_converters() -> None:
     global _registered
     if _registered:
         return
+    import importlib
+
     from skl2onnx import update_registered_converter
     from skl2onnx.common.shape_calculator import (
         calculate_linear_classifier_output_shapes,
@@ -70,29 +72,21 @@ def register_booster_converters() -> None:
     )
 
     classifier_options = {"nocl": [True, False], "zipmap": [True, False, "columns"]}
-    try:
-        import xgboost
-        from onnxmltools.convert.xgboost.operator_converters.XGBoost import convert_xgboost
-    except ImportError:
-        pass
-    else:
-        update_registered_converter(xgboost.XGBClassifier, "XGBoostXGBClassifier",
-                                    calculate_linear_classifier_output_shapes, convert_xgboost,
-                                    options=classifier_options)
-        update_registered_converter(xgboost.XGBRegressor, "XGBoostXGBRegressor",
-                                    calculate_linear_regressor_output_shapes, convert_xgboost)
-    try:
-        import lightgbm
-        from onnxmltools.convert.lightgbm.operator_converters.LightGbm import convert_lightgbm
-    except ImportError:
-        pass
-    else:
-        update_registered_converter(lightgbm.LGBMClassifier, "LightGbmLGBMClassifier",
-                                    calculate_linear_classifier_output_shapes, convert_lightgbm,
-                                    options=classifier_options)
-        update_registered_converter(lightgbm.LGBMRegressor, "LightGbmLGBMRegressor",
-                                    calculate_linear_regressor_output_shapes, convert_lightgbm,
-                                    options={"split": None})
+    # (library, its onnxmltools converter, alias prefix, classifier, regressor, the regressor's options)
+    boosters = (("xgboost", "onnxmltools.convert.xgboost.operator_converters.XGBoost", "convert_xgboost",
+                 "XGBoost", "XGBClassifier", "XGBRegressor", None),
+                ("lightgbm", "onnxmltools.convert.lightgbm.operator_converters.LightGbm", "convert_lightgbm",
+                 "LightGbm", "LGBMClassifier", "LGBMRegressor", {"split": None}))
+    for library, module, function, alias, classifier, regressor, regressor_options in boosters:
+        try:
+            lib = importlib.import_module(library)
+            convert = getattr(importlib.import_module(module), function)
+        except ImportError:
+            continue
+        update_registered_converter(getattr(lib, classifier), alias + classifier,
+                                    calculate_linear_classifier_output_shapes, convert, options=classifier_options)
+        update_registered_converter(getattr(lib, regressor), alias + regressor,
+                                    calculate_linear_regressor_output_shapes, convert, options=regressor_options)
     _registered = True
 
 

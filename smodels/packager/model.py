@@ -37,10 +37,20 @@ PARITY_TOLERANCE = 1e-5
 #: with float32 tensors (Keras, the float candidates, ai.onnx.ml operators with float attributes, tree ensembles'
 #: float32 leaf weights) keeps the ONNX tolerance, and the reason says so.
 PURE_TOLERANCE = 1e-9
-#: runtime auto picks pure only if one row costs at most this many scalar operations (convert.pure_work: estimated
-#: from the program, so every machine decides alike; a timing would not). About 50 ns each in CPython 3.13 here:
-#: 20,000 is about a millisecond per row, where pure's cold start (no numpy, no onnxruntime: tens of ms saved on
-#: every new instance) still outweighs onnxruntime's microseconds for an endpoint that serves rows one by one.
+#: runtime auto weighs pure against onnx by an estimate of one warm request, from the program alone (so every
+#: machine decides alike; a timing would not): the request path both pay, plus per scalar operation of the program
+#: (convert.pure_work) the evaluator's cost, and for onnx its fixed cost per call (numpy arrays in and out,
+#: session.run) and onnxruntime's per-operation cost. Fitted to bench/zoo.py on CPython 3.13 here (book logreg: 12
+#: operations, pure 82 us / onnx 110 us; book Keras MLP: 9,094 operations, pure 1,138 us / onnx 165 us). Pure
+#: serves while its estimate is within PURE_MAX_RATIO of onnx's: it starts tens of ms sooner (no numpy, no
+#: onnxruntime), which a steady endpoint should not pay for with a several-fold slower call.
+REQUEST_NS = 40_000
+PURE_NS_PER_OP = 80
+ONNX_CALL_NS = 30_000
+ONNX_NS_PER_OP = 5
+PURE_MAX_RATIO = 2.0
+#: Without onnx on the target (e.g. arm64 Lambda), pure is weighed against native: it serves while one row costs at
+#: most this many operations (about 1.6 ms per row at PURE_NS_PER_OP).
 PURE_WORK_BUDGET = 20_000
 #: What runtime auto tries, in order: the first that converts and reproduces the model serves it.
 AUTO_ORDER = ("pure", "onnx", "native")
@@ -78,13 +88,17 @@ def prepare_model(model: Any, runtime: str, out_dir: Path | str = ".build", *,
     """The artifact to upload for `model` (manifest, dir or model.json) served with `runtime`.
 
     native: the manifest's artifact as is. onnx: converted (or the artifact itself if it is ONNX already) and
-    parity-checked, else BuildError naming the worst row. auto: onnx where that succeeds, else native; the
-    artifact's `runtime_reason` says which and why. `onnx_refused` (e.g. arm64 Lambda): auto goes native with it.
+    parity-checked, else BuildError naming the worst row. pure: compiled from the ONNX graph and parity-checked.
+    auto: pure where it compiles, reproduces the model and its estimated warm request is within PURE_MAX_RATIO of
+    onnx's (`warm_estimates`); else onnx where that succeeds (pure again if onnx fails after all), else native; the
+    artifact's `runtime_reason` says which and why, with both estimates. `onnx_refused` (e.g. arm64 Lambda): auto
+    weighs pure against native (PURE_WORK_BUDGET) and goes native with the reason.
     """
     manifest = load_model_manifest(model)
     if runtime not in RUNTIMES:
         raise BuildError(f"runtime: expected one of {', '.join(RUNTIMES)}, got {runtime!r}")
     not_pure = ""
+    fallback: Callable[[str, str], ModelArtifact] | None = None  # pure, should onnx fail after all
     if (runtime == "pure" or (runtime == "auto" and "pure" in AUTO_ORDER)) and manifest.format != "onnx":
         try:
             path, sha, gap, how, note = _pure_compiled(manifest, Path(out_dir))
@@ -96,16 +110,28 @@ def prepare_model(model: Any, runtime: str, out_dir: Path | str = ".build", *,
             from smodels.packager.convert import pure_work
 
             work = pure_work(path.read_bytes())
-            within = work <= PURE_WORK_BUDGET
-            if runtime == "pure" or within:
-                mode = "auto" if runtime == "auto" else "forced"
+            pure_us, onnx_us = warm_estimates(work)
+            estimate = f"estimated warm request: pure {pure_us:,.0f} us, onnx {onnx_us:,.0f} us"
+
+            def pure_artifact(mode: str, why: str = "") -> ModelArtifact:
                 return ModelArtifact(
                     path=path, sha256=sha, format="pure", key=object_key(manifest.name, sha, "pure"),
                     manifest=manifest, size_bytes=path.stat().st_size, converted=True, parity_max_abs_diff=gap,
-                    runtime_reason=f"{mode}: parity {gap:.2g}{note}, {work:,} operations per row", conversion=how,
-                )
-            not_pure = (f"; not pure: {work:,} operations per row is over the pure evaluator's budget of "
-                        f"{PURE_WORK_BUDGET:,}")
+                    runtime_reason=f"{mode}: parity {gap:.2g}{note}, {work:,} operations per row ({estimate}){why}",
+                    conversion=how)
+
+            if runtime == "pure":
+                return pure_artifact("forced")
+            if onnx_refused:
+                if work <= PURE_WORK_BUDGET:
+                    return pure_artifact("auto", f"; not onnx: {onnx_refused}")
+                not_pure = f"; not pure: {work:,} operations per row is over the budget of {PURE_WORK_BUDGET:,}"
+            elif pure_us <= PURE_MAX_RATIO * onnx_us:
+                return pure_artifact("auto")
+            else:
+                not_pure = (f"; not pure: {work:,} operations per row ({estimate}): pure serves only within "
+                            f"{PURE_MAX_RATIO:g}x onnx's estimate")
+                fallback = pure_artifact
     if manifest.format == "onnx":
         return _as_is(manifest, f"{'auto' if runtime == 'auto' else 'forced'}: the artifact is ONNX already")
     if runtime == "native":
@@ -117,6 +143,8 @@ def prepare_model(model: Any, runtime: str, out_dir: Path | str = ".build", *,
     except BuildError as exc:
         if runtime == "onnx":
             raise
+        if fallback is not None:  # pure reproduced the model: it serves rather than native
+            return fallback("auto", f"; not onnx: {exc}")
         return _as_is(manifest, f"auto: {exc}{not_pure}")
     return ModelArtifact(
         path=path,
@@ -130,6 +158,14 @@ def prepare_model(model: Any, runtime: str, out_dir: Path | str = ".build", *,
         runtime_reason=f"{'auto' if runtime == 'auto' else 'forced'}: parity {gap:.2g}{not_pure}",
         conversion=how,
     )
+
+
+def warm_estimates(work: int) -> tuple[float, float]:
+    """The estimated warm request, in microseconds, of a program of ``work`` scalar operations per row served by
+    pure and by onnx (see REQUEST_NS): deterministic, so every machine's `runtime: auto` decides alike."""
+    pure = REQUEST_NS + PURE_NS_PER_OP * work
+    onnx = REQUEST_NS + ONNX_CALL_NS + ONNX_NS_PER_OP * work
+    return pure / 1000, onnx / 1000
 
 
 def _as_is(manifest, reason: str) -> ModelArtifact:

@@ -5,6 +5,7 @@ python3.13 -I with only the package on the path."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import zipfile
@@ -92,8 +93,10 @@ def test_auto_sends_the_book_logistic_regression_to_pure(logreg_dir, build_dir) 
     art = prepare_model(logreg_dir, "auto", build_dir)
     assert art.runtime == "pure"
     assert art.runtime_reason.startswith("auto: parity ")
-    work = int(art.runtime_reason.rsplit(", ", 1)[1].split(" ")[0].replace(",", ""))
-    assert 0 < work <= model_mod.PURE_WORK_BUDGET  # estimated from the program: the same on every machine
+    work, pure_us, onnx_us = _weighed(art.runtime_reason)
+    assert work == 12  # MatMul of 10 weights, the bias, the sigmoid: estimated from the program, on every machine
+    assert (pure_us, onnx_us) == tuple(round(x) for x in model_mod.warm_estimates(work))
+    assert pure_us <= model_mod.PURE_MAX_RATIO * onnx_us
     schema = _schema(art.manifest)
     out = predictors.load(art.path.read_bytes(), "pure", schema).predict(schema.parse(BOOK_REQUEST, 1))
     assert out == [pytest.approx(BOOK_PROBABILITY, abs=1e-12)]
@@ -155,3 +158,30 @@ def test_the_pure_package_imports_no_numpy_under_python313(logreg_dir, build_dir
     body = json.loads(json.loads(next(x[7:] for x in lines if x.startswith("RESULT ")))["body"])
     assert body["predictions"] == [pytest.approx(BOOK_PROBABILITY, abs=1e-12)] * 2
     assert "NUMPY False" in lines
+
+
+def _weighed(reason: str) -> tuple[int, int, int]:
+    """(operations per row, pure's and onnx's estimated warm request in us) as runtime_reason says them."""
+    m = re.search(r"([\d,]+) operations per row \(estimated warm request: pure ([\d,]+) us, onnx ([\d,]+) us\)",
+                  reason)
+    assert m, reason
+    return tuple(int(g.replace(",", "")) for g in m.groups())  # type: ignore[return-value]
+
+
+def test_auto_weighs_the_book_keras_mlp_to_onnx(keras_dir, build_dir) -> None:
+    """9,094 operations per row: pure's estimated warm request is several times onnx's, so auto serves onnx and
+    says both estimates; `runtime: pure` still forces pure."""
+    art = prepare_model(keras_dir, "auto", build_dir)
+    assert art.runtime == "onnx" and art.format == "onnx", art.runtime_reason
+    work, pure_us, onnx_us = _weighed(art.runtime_reason)
+    assert work == 9094 and pure_us > model_mod.PURE_MAX_RATIO * onnx_us
+    assert f"pure serves only within {model_mod.PURE_MAX_RATIO:g}x onnx's estimate" in art.runtime_reason
+    forced = prepare_model(keras_dir, "pure", build_dir)
+    assert forced.runtime == "pure" and forced.runtime_reason.startswith("forced: parity ")
+
+
+def test_warm_estimates_are_monotonic_and_cross_once() -> None:
+    """Pure's estimate grows faster than onnx's: below one work figure pure is within the ratio, above it not."""
+    within = [model_mod.warm_estimates(w)[0] <= model_mod.PURE_MAX_RATIO * model_mod.warm_estimates(w)[1]
+              for w in range(0, 5000, 50)]
+    assert within[0] and not within[-1] and within == sorted(within, reverse=True)
