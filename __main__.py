@@ -31,6 +31,18 @@ Stack outputs:
                 Pulumi: an `up` with an unchanged config leaves a published model serving).
     buckets:    {"aws": {"models": "<s3 bucket>"}, "gcp": {"models": "<gcs bucket>", "sources": "<gcs bucket>"}}
     private:    true unless `serverless-models:public` is true
+    alarms:     only with `alarms: true` (the default), per cloud the stack deploys to:
+                {"aws": {"topic": "<sns topic arn>" | null, "namespace": "serverless-models/<stack prefix>",
+                         "api": {"5xx": "<alarm name>"},
+                         "endpoints": {"<endpoint>": {"errors": "<alarm name>", "throttles": ..., "p99_duration": ...,
+                                                      "out_of_range": ... (model endpoints)}}},
+                 "gcp": {"notification_channel": "projects/<p>/notificationChannels/<id>" | null,
+                         "endpoints": {"<endpoint>": {"5xx": "projects/<p>/alertPolicies/<id>", "throttles": ...,
+                                                      "p99_latency": ..., "out_of_range": ... (model endpoints)}},
+                         "log_metrics": {"<endpoint>": {"throttled": "<name>", "out_of_range": "<name>"}}}}
+                AWS names are CloudWatch alarm names (`aws cloudwatch describe-alarms --alarm-names ...`); GCP names are
+                alert policy resource names (`gcloud alpha monitoring policies describe ...`). `topic` and
+                `notification_channel` are null without `alertEmail`: the alarms then exist with no action.
     publisher:  only with `publisher: true`: {"access_key_id": <secret>, "secret_access_key": <secret>} (AWS, an
                 IAM user's key) and {"gcp_service_account": "<email>"} (GCP, a service account to impersonate;
                 no key is created), each when the stack deploys to that cloud
@@ -102,6 +114,7 @@ def main() -> None:
     endpoints: dict[str, Any] = {}
     buckets: dict[str, Any] = {}
     publisher: dict[str, Any] = {}
+    alarms: dict[str, Any] = {}
     if cfg.endpoints_for("aws"):
         from infra.aws import AwsServerlessModels, AwsStackArgs
 
@@ -111,6 +124,8 @@ def main() -> None:
         )
         endpoints["aws"] = aws_side.endpoints
         buckets["aws"] = {"models": aws_side.bucket.bucket.bucket}
+        if aws_side.alarms is not None:
+            alarms["aws"] = aws_side.alarms.outputs
         if aws_side.publisher is not None:
             publisher["access_key_id"] = aws_side.publisher.access_key_id
             publisher["secret_access_key"] = aws_side.publisher.secret_access_key
@@ -131,11 +146,15 @@ def main() -> None:
         )
         endpoints["gcp"] = gcp_side.endpoints
         buckets["gcp"] = {"models": gcp_side.model_bucket.name, "sources": gcp_side.source_bucket.name}
+        if gcp_side.alarms is not None:
+            alarms["gcp"] = gcp_side.alarms.outputs
         if gcp_side.publisher is not None:
             publisher["gcp_service_account"] = gcp_side.publisher.email
 
     if publisher:
         pulumi.export("publisher", publisher)
+    if alarms:
+        pulumi.export("alarms", alarms)
     pulumi.export("endpoints", endpoints)
     pulumi.export("buckets", buckets)
     pulumi.export("private", not cfg.public)

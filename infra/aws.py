@@ -18,8 +18,9 @@ Composition (all ComponentResources take typed args dataclasses and parent their
                      endpoint, under `endpoints/<endpoint>/*` (its published artifacts and its pointer) and
                      s3:GetObject on that pointer (publish reports what it replaces), with an access key.
 - `AwsServerlessModels` the whole AWS side: bucket, model objects (keyed by sha256, shared between endpoints
-                     serving the same artifact), HTTP API + `$default` stage, the endpoints, the publisher, and for
-                     `refresh: pointer` endpoints the bucket's one notification configuration.
+                     serving the same artifact), HTTP API + `$default` stage, the endpoints, the publisher, for
+                     `refresh: pointer` endpoints the bucket's one notification configuration, and (`alarms: true`)
+                     the CloudWatch alarms of infra/aws_alarms.py (`AwsAlarms`).
 
 `refresh: pointer` (smodels publish moves a pointer; Pulumi never writes under `endpoints/`): the function gets
 MODEL_POINTER_URI = s3://<bucket>/endpoints/<endpoint>/live.json and may also s3:GetObject `endpoints/<endpoint>/*`
@@ -41,6 +42,7 @@ import pulumi_aws as aws
 
 from functions.contract import POINTER_FILE, endpoint_prefix, pointer_key
 from infra.artifacts import Builds, lambda_code_hash, model_objects, model_prefixes
+from infra.aws_alarms import AlarmTarget, AwsAlarms, AwsAlarmsArgs
 from infra.names import StackNames
 from smodels.config import EndpointConfig, StackConfig
 from smodels.packager import LAMBDA_DIRECT_UPLOAD_LIMIT, FunctionBuild, ModelArtifact
@@ -341,32 +343,23 @@ def _execution_policy(
 ) -> str:
     """The execution role's only permissions: write its own logs; read its own model's (and canary's) objects and,
     with `refresh: pointer`, what is published for its endpoint (`endpoints/<endpoint>/*`)."""
-    statements: list[dict[str, object]] = [
-        {
-            "Sid": "WriteOwnLogs",
-            "Effect": "Allow",
-            "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
-            "Resource": [f"{log_group_arn}:*"],
-        }
-    ]
+    statements = [_allow("WriteOwnLogs", ["logs:CreateLogStream", "logs:PutLogEvents"], [f"{log_group_arn}:*"])]
     if model_prefixes:
-        statements.append(
-            {
-                "Sid": "ReadOwnModel",
-                "Effect": "Allow",
-                "Action": ["s3:GetObject"],
-                "Resource": [f"{bucket_arn}/{p}" for p in model_prefixes],
-            }
-        )
+        statements.append(_allow("ReadOwnModel", ["s3:GetObject"], [f"{bucket_arn}/{p}" for p in model_prefixes]))
     if published_prefixes:
         statements.append(
-            {
-                "Sid": "ReadOwnPublished",
-                "Effect": "Allow",
-                "Action": ["s3:GetObject"],
-                "Resource": [f"{bucket_arn}/{p}" for p in published_prefixes],
-            }
+            _allow("ReadOwnPublished", ["s3:GetObject"], [f"{bucket_arn}/{p}" for p in published_prefixes])
         )
+    return _policy_document(statements)
+
+
+def _allow(sid: str, actions: list[str], resources: list[str]) -> dict[str, object]:
+    """One IAM policy statement allowing `actions` on `resources`."""
+    return {"Sid": sid, "Effect": "Allow", "Action": actions, "Resource": resources}
+
+
+def _policy_document(statements: list[dict[str, object]]) -> str:
+    """An IAM policy document of `statements`, as stable JSON (sorted keys: the same policy, the same text)."""
     return json.dumps({"Version": "2012-10-17", "Statement": statements}, sort_keys=True)
 
 
@@ -388,27 +381,13 @@ def _publisher_policy(bucket_arn: str, pointer_endpoints: tuple[str, ...]) -> st
 
     Without s3:ListBucket, S3 answers a GetObject of a missing key with 403 AccessDenied, not 404 NoSuchKey; before
     the first publish the pointer is missing, so readers must take AccessDenied on the pointer for "none yet"."""
-    statements: list[dict[str, object]] = [
-        {"Sid": "PutModels", "Effect": "Allow", "Action": ["s3:PutObject"], "Resource": [f"{bucket_arn}/models/*"]}
-    ]
+    statements = [_allow("PutModels", ["s3:PutObject"], [f"{bucket_arn}/models/*"])]
     if pointer_endpoints:
-        statements.append(
-            {
-                "Sid": "PublishEndpoints",
-                "Effect": "Allow",
-                "Action": ["s3:PutObject"],
-                "Resource": [f"{bucket_arn}/{endpoint_prefix(ep)}*" for ep in pointer_endpoints],
-            }
-        )
-        statements.append(
-            {
-                "Sid": "ReadPointers",
-                "Effect": "Allow",
-                "Action": ["s3:GetObject"],
-                "Resource": [f"{bucket_arn}/{pointer_key(ep)}" for ep in pointer_endpoints],
-            }
-        )
-    return json.dumps({"Version": "2012-10-17", "Statement": statements}, sort_keys=True)
+        published = [f"{bucket_arn}/{endpoint_prefix(ep)}*" for ep in pointer_endpoints]
+        statements.append(_allow("PublishEndpoints", ["s3:PutObject"], published))
+        pointers = [f"{bucket_arn}/{pointer_key(ep)}" for ep in pointer_endpoints]
+        statements.append(_allow("ReadPointers", ["s3:GetObject"], pointers))
+    return _policy_document(statements)
 
 
 class ModelPublisher(pulumi.ComponentResource):
@@ -549,6 +528,18 @@ class AwsServerlessModels(pulumi.ComponentResource):
                 # S3 validates every destination when the configuration is put: the permissions come first.
                 opts=pulumi.ResourceOptions(parent=self, depends_on=permissions),
             )
+
+        # `alarms: true` (the default): CloudWatch alarms on each alias `live` and on the API (infra/aws_alarms.py).
+        self.alarms: AwsAlarms | None = None
+        if cfg.alarms:
+            fns = [(ep, self.functions[ep.name]) for ep in cfg.endpoints_for("aws")]
+            targets = [AlarmTarget(ep.name, ep.kind, f.function.name, f.alias.name, f.log_group.name) for ep, f in fns]
+            self.alarms = AwsAlarms(
+                f"{name}-alarms",
+                AwsAlarmsArgs(thresholds=cfg.alarm_thresholds, names=args.names, api_id=self.api.id,
+                              targets=targets, alert_email=cfg.alert_email),
+                opts=child,
+            )  # fmt: skip
 
         self.endpoints = {}
         for ep in cfg.endpoints_for("aws"):

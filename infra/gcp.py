@@ -25,12 +25,14 @@ Composition (ComponentResources with typed args dataclasses, children parented t
                      under an IAM condition on `models/` and each pointer endpoint's `endpoints/<endpoint>/`
                      (objectUser, not objectCreator: moving the pointer overwrites it, which needs delete).
 - `GcpServerlessModels` the whole GCP side: enabled APIs and a wait for them to be usable (everything else
-                     depends on it), buckets, model objects (keyed by sha256), build identity and the endpoints.
+                     depends on it), buckets, model objects (keyed by sha256), build identity, the endpoints and
+                     (`alarms: true`) the alert policies of infra/gcp_alarms.py (`GcpAlarms`).
 
 `refresh: pointer` (smodels publish moves a pointer; Pulumi never writes under `endpoints/`): the function gets
 MODEL_POINTER_URI = gs://<bucket>/endpoints/<endpoint>/live.json and its read condition also admits
 `endpoints/<endpoint>/`; pubsub.googleapis.com is enabled only when an endpoint uses it, so other stacks keep their
-API list (and their wait's trigger) as before.
+API list (and their wait's trigger) as before. monitoring.googleapis.com likewise only with `alarms: true` (a stack
+that turns alarms on re-runs the API wait once, for the new API).
 
 The waits are `pulumiverse_time.Sleep` resources: they sleep once, when created by `pulumi up`, never in
 `pulumi preview`, and again only when their `triggers` (the accounts and roles they wait for) change. IAM grants
@@ -50,6 +52,7 @@ import pulumiverse_time as time
 
 from functions.contract import REFRESH_PATH, endpoint_prefix, pointer_key
 from infra.artifacts import Builds, model_objects, model_prefixes
+from infra.gcp_alarms import AlertTarget, GcpAlarms, GcpAlarmsArgs
 from infra.names import StackNames
 from smodels.config import EndpointConfig, StackConfig
 from smodels.packager import FunctionBuild
@@ -67,6 +70,8 @@ SERVICES = (
 )
 # Enabled only when an endpoint has `refresh: pointer` (topics, subscriptions, the storage notifications' target).
 POINTER_SERVICES = ("pubsub.googleapis.com",)
+# Enabled only with `alarms: true` (alert policies, notification channels; log-based metrics use logging, above).
+ALARM_SERVICES = ("monitoring.googleapis.com",)
 # The push subscription of a pointer endpoint. Retries back off from 10 s to 10 min (SDK pulumi_gcp/pubsub/
 # _inputs.py:1729-1731, both within 0..600 s); the subscription never expires (ttl "", subscription.py:95-101: an
 # idle one would otherwise be deleted after 31 days, and pointers may move rarely).
@@ -86,6 +91,20 @@ BUILD_ROLES = ("roles/logging.logWriter", "roles/artifactregistry.writer", "role
 # and doubled it (magic-modules #11909). Freshly enabled APIs need their own minute.
 API_PROPAGATION = "60s"
 IAM_PROPAGATION = "120s"
+
+
+def service_account(
+    name: str, project: str, account_id: str, display_name: str, parent: pulumi.Resource,
+    depends_on: Sequence[pulumi.Resource] = (),
+) -> gcp.serviceaccount.Account:
+    """A service account of the stack (ids from infra/names.py), created once the APIs are usable (`depends_on`)."""
+    return gcp.serviceaccount.Account(
+        name,
+        account_id=account_id,
+        display_name=display_name,
+        project=project,
+        opts=pulumi.ResourceOptions(parent=parent, depends_on=list(depends_on)),
+    )
 
 
 # --- buckets --------------------------------------------------------------------------------------------------
@@ -140,12 +159,8 @@ class BuildIdentity(pulumi.ComponentResource):
     def __init__(self, name: str, args: BuildIdentityArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("serverless-models:gcp:BuildIdentity", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        self.account = gcp.serviceaccount.Account(
-            name,
-            account_id=args.account_id,
-            display_name=args.display_name,
-            project=args.project,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=list(args.depends_on)),
+        self.account = service_account(
+            name, args.project, args.account_id, args.display_name, self, args.depends_on
         )
         self.grants: list[pulumi.Resource] = [
             gcp.projects.IAMMember(
@@ -215,12 +230,8 @@ class CloudFunctionEndpoint(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         ep, build = args.endpoint, args.build
 
-        self.account = gcp.serviceaccount.Account(
-            f"{name}-sa",
-            account_id=args.runtime_account_id,
-            display_name=args.display_name,
-            project=args.project,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=list(args.depends_on)),
+        self.account = service_account(
+            f"{name}-sa", args.project, args.runtime_account_id, args.display_name, self, args.depends_on
         )
         grants: list[pulumi.Resource] = [self.account, *args.build_identity.grants]
         condition: pulumi.Output[str] | str = ""
@@ -443,12 +454,8 @@ class GcpModelPublisher(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: GcpModelPublisherArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("serverless-models:gcp:ModelPublisher", name, None, opts)
-        self.account = gcp.serviceaccount.Account(
-            name,
-            account_id=args.account_id,
-            display_name=args.display_name,
-            project=args.project,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=list(args.depends_on)),
+        self.account = service_account(
+            name, args.project, args.account_id, args.display_name, self, args.depends_on
         )
         prefixes = ["models/", *(endpoint_prefix(ep) for ep in args.pointer_endpoints)]
         self.writer = gcp.storage.BucketIAMMember(
@@ -491,7 +498,7 @@ class GcpServerlessModels(pulumi.ComponentResource):
         cfg = args.config
         child = pulumi.ResourceOptions(parent=self)
         pointer_eps = [ep for ep in cfg.endpoints_for("gcp") if ep.refresh == "pointer"]
-        services = SERVICES + (POINTER_SERVICES if pointer_eps else ())
+        services = SERVICES + (POINTER_SERVICES if pointer_eps else ()) + (ALARM_SERVICES if cfg.alarms else ())
         self.services = [
             gcp.projects.Service(
                 f"{name}-{svc.split('.')[0]}",
@@ -618,6 +625,18 @@ class GcpServerlessModels(pulumi.ComponentResource):
                     ),
                     opts=child,
                 )
+
+        # `alarms: true` (the default): alert policies on each function's Cloud Run service (infra/gcp_alarms.py),
+        # named by the service's name (the function's), so they need not wait for the builds.
+        self.alarms: GcpAlarms | None = None
+        if cfg.alarms:
+            targets = [AlertTarget(ep.name, ep.kind, args.names.function(ep.name)) for ep in cfg.endpoints_for("gcp")]
+            self.alarms = GcpAlarms(
+                f"{name}-alarms",
+                GcpAlarmsArgs(project=args.project, thresholds=cfg.alarm_thresholds, names=args.names,
+                              targets=targets, alert_email=cfg.alert_email, depends_on=ready),
+                opts=child,
+            )  # fmt: skip
 
         self.publisher = (
             GcpModelPublisher(

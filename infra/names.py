@@ -30,6 +30,17 @@ Limits (each with its source; `tests/infra/provider_rules.py` enforces the same 
   unlikely case that the stack prefix itself starts with `goog`).
 - The GCP publisher's service account (`publisher: true`) is `<initials>-publisher-<hash8>`, hashed over its own
   kind, so an endpoint named `publisher` has another runtime account id.
+- Alarms (`alarms: true`, infra/aws_alarms.py and infra/gcp_alarms.py). CloudWatch alarm names
+  `<prefix>-<endpoint>-<kind>` (kinds: ALARM_KINDS) and `<prefix>-api-5xx`, 1-255 characters, unique per account and
+  region: TF-AWS internal/service/cloudwatch/metric_alarm.go alarm_name StringLenBetween(1, 255) (PutMetricAlarm
+  overwrites an alarm of the same name, so the prefix keeps stacks apart). No kind is a `-`-suffix of another or ends
+  in `5xx`, so no two endpoints' alarm names and the API's can meet. The SNS topic `<prefix>-alarms`: 1-256
+  `[A-Za-z0-9_-]` (SDK pulumi_aws/sns/topic.py, name). The CloudWatch metric namespace `serverless-models/<prefix>`
+  (<= 255, no `:` `*` `$`: TF-AWS logs/validate.go validLogMetricFilterTransformationName), so two stacks' endpoints
+  of one name publish to different metrics. Log metric filters (CloudWatch) and log-based metrics (Cloud Logging)
+  `<prefix>-<endpoint>-out-of-range` and `<prefix>-<endpoint>-throttled`: <= 100 characters of
+  `[A-Za-z0-9_.,+!*'()%/-]`, not starting with `/` (SDK pulumi_gcp/logging/metric.py, name), well within
+  CloudWatch's 512 without `:` or `*` (TF-AWS logs/validate.go validLogMetricFilterName).
 """
 
 from __future__ import annotations
@@ -55,6 +66,15 @@ GCF_FUNCTION_NAME_RE = re.compile(r"^[a-z](?:[-a-z0-9]{0,61}[a-z0-9])?$")
 LAMBDA_FUNCTION_NAME_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 PUBSUB_NAME_MIN, PUBSUB_NAME_MAX = 3, 255
 PUBSUB_NAME_RE = re.compile(r"^(?!goog)[A-Za-z][A-Za-z0-9\-_.~+%]{2,254}$")
+ALARM_NAME_MAX = 255
+# The per-endpoint alarm kinds (the suffix of each CloudWatch alarm name) and the API's one.
+ALARM_KINDS = ("errors", "throttles", "p99-duration", "out-of-range")
+API_ALARM_KIND = "5xx"
+ALARM_TOPIC_RE = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
+LOG_METRIC_NAME_MAX = 100
+LOG_METRIC_NAME_RE = re.compile(r"^[A-Za-z0-9_.,+!*'()%-][A-Za-z0-9_.,+!*'()%/-]{0,99}$")
+METRIC_NAMESPACE_ROOT = "serverless-models"
+LOG_METRICS = ("out-of-range", "throttled")
 
 BUILD_KIND, RUNTIME_KIND, PUBLISHER_KIND = "build", "runtime", "publisher"
 
@@ -141,6 +161,27 @@ class StackNames:
         """The push subscription that delivers `endpoint`'s refresh topic to its function (`refresh: pointer`)."""
         return self._pubsub(endpoint, "refresh-push")
 
+    def alarm(self, endpoint: str, kind: str) -> str:
+        """The CloudWatch alarm on `endpoint`'s `kind` (one of ALARM_KINDS)."""
+        return f"{self.prefix}-{endpoint}-{kind}"
+
+    def api_alarm(self, kind: str = API_ALARM_KIND) -> str:
+        """The CloudWatch alarm on the stack's HTTP API (its 5xx responses)."""
+        return f"{self.prefix}-api-{kind}"
+
+    def alarm_topic(self) -> str:
+        """The SNS topic the alarms notify (`alertEmail`)."""
+        return f"{self.prefix}-alarms"
+
+    def metric_namespace(self) -> str:
+        """The CloudWatch namespace of the stack's own metrics (from its log lines)."""
+        return f"{METRIC_NAMESPACE_ROOT}/{self.prefix}"
+
+    def log_metric(self, endpoint: str, what: str) -> str:
+        """A metric from `endpoint`'s logs: the CloudWatch Logs metric filter and the Cloud Logging log-based metric
+        (`what`: `out-of-range`, `throttled`)."""
+        return f"{self.prefix}-{endpoint}-{what}"
+
     def display_name(self, what: str) -> str:
         """A service account display name (<= 100 characters) that names the stack in full."""
         return f"serverless-models {self.project}/{self.stack} {what}"[:100]
@@ -166,6 +207,7 @@ def name_problems(project: str, stack: str, endpoints: Iterable[str], key: str) 
         problems.append(f"{key}: the publisher service account id {publisher!r} is invalid or already used")
     accounts[publisher] = "the publisher service account"
     functions: dict[str, str] = {}
+    alarms: dict[str, str] = {names.api_alarm(): "the HTTP API"}
     for ep in endpoints:
         ek = f"{key}.{ep}"
         fn = names.function(ep)
@@ -187,4 +229,15 @@ def name_problems(project: str, stack: str, endpoints: Iterable[str], key: str) 
         for pubsub in (names.refresh_topic(ep), names.refresh_subscription(ep)):
             if not PUBSUB_NAME_RE.match(pubsub):
                 problems.append(f"{ek}: Pub/Sub name {pubsub!r} breaks the limit (3-255, a letter first, not goog)")
+        for kind in ALARM_KINDS:
+            alarm = names.alarm(ep, kind)
+            if len(alarm) > ALARM_NAME_MAX:
+                problems.append(f"{ek}: alarm name {alarm!r} is over {ALARM_NAME_MAX} characters")
+            if alarm in alarms:
+                problems.append(f"{ek}: alarm name {alarm!r} is also {alarms[alarm]}'s")
+            alarms[alarm] = f"endpoint {ep!r}"
+        for what in LOG_METRICS:
+            metric = names.log_metric(ep, what)
+            if not LOG_METRIC_NAME_RE.match(metric):
+                problems.append(f"{ek}: log metric name {metric!r} breaks the limit (<= 100, [A-Za-z0-9_.,+!*'()%/-])")
     return problems

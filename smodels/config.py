@@ -45,6 +45,9 @@ TOP_KEYS = (
     "publisher",
     "lambdaLayer",
     "bytecode",
+    "alarms",
+    "alertEmail",
+    "alarmThresholds",
     "endpoints",
 )
 ENDPOINT_KEYS = (
@@ -62,6 +65,7 @@ ENDPOINT_KEYS = (
     "snapStart",
     "canary",
     "refresh",
+    "drift",
 )
 CANARY_KEYS = ("model", "percent")
 
@@ -77,6 +81,12 @@ STACK_DEFAULTS: dict[str, Any] = {
     "publisher": False,
     "lambdaLayer": False,
     "bytecode": True,
+    # Alarms the program declares on both clouds (infra/aws_alarms.py, infra/gcp_alarms.py); false: none at all.
+    "alarms": True,
+    # An address that gets the alarms by email (an SNS subscription on AWS, a notification channel on GCP);
+    # without it the alarms exist with no action.
+    "alertEmail": None,
+    "alarmThresholds": {},  # merged over ALARM_THRESHOLD_DEFAULTS, key by key
 }
 ENDPOINT_DEFAULTS: dict[str, Any] = {
     "runtime": "auto",
@@ -91,8 +101,36 @@ ENDPOINT_DEFAULTS: dict[str, Any] = {
     # "redeploy": a new model reaches the function through `pulumi up`. "pointer": also through `smodels publish`,
     # which moves the pointer object the function re-reads every ttlSeconds (and at once on a storage trigger).
     "refresh": "redeploy",
+    # Drift counts in the function's prediction log line (per feature bins / categories against the training
+    # profile, read by `smodels drift`); false turns them off for this endpoint (the packager reads it).
+    "drift": True,
 }
 REFRESH_MODES = ("redeploy", "pointer")
+# `alarmThresholds` (all optional, merged over these defaults). An alarm fires when its value over one period is
+# above its threshold: CloudWatch GreaterThanThreshold, Cloud Monitoring COMPARISON_GT (metric-threshold conditions
+# take only COMPARISON_GT and COMPARISON_LT: SDK pulumi_gcp/monitoring/_inputs.py, MetricThreshold.comparison).
+ALARM_THRESHOLD_DEFAULTS: dict[str, int] = {
+    "errors": 0,  # AWS: Lambda Errors (unhandled exceptions, timeouts) of the alias `live`, per period
+    "throttles": 0,  # AWS: Lambda Throttles of the alias `live`; GCP: 429 responses (no instance available)
+    "http5xx": 0,  # AWS: 5xx responses of the HTTP API; GCP: 5xx responses of the function's Cloud Run service
+    "p99LatencyMs": 5000,  # AWS: p99 Lambda Duration of the alias `live`; GCP: p99 Cloud Run request latency
+    "outOfRange": 10,  # both: prediction requests with an out-of-range or unseen input value, per period
+    "periodSeconds": 300,  # the period every alarm evaluates; one period above its threshold fires it
+}
+# (lowest, highest) of each threshold. periodSeconds: whole minutes (CloudWatch takes 10, 20, 30 or multiples of 60,
+# TF-AWS cloudwatch/metric_alarm.go period; Cloud Monitoring alignment periods are at least 60 s) up to an hour.
+# p99LatencyMs: up to the longest timeout either cloud allows (Cloud Functions 3600 s).
+ALARM_THRESHOLD_RANGES: dict[str, tuple[int, int]] = {
+    "errors": (0, 1_000_000),
+    "throttles": (0, 1_000_000),
+    "http5xx": (0, 1_000_000),
+    "p99LatencyMs": (1, 3_600_000),
+    "outOfRange": (0, 1_000_000),
+    "periodSeconds": (60, 3600),
+}
+# An address SNS (email protocol) and a Cloud Monitoring email channel take: one mailbox, no display name.
+EMAIL_RE = re.compile(r"^[^@\s,;<>\"]+@[^@\s,;<>\"]+\.[^@\s,;<>\"]+$")
+EMAIL_MAX = 254  # RFC 5321 path limit
 # The book's three endpoints. The default runtime auto picks ONNX for both book models: a package a third the size
 # of scikit-learn's, a cold start several times faster, no executing deserialiser, and the Keras model fits Lambda.
 BOOK_ENDPOINTS: dict[str, dict[str, Any]] = {
@@ -135,6 +173,18 @@ class ConfigError(ValueError):
 
 
 @dataclass(frozen=True)
+class AlarmThresholds:
+    """`alarmThresholds`, validated (defaults: ALARM_THRESHOLD_DEFAULTS). Each alarm fires above its threshold."""
+
+    errors: int
+    throttles: int
+    http5xx: int
+    p99_latency_ms: int
+    out_of_range: int
+    period_seconds: int
+
+
+@dataclass(frozen=True)
 class EndpointConfig:
     """One endpoint (function) of the stack, as deployed to each cloud in `clouds` (defaults: ENDPOINT_DEFAULTS)."""
 
@@ -156,6 +206,7 @@ class EndpointConfig:
     canary_manifest: Manifest | None  # its validated manifest (artifact sha256 checked)
     canary_percent: float | None  # `canary.percent`: the share of requests it answers, 0 < p <= 100
     refresh: str  # REFRESH_MODES: "pointer" follows `endpoints/<name>/live.json` (smodels publish)
+    drift: bool  # drift counts in the prediction log line (the packager reads it; `smodels drift` uses them)
 
     @property
     def lambda_handler(self) -> str:
@@ -178,6 +229,9 @@ class StackConfig:
     publisher: bool
     lambda_layer: bool
     bytecode: bool
+    alarms: bool  # declare the alarms (infra/aws_alarms.py, infra/gcp_alarms.py)
+    alert_email: str | None  # who gets them by email; None: the alarms have no action
+    alarm_thresholds: AlarmThresholds
     endpoints: tuple[EndpointConfig, ...]
 
     @property
@@ -233,6 +287,46 @@ def _clouds(key: str, value: Any, problems: list[str]) -> tuple[str, ...]:
     if bad:
         problems.append(f"{key}: unknown cloud(s) {bad}; allowed: {list(CLOUDS)}")
     return tuple(c for c in CLOUDS if c in value)
+
+
+def _alert_email(value: Any, problems: list[str]) -> str | None:
+    """`alertEmail`: one address, or None (the alarms then have no action)."""
+    if value is None:
+        return None
+    key = f"{NAMESPACE}:alertEmail"
+    if not isinstance(value, str) or len(value) > EMAIL_MAX or not EMAIL_RE.match(value.strip()):
+        problems.append(f"{key}: expected one email address (name@example.com), got {value!r}")
+        return None
+    return value.strip()
+
+
+def _alarm_thresholds(raw: Any, problems: list[str]) -> AlarmThresholds:
+    """`alarmThresholds`: whole numbers within ALARM_THRESHOLD_RANGES, merged over ALARM_THRESHOLD_DEFAULTS."""
+    key = f"{NAMESPACE}:alarmThresholds"
+    raw = {} if raw is None else raw
+    if not isinstance(raw, dict):
+        problems.append(f"{key}: expected a mapping of threshold name to number, e.g. {{errors: 0}}, got {raw!r}")
+        raw = {}
+    unknown = sorted(set(raw) - set(ALARM_THRESHOLD_DEFAULTS))
+    if unknown:
+        problems.append(f"{key}: unknown threshold(s) {unknown}; allowed: {list(ALARM_THRESHOLD_DEFAULTS)}")
+    merged = {**ALARM_THRESHOLD_DEFAULTS, **{k: v for k, v in raw.items() if k in ALARM_THRESHOLD_DEFAULTS}}
+    values: dict[str, int] = {}
+    for name, value in merged.items():
+        lo, hi = ALARM_THRESHOLD_RANGES[name]
+        values[name] = _int(f"{key}.{name}", value, lo, hi, problems)
+    period = values["periodSeconds"]
+    lo, hi = ALARM_THRESHOLD_RANGES["periodSeconds"]
+    if lo <= period <= hi and period % 60:
+        problems.append(f"{key}.periodSeconds: {period} is not a whole number of minutes (60, 120, ..., 3600)")
+    return AlarmThresholds(
+        errors=values["errors"],
+        throttles=values["throttles"],
+        http5xx=values["http5xx"],
+        p99_latency_ms=values["p99LatencyMs"],
+        out_of_range=values["outOfRange"],
+        period_seconds=period,
+    )
 
 
 def _python(value: Any, problems: list[str]) -> str:
@@ -399,6 +493,7 @@ def _endpoint(
             f"{key}.canary", merged["canary"], project_dir, manifest, problems)
     elif merged["canary"] is not None:
         problems.append(f"{key}.canary: only a model endpoint can have a canary")
+    drift = _bool(f"endpoints.{name}.drift", merged["drift"], problems)
     refresh = merged["refresh"]
     if refresh not in REFRESH_MODES:
         problems.append(f"{key}.refresh: expected one of {list(REFRESH_MODES)}, got {refresh!r}")
@@ -428,6 +523,7 @@ def _endpoint(
         canary_manifest=canary_manifest,
         canary_percent=canary_percent,
         refresh=refresh if refresh in REFRESH_MODES else "redeploy",
+        drift=drift,
     )
 
 
@@ -554,6 +650,9 @@ def load_stack_config(mapping: Mapping[str, Any], project_dir: str | Path = ".")
     publisher = _bool("publisher", ours["publisher"], problems)
     layer = _bool("lambdaLayer", ours["lambdaLayer"], problems)
     bytecode = _bool("bytecode", ours["bytecode"], problems)
+    alarms = _bool("alarms", ours["alarms"], problems)
+    alert_email = _alert_email(ours["alertEmail"], problems)
+    thresholds = _alarm_thresholds(ours["alarmThresholds"], problems)
 
     invokers = ours["invokers"]
     if isinstance(invokers, str):
@@ -609,6 +708,9 @@ def load_stack_config(mapping: Mapping[str, Any], project_dir: str | Path = ".")
         publisher=publisher,
         lambda_layer=layer,
         bytecode=bytecode,
+        alarms=alarms,
+        alert_email=alert_email,
+        alarm_thresholds=thresholds,
         endpoints=tuple(endpoints),
     )
 

@@ -121,6 +121,27 @@ class RecordingMocks(pulumi.runtime.Mocks):
         elif t == "gcp:storage/notification:Notification":
             out["notificationId"] = "1"
             rid = f"{inputs['bucket']}/notificationConfigs/1"
+        elif t == "aws:cloudwatch/metricAlarm:MetricAlarm":
+            out["arn"] = f"arn:aws:cloudwatch:us-east-1:123456789012:alarm:{inputs['name']}"
+            rid = inputs["name"]
+        elif t == "aws:cloudwatch/logMetricFilter:LogMetricFilter":
+            rid = inputs["name"]
+        elif t == "aws:sns/topic:Topic":
+            out["arn"] = f"arn:aws:sns:us-east-1:123456789012:{inputs.get('name', name)}"
+            rid = out["arn"]
+        elif t == "aws:sns/topicSubscription:TopicSubscription":
+            # Email subscriptions stay pending until the recipient confirms (SDK sns/topic_subscription.py:553).
+            out["arn"] = f"{inputs['topic']}:{hashlib.sha256(name.encode()).hexdigest()[:8]}"
+            out["pendingConfirmation"] = inputs.get("protocol") in ("email", "email-json")
+            rid = out["arn"]
+        elif t == "gcp:logging/metric:Metric":
+            rid = inputs["name"]
+        elif t in ("gcp:monitoring/alertPolicy:AlertPolicy", "gcp:monitoring/notificationChannel:NotificationChannel"):
+            # Server-assigned: projects/<p>/alertPolicies/<number> (SDK monitoring/alert_policy.py, name output).
+            kind = "alertPolicies" if t.endswith(":AlertPolicy") else "notificationChannels"
+            number = int(hashlib.sha256(name.encode()).hexdigest()[:12], 16)
+            out["name"] = f"projects/{inputs.get('project', 'p')}/{kind}/{number}"
+            rid = out["name"]
         return rid, out
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:

@@ -749,6 +749,324 @@ def _gcs_notification(name: str, i: Mapping[str, Any], p: Problems) -> None:
 
 
 
+# --- alarms: CloudWatch, SNS (AWS) ----------------------------------------------------------------------------
+
+CW_ALARM_SRC = "TF-AWS internal/service/cloudwatch/metric_alarm.go"
+CW_SDK = f"{SDK_AWS}/cloudwatch/metric_alarm.py"
+# SDK pulumi_aws/cloudwatch/metric_alarm.py:57 (comparison_operator), :81 (statistic), :90 (treat_missing_data), :63.
+CW_COMPARISONS = (
+    "GreaterThanOrEqualToThreshold", "GreaterThanThreshold", "LessThanThreshold", "LessThanOrEqualToThreshold",
+    "LessThanLowerOrGreaterThanUpperThreshold", "LessThanLowerThreshold", "GreaterThanUpperThreshold",
+)  # fmt: skip
+CW_STATISTICS = ("SampleCount", "Average", "Sum", "Minimum", "Maximum")
+CW_MISSING_DATA = ("missing", "ignore", "breaching", "notBreaching")
+# metric_alarm.go extended_statistic: percentiles (p99, p99.9), trimmed means and the like.
+CW_EXTENDED_STATISTIC_RE = (
+    r"((p|(tm)|(wm)|(tc)|(ts))((\d{1,2}(\.\d{1,2})?)|(100))|(IQM)|(((TM)|(WM)|(PR)|(TC)|(TS)))"
+    r"\((\d+(\.\d+)?%?)?:(\d+(\.\d+)?%?)?\))"
+)
+# API CloudWatch PutMetricAlarm: "An alarm's total current evaluation period can be no longer than one day, so this
+# number multiplied by Period cannot be more than 86,400 seconds"; Dimensions at most 30 (Dimension Name 1-255,
+# Value 1-1024); AlarmActions, OKActions, InsufficientDataActions at most 5 each (the provider: MaxItems 5).
+CW_MAX_EVALUATION_SECONDS = 86_400
+CW_MAX_DIMENSIONS = 30
+CW_MAX_ACTIONS = 5
+ARN_RE = r"arn:aws[a-zA-Z-]*:[a-z0-9-]+:[a-z0-9-]*:\d{0,12}:\S+"  # verify.ValidARN, roughly
+# API CloudWatch StandardUnit (the metric filter's unit; logs/metric_filter.go enum.Validate[StandardUnit]).
+CW_UNITS = (
+    "Seconds", "Microseconds", "Milliseconds", "Bytes", "Kilobytes", "Megabytes", "Gigabytes", "Terabytes", "Bits",
+    "Kilobits", "Megabits", "Gigabits", "Terabits", "Percent", "Count", "Bytes/Second", "Kilobytes/Second",
+    "Megabytes/Second", "Gigabytes/Second", "Terabytes/Second", "Bits/Second", "Kilobits/Second", "Megabits/Second",
+    "Gigabits/Second", "Terabits/Second", "Count/Second", "None",
+)  # fmt: skip
+
+
+def _cw_period(value: Any, prop: str, p: Problems) -> None:
+    """metric_alarm.go period: IntInSlice(10, 20, 30) or IntDivisibleBy(60)."""
+    if value is None:
+        return
+    whole = not isinstance(value, bool) and isinstance(value, (int, float)) and int(value) == value
+    if not whole or not (value in (10, 20, 30) or value % 60 == 0):
+        p.append(f"{prop} {value!r} is not 10, 20, 30 or a multiple of 60 ({CW_ALARM_SRC} period)")
+
+
+def _cw_actions(i: Mapping[str, Any], p: Problems) -> None:
+    for prop in ("alarmActions", "okActions", "insufficientDataActions"):
+        actions = i.get(prop) or []
+        if len(actions) > CW_MAX_ACTIONS:
+            p.append(f"{prop}: {len(actions)} actions; at most {CW_MAX_ACTIONS} (API PutMetricAlarm, {CW_ALARM_SRC})")
+        for a in actions:
+            pattern(a, f"{prop}[]", ARN_RE, p, f"{CW_ALARM_SRC} {prop} verify.ValidARN")
+
+
+def _metric_alarm(name: str, i: Mapping[str, Any], p: Problems) -> None:
+    alarm = autoname(name, i, "name", 255, p, f"{CW_ALARM_SRC} alarm_name")
+    length(alarm, "name", 1, 255, p, f"{CW_ALARM_SRC} alarm_name StringLenBetween(1, 255)")
+    required(i, p, f"{CW_ALARM_SRC} comparison_operator, evaluation_periods Required",
+             "comparisonOperator", "evaluationPeriods")  # fmt: skip
+    enum(i.get("comparisonOperator"), "comparisonOperator", CW_COMPARISONS, p, f"{CW_SDK}:57")
+    int_range(i.get("evaluationPeriods"), "evaluationPeriods", 1, None, p, f"{CW_ALARM_SRC} IntAtLeast(1)")
+    int_range(i.get("datapointsToAlarm"), "datapointsToAlarm", 1, None, p, f"{CW_ALARM_SRC} IntAtLeast(1)")
+    length(i.get("alarmDescription"), "alarmDescription", 0, 1024, p, f"{CW_ALARM_SRC} StringLenBetween(0, 1024)")
+    enum(i.get("treatMissingData"), "treatMissingData", CW_MISSING_DATA, p, f"{CW_SDK}:90")
+    _cw_actions(i, p)
+    if i.get("metricQueries"):
+        for prop in ("metricName", "namespace", "period", "statistic", "dimensions"):
+            if i.get(prop) is not None:
+                p.append(f"{prop} conflicts with metricQueries ({SDK_AWS}/cloudwatch/metric_alarm.py:87)")
+        return
+    # SDK metric_alarm.py:87 "If you do not specify a metric_query, you must specify each of these".
+    required(i, p, f"{CW_SDK}:87", "metricName", "namespace", "period")
+    if (i.get("statistic") is None) == (i.get("extendedStatistic") is None):
+        p.append(f"give exactly one of statistic or extendedStatistic ({CW_ALARM_SRC} CustomizeDiff)")
+    enum(i.get("statistic"), "statistic", CW_STATISTICS, p, f"{CW_SDK}:81")
+    pattern(i.get("extendedStatistic"), "extendedStatistic", CW_EXTENDED_STATISTIC_RE, p,
+            f"{CW_ALARM_SRC} extended_statistic")  # fmt: skip
+    low = i.get("evaluateLowSampleCountPercentiles")
+    enum(low, "evaluateLowSampleCountPercentiles", ("ignore", "evaluate"), p, f"{CW_SDK}:63")
+    if low is not None and i.get("extendedStatistic") is None:
+        p.append(f"evaluateLowSampleCountPercentiles is used only with percentiles ({SDK_AWS}/cloudwatch/"
+                 "metric_alarm.py:60)")  # fmt: skip
+    length(i.get("metricName"), "metricName", 1, 255, p, f"{CW_ALARM_SRC} metric_name StringLenBetween(1, 255)")
+    length(i.get("namespace"), "namespace", 1, 255, p, f"{CW_ALARM_SRC} namespace StringLenBetween(1, 255)")
+    if ":" in str(i.get("namespace") or ""):
+        p.append(f"namespace {i.get('namespace')!r} must not contain colon characters ({CW_ALARM_SRC} namespace)")
+    _cw_period(i.get("period"), "period", p)
+    period, periods = i.get("period"), i.get("evaluationPeriods")
+    numbers = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (period, periods))
+    if numbers and period * periods > CW_MAX_EVALUATION_SECONDS:
+        p.append(f"period {period} x evaluationPeriods {periods} is over {CW_MAX_EVALUATION_SECONDS} s (API "
+                 "PutMetricAlarm EvaluationPeriods: at most one day)")  # fmt: skip
+    dims = i.get("dimensions") or {}
+    if len(dims) > CW_MAX_DIMENSIONS:
+        p.append(f"dimensions: {len(dims)}; at most {CW_MAX_DIMENSIONS} (API PutMetricAlarm Dimensions)")
+    for key, value in dims.items():
+        length(key, "dimension name", 1, 255, p, "API CloudWatch Dimension Name (1-255)")
+        length(value, f"dimensions.{key}", 1, 1024, p, "API CloudWatch Dimension Value (1-1024)")
+    if i.get("threshold") is None and i.get("thresholdMetricId") is None:
+        p.append(f"missing required input 'threshold' for a static alarm ({SDK_AWS}/cloudwatch/metric_alarm.py:88)")
+
+
+LOGS_FILTER_SRC = "TF-AWS internal/service/logs/metric_filter.go"
+# logs/validate.go validLogMetricFilterName (<= 512, no ':' '*') and validLogMetricFilterTransformationName (<= 255,
+# no ':' '*' '$'; metric name and namespace).
+LOG_FILTER_NAME_RE = r"[^:*]{1,512}"
+METRIC_TRANSFORMATION_NAME_RE = r"[^:*$]{1,255}"
+# API PutMetricFilter: "The maximum number of metric filters that can be associated with a log group is 100."
+LOG_GROUP_FILTERS_MAX = 100
+# CloudWatch Logs user guide, "Publishing dimensions with metrics from values in JSON or space-delimited log events":
+# a dimension's value is a field of the event (`$.field` for JSON, `$name` for space-delimited patterns).
+DIMENSION_FIELD_RE = r"\$(\.[A-Za-z0-9_\[\].]+|[A-Za-z0-9_]+)"
+
+
+def _log_metric_filter(name: str, i: Mapping[str, Any], p: Problems) -> None:
+    required(i, p, f"{LOGS_FILTER_SRC} log_group_name, metric_transformation Required", "logGroupName",
+             "metricTransformation")  # fmt: skip
+    if i.get("pattern") is None:
+        p.append(f"missing required input 'pattern' ({LOGS_FILTER_SRC} pattern Required)")
+    f = autoname(name, i, "name", 512, p, f"{LOGS_FILTER_SRC} name")
+    pattern(f, "name", LOG_FILTER_NAME_RE, p, "TF-AWS logs/validate.go validLogMetricFilterName")
+    pattern(i.get("logGroupName"), "logGroupName", r"[0-9A-Za-z_./#-]{1,512}", p, "TF-AWS validLogGroupName")
+    length(i.get("pattern"), "pattern", 0, 1024, p, f"{LOGS_FILTER_SRC} pattern StringUTF8LenBetween(0, 1024)",
+           count_bytes=True)  # fmt: skip
+    text = str(i.get("pattern") or "").strip()
+    if text.startswith("{") and (not text.endswith("}") or text.count("(") != text.count(")")):
+        p.append(f"pattern {text!r}: a JSON pattern is one {{ ... }} with balanced parentheses (CloudWatch Logs "
+                 "filter pattern syntax)")  # fmt: skip
+    mt = i.get("metricTransformation") or {}
+    required(mt, p, f"{LOGS_FILTER_SRC} metric_transformation name, namespace, value Required", "name", "namespace",
+             "value")  # fmt: skip
+    for prop in ("name", "namespace"):
+        pattern(mt.get(prop), f"metricTransformation.{prop}", METRIC_TRANSFORMATION_NAME_RE, p,
+                "TF-AWS logs/validate.go validLogMetricFilterTransformationName")  # fmt: skip
+    length(mt.get("value"), "metricTransformation.value", 0, 100, p, f"{LOGS_FILTER_SRC} StringLenBetween(0, 100)")
+    enum(mt.get("unit"), "metricTransformation.unit", CW_UNITS, p, f"{LOGS_FILTER_SRC} unit StandardUnit")
+    dims = mt.get("dimensions") or {}
+    src = f"{SDK_AWS}/cloudwatch/_inputs.py:3162-3163"
+    if len(dims) > 3:
+        p.append(f"metricTransformation.dimensions: {len(dims)}; at most 3 ({src})")
+    if dims and mt.get("defaultValue") is not None:
+        p.append(f"metricTransformation.defaultValue conflicts with dimensions ({src})")
+    for key, value in dims.items():
+        pattern(value, f"metricTransformation.dimensions.{key}", DIMENSION_FIELD_RE, p,
+                "CloudWatch Logs: dimension values are fields of the event")  # fmt: skip
+
+
+SNS_TOPIC_SRC = f"{SDK_AWS}/sns/topic.py:75"
+SNS_SUBSCRIPTION_SRC = f"{SDK_AWS}/sns/topic_subscription.py"
+SNS_PROTOCOLS = ("sqs", "sms", "lambda", "firehose", "application", "email", "email-json", "http", "https")
+SNS_TOPIC_ARN_RE = r"arn:aws[a-zA-Z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}(\.fifo)?"
+EMAIL_ADDRESS_RE = r"[^@\s]+@[^@\s]+\.[^@\s]+"
+
+
+def _sns_topic(name: str, i: Mapping[str, Any], p: Problems) -> None:
+    topic = autoname(name, i, "name", 256, p, SNS_TOPIC_SRC)
+    fifo = bool(i.get("fifoTopic"))
+    # :75 "only uppercase and lowercase ASCII letters, numbers, underscores, and hyphens ... between 1 and 256
+    # characters long. For a FIFO topic, the name must end with the `.fifo` suffix."
+    pattern(topic, "name", r"[A-Za-z0-9_-]{1,251}\.fifo" if fifo else r"[A-Za-z0-9_-]{1,256}", p, SNS_TOPIC_SRC)
+
+
+def _sns_subscription(name: str, i: Mapping[str, Any], p: Problems) -> None:
+    required(i, p, f"{SNS_SUBSCRIPTION_SRC}:21-24 (endpoint, protocol, topic)", "endpoint", "protocol", "topic")
+    protocol = i.get("protocol")
+    enum(protocol, "protocol", SNS_PROTOCOLS, p, f"{SNS_SUBSCRIPTION_SRC}:39")
+    topic = str(i.get("topic") or "")
+    pattern(i.get("topic"), "topic", SNS_TOPIC_ARN_RE, p, f"{SNS_SUBSCRIPTION_SRC}:40 (ARN of the SNS topic)")
+    if protocol in ("email", "email-json"):
+        # API SNS Subscribe Endpoint: "For the email protocol, use an email address".
+        pattern(i.get("endpoint"), "endpoint", EMAIL_ADDRESS_RE, p, "API SNS Subscribe Endpoint (email address)")
+        if topic.endswith(".fifo"):
+            p.append(f"a FIFO topic cannot deliver to email ({SDK_AWS}/sns/topic.py:63 fifo_topic)")
+    if protocol in ("http", "https"):
+        pattern(i.get("endpoint"), "endpoint", rf"{protocol}://\S+", p, "API SNS Subscribe Endpoint (URL)")
+
+
+# --- alarms: Cloud Logging, Cloud Monitoring (GCP) ------------------------------------------------------------
+
+LOG_METRIC_SRC = f"{SDK_GCP}/logging/metric.py"
+# :63-67 "limited to 100 characters and can include only ... A-Z, a-z, 0-9, and the special characters
+# _-.,+!*',()%/. The forward-slash character (/) ... cannot be the first character of the name."
+LOG_METRIC_NAME_RE = r"(?!/)[A-Za-z0-9_.,+!*'()%/-]{1,100}"
+# API Cloud Logging LogMetric.filter: "The maximum length of the filter is 20000 characters."
+LOG_METRIC_FILTER_MAX = 20_000
+METRIC_KINDS = ("DELTA", "GAUGE", "CUMULATIVE")  # SDK logging/_inputs.py:1169
+VALUE_TYPES = ("BOOL", "INT64", "DOUBLE", "STRING", "DISTRIBUTION", "MONEY")  # SDK logging/_inputs.py:1173
+
+
+def _logging_metric(name: str, i: Mapping[str, Any], p: Problems) -> None:
+    # MM mmv1/products/logging/Metric.yaml: name and filter are required (the SDK marks name optional for autoname).
+    required(i, p, "MM logging/Metric.yaml (name, filter required)", "name", "filter")
+    pattern(i.get("name"), "name", LOG_METRIC_NAME_RE, p, f"{LOG_METRIC_SRC}:63-67")
+    length(i.get("filter"), "filter", 1, LOG_METRIC_FILTER_MAX, p, "API Cloud Logging LogMetric.filter (20000)")
+    length(i.get("description"), "description", 0, 8000, p, f"{LOG_METRIC_SRC}:51")
+    md = i.get("metricDescriptor")
+    if md is None:
+        return
+    required(md, p, "MM logging/Metric.yaml metricDescriptor (metricKind, valueType required)", "metricKind",
+             "valueType")  # fmt: skip
+    enum(md.get("metricKind"), "metricDescriptor.metricKind", METRIC_KINDS, p, f"{SDK_GCP}/logging/_inputs.py:1169")
+    enum(md.get("valueType"), "metricDescriptor.valueType", VALUE_TYPES, p, f"{SDK_GCP}/logging/_inputs.py:1173")
+    if md.get("valueType") == "DISTRIBUTION":
+        # :39-41 bucket_options "required when ... using a DISTRIBUTION value type"; :68 value_extractor likewise.
+        required(i, p, f"{LOG_METRIC_SRC}:39-41,68 (a distribution needs both)", "valueExtractor", "bucketOptions")
+    if md.get("unit") is not None and md.get("valueType") not in ("INT64", "DOUBLE", "DISTRIBUTION"):
+        p.append(f"metricDescriptor.unit applies only to INT64, DOUBLE or DISTRIBUTION ({SDK_GCP}/logging/"
+                 "_inputs.py:1182)")  # fmt: skip
+
+
+ALERT_SRC = f"{SDK_GCP}/monitoring/alert_policy.py"
+ALERT_INPUTS_SRC = f"{SDK_GCP}/monitoring/_inputs.py"
+ALIGNERS = (
+    "ALIGN_NONE", "ALIGN_DELTA", "ALIGN_RATE", "ALIGN_INTERPOLATE", "ALIGN_NEXT_OLDER", "ALIGN_MIN", "ALIGN_MAX",
+    "ALIGN_MEAN", "ALIGN_COUNT", "ALIGN_SUM", "ALIGN_STDDEV", "ALIGN_COUNT_TRUE", "ALIGN_COUNT_FALSE",
+    "ALIGN_FRACTION_TRUE", "ALIGN_PERCENTILE_99", "ALIGN_PERCENTILE_95", "ALIGN_PERCENTILE_50", "ALIGN_PERCENTILE_05",
+    "ALIGN_PERCENT_CHANGE",
+)  # fmt: skip  (_inputs.py:2870)
+REDUCERS = (
+    "REDUCE_NONE", "REDUCE_MEAN", "REDUCE_MIN", "REDUCE_MAX", "REDUCE_SUM", "REDUCE_STDDEV", "REDUCE_COUNT",
+    "REDUCE_COUNT_TRUE", "REDUCE_COUNT_FALSE", "REDUCE_FRACTION_TRUE", "REDUCE_PERCENTILE_99", "REDUCE_PERCENTILE_95",
+    "REDUCE_PERCENTILE_50", "REDUCE_PERCENTILE_05",
+)  # fmt: skip  (_inputs.py:2827)
+CONDITION_KINDS = ("conditionThreshold", "conditionAbsent", "conditionMatchedLog", "conditionMonitoringQueryLanguage",
+                   "conditionPrometheusQueryLanguage", "conditionSql")  # fmt: skip
+CHANNEL_NAME_RE = r"projects/[^/]+/notificationChannels/[^/]+"
+# alert_policy.py:79 and notification_channel.py user_labels: "up to 64 entries. Each key and value is limited to 63
+# Unicode characters ... only lowercase letters, numerals, underscores, and dashes. Keys must begin with a letter."
+USER_LABEL_KEY_RE, USER_LABEL_VALUE_RE = r"[a-z][a-z0-9_-]{0,62}", r"[a-z0-9_-]{0,63}"
+
+
+def _user_labels(labels: Any, p: Problems, source: str) -> None:
+    labels = labels or {}
+    if len(labels) > 64:
+        p.append(f"userLabels: {len(labels)} entries; at most 64 ({source})")
+    for key, value in labels.items():
+        pattern(key, "userLabels key", USER_LABEL_KEY_RE, p, source)
+        pattern(value, f"userLabels.{key}", USER_LABEL_VALUE_RE, p, source)
+
+
+def _aggregation(agg: Mapping[str, Any], where: str, p: Problems) -> None:
+    aligner, reducer, period = agg.get("perSeriesAligner"), agg.get("crossSeriesReducer"), agg.get("alignmentPeriod")
+    enum(aligner, f"{where}.perSeriesAligner", ALIGNERS, p, f"{ALERT_INPUTS_SRC}:2870")
+    enum(reducer, f"{where}.crossSeriesReducer", REDUCERS, p, f"{ALERT_INPUTS_SRC}:2827")
+    # :2798-2811 "alignmentPeriod must be at least 60 seconds ... If perSeriesAligner is specified and does not equal
+    # ALIGN_NONE, then this field must be defined"; :2822-2826 a crossSeriesReducer needs both.
+    if period is not None:
+        _seconds(period, f"{where}.alignmentPeriod", 60, float("inf"), p, f"{ALERT_INPUTS_SRC}:2798")
+    if aligner not in (None, "ALIGN_NONE") and period is None:
+        p.append(f"{where}: perSeriesAligner {aligner} needs alignmentPeriod ({ALERT_INPUTS_SRC}:2798-2811)")
+    if reducer not in (None, "REDUCE_NONE") and (aligner in (None, "ALIGN_NONE") or period is None):
+        p.append(f"{where}: crossSeriesReducer {reducer} needs a perSeriesAligner and an alignmentPeriod "
+                 f"({ALERT_INPUTS_SRC}:2822-2826)")  # fmt: skip
+
+
+def _threshold_condition(t: Mapping[str, Any], where: str, p: Problems) -> None:
+    required(t, p, f"{ALERT_INPUTS_SRC}:2341-2342 (comparison, duration)", "comparison", "duration")
+    # :2358-2362 "The Cloud Monitoring API only supports COMPARISON_LT and COMPARISON_GT for metric-threshold
+    # conditions".
+    enum(t.get("comparison"), f"{where}.comparison", ("COMPARISON_GT", "COMPARISON_LT"), p, f"{ALERT_INPUTS_SRC}:2358")
+    secs = _seconds(t.get("duration"), f"{where}.duration", 0, float("inf"), p, f"{ALERT_INPUTS_SRC}:2367")
+    if secs is not None and secs % 60:
+        p.append(f"{where}.duration {t.get('duration')!r} is not a multiple of a minute ({ALERT_INPUTS_SRC}:2367)")
+    # :2424 the filter "must specify the metric type ... may not exceed 2048 Unicode characters".
+    flt = t.get("filter")
+    if flt is None or "metric.type" not in str(flt):
+        p.append(f"{where}.filter must name a metric.type ({ALERT_INPUTS_SRC}:2417-2424)")
+    length(flt, f"{where}.filter", 1, 2048, p, f"{ALERT_INPUTS_SRC}:2424")
+    enum(t.get("evaluationMissingData"), f"{where}.evaluationMissingData",
+         ("EVALUATION_MISSING_DATA_INACTIVE", "EVALUATION_MISSING_DATA_ACTIVE", "EVALUATION_MISSING_DATA_NO_OP"), p,
+         f"{ALERT_INPUTS_SRC}:2429")  # fmt: skip
+    for n, agg in enumerate(t.get("aggregations") or []):
+        _aggregation(agg, f"{where}.aggregations[{n}]", p)
+    trigger = t.get("trigger") or {}
+    if trigger.get("count") is not None and trigger.get("percent") is not None:
+        p.append(f"{where}.trigger: count or percent, not both (API MetricThreshold.Trigger: a union)")
+    int_range(trigger.get("count"), f"{where}.trigger.count", 1, None, p, "API MetricThreshold.Trigger.count")
+
+
+def _alert_policy(name: str, i: Mapping[str, Any], p: Problems) -> None:
+    required(i, p, f"{ALERT_SRC}:23-25 (combiner, conditions, display_name)", "combiner", "conditions", "displayName")
+    length(i.get("displayName"), "displayName", 1, 512, p, f"{ALERT_SRC}:46-49 (limited to 512)")
+    enum(i.get("combiner"), "combiner", ("AND", "OR", "AND_WITH_MATCHING_RESOURCE"), p, f"{ALERT_SRC}:40")
+    enum(i.get("severity"), "severity", ("CRITICAL", "ERROR", "WARNING"), p, f"{ALERT_SRC}:77")
+    conditions = i.get("conditions") or []
+    if not 1 <= len(conditions) <= 6:
+        p.append(f"conditions: {len(conditions)}; a policy has one to six ({ALERT_SRC}:41-44)")
+    for n, c in enumerate(conditions):
+        where = f"conditions[{n}]"
+        required(c, p, "MM monitoring/AlertPolicy.yaml conditions.displayName required", "displayName")
+        kinds = [k for k in CONDITION_KINDS if c.get(k) is not None]
+        if len(kinds) != 1:
+            p.append(f"{where}: exactly one condition type, got {kinds} (API AlertPolicy.Condition: a union; "
+                     "'Condition subtype ... is absent or unknown')")  # fmt: skip
+        if c.get("conditionThreshold") is not None:
+            _threshold_condition(c["conditionThreshold"], f"{where}.conditionThreshold", p)
+    doc = i.get("documentation") or {}
+    length(doc.get("content"), "documentation.content", 0, 8192, p, f"{ALERT_INPUTS_SRC}:3497")
+    length(doc.get("content"), "documentation.content", 0, 10240, p, f"{ALERT_INPUTS_SRC}:3497", count_bytes=True)
+    length(doc.get("subject"), "documentation.subject", 0, 10240, p, f"{ALERT_INPUTS_SRC}:3504", count_bytes=True)
+    enum(doc.get("mimeType"), "documentation.mimeType", ("text/markdown",), p, f"{ALERT_INPUTS_SRC}:3501-3502")
+    for ch in i.get("notificationChannels") or []:
+        pattern(ch, "notificationChannels[]", CHANNEL_NAME_RE, p, f"{ALERT_SRC} notification_channels (syntax)")
+    _user_labels(i.get("userLabels"), p, f"{ALERT_SRC}:78-82")
+
+
+def _notification_channel(name: str, i: Mapping[str, Any], p: Problems) -> None:
+    src = f"{SDK_GCP}/monitoring/notification_channel.py"
+    required(i, p, f"{src}:23 (type)", "type")
+    length(i.get("displayName"), "displayName", 0, 512, p, f"{src}:45")
+    length(i.get("description"), "description", 0, 1024, p, f"{src}:44")
+    labels, sensitive = i.get("labels") or {}, i.get("sensitiveLabels") or {}
+    for key in set(labels) & set(sensitive):
+        p.append(f"label {key!r} in both labels and sensitiveLabels ({src}:52-60)")
+    if i.get("type") == "email":
+        # API notificationChannelDescriptors (type "email"): the label email_address is required.
+        required(labels, p, "API NotificationChannelDescriptor email (email_address)", "email_address")
+        pattern(labels.get("email_address"), "labels.email_address", EMAIL_ADDRESS_RE, p,
+                "API NotificationChannelDescriptor email")  # fmt: skip
+    _user_labels(i.get("userLabels"), p, f"{src}:62")
+
+
 # --- pulumiverse-time -----------------------------------------------------------------------------------------
 
 # pulumiverse_time/sleep.py (SleepArgs.create_duration): a Go time.ParseDuration string such as "30s" or "5m".
@@ -804,6 +1122,13 @@ RULES: dict[str, Rule] = {
     "gcp:pubsub/subscription:Subscription": _pubsub_subscription,
     "gcp:storage/notification:Notification": _gcs_notification,
     "time:index/sleep:Sleep": _sleep,
+    "aws:cloudwatch/metricAlarm:MetricAlarm": _metric_alarm,
+    "aws:cloudwatch/logMetricFilter:LogMetricFilter": _log_metric_filter,
+    "aws:sns/topic:Topic": _sns_topic,
+    "aws:sns/topicSubscription:TopicSubscription": _sns_subscription,
+    "gcp:logging/metric:Metric": _logging_metric,
+    "gcp:monitoring/alertPolicy:AlertPolicy": _alert_policy,
+    "gcp:monitoring/notificationChannel:NotificationChannel": _notification_channel,
 }
 
 
@@ -838,6 +1163,13 @@ UNIQUE_NAMES: dict[str, tuple[str, tuple[str, ...]]] = {
     "gcp:storage/bucketObject:BucketObject": ("name", ("bucket",)),
     "gcp:pubsub/topic:Topic": ("name", ("project",)),  # API: 409 ALREADY_EXISTS, per project
     "gcp:pubsub/subscription:Subscription": ("name", ("project",)),
+    # API PutMetricAlarm overwrites an alarm of the same name (the provider refuses to: "already exists"), CreateTopic
+    # hands back an existing topic of the same name (one stack's destroy would then delete the other's),
+    # PutMetricFilter overwrites the filter of that name in that log group, and a log-based metric is 409 per project.
+    "aws:cloudwatch/metricAlarm:MetricAlarm": ("name", ()),
+    "aws:sns/topic:Topic": ("name", ()),
+    "aws:cloudwatch/logMetricFilter:LogMetricFilter": ("name", ("logGroupName",)),
+    "gcp:logging/metric:Metric": ("name", ("project",)),
     # Not gcp:projects/service:Service: enabling an enabled API is a no-op (SDK projects/service.py, Import: "pulumi
     # up can be successfully used to verify already enabled services"), and disable_on_destroy=False keeps one
     # stack's destroy from disabling another's; the URN check catches a service registered twice in one program.
@@ -885,7 +1217,42 @@ def check_program(resources: Sequence[Any]) -> list[str]:
     problems.extend(_qualifiers_exist(resources))
     problems.extend(_s3_notifications(resources))
     problems.extend(_gcs_notification_limits(resources))
+    problems.extend(_log_group_filter_limit(resources))
+    problems.extend(_user_metrics_exist(resources))
     return problems
+
+
+def _log_group_filter_limit(resources: Sequence[Any]) -> list[str]:
+    """At most LOG_GROUP_FILTERS_MAX metric filters per log group (API PutMetricFilter)."""
+    per_group: dict[str, int] = {}
+    for r in resources:
+        if r.typ == "aws:cloudwatch/logMetricFilter:LogMetricFilter":
+            group = str(r.inputs.get("logGroupName"))
+            per_group[group] = per_group.get(group, 0) + 1
+    return [f"log group {g!r} has {n} metric filters; at most {LOG_GROUP_FILTERS_MAX} (API PutMetricFilter)"
+            for g, n in per_group.items() if n > LOG_GROUP_FILTERS_MAX]  # fmt: skip
+
+
+USER_METRIC_RE = r'metric\.type\s*=\s*"logging\.googleapis\.com/user/([^"]+)"'
+
+
+def _user_metrics_exist(resources: Sequence[Any]) -> list[str]:
+    """An alert policy on a log-based metric needs that metric (API AlertPolicy create: 404 "Cannot find metric(s)
+    that match type = logging.googleapis.com/user/..."). Metrics of other projects or made elsewhere are not ours to
+    check; the program only names its own, so every one it names must be declared in the same project."""
+    metrics = [r for r in resources if r.typ == "gcp:logging/metric:Metric"]
+    declared = {(r.inputs.get("project"), r.inputs.get("name")) for r in metrics}
+    out = []
+    for r in resources:
+        if r.typ != "gcp:monitoring/alertPolicy:AlertPolicy":
+            continue
+        for c in r.inputs.get("conditions") or []:
+            flt = str(_get(c, "conditionThreshold.filter") or "")
+            for metric in re.findall(USER_METRIC_RE, flt):
+                if (r.inputs.get("project"), metric) not in declared:
+                    out.append(f"{r.typ}::{r.name}: no log-based metric {metric!r} in project "
+                               f"{r.inputs.get('project')!r} (API AlertPolicy: 404 Cannot find metric(s))")  # fmt: skip
+    return out
 
 
 def _lambda_target(ref: Any, qualifier: Any = None) -> tuple[str, str | None]:

@@ -141,7 +141,11 @@ def test_the_waits_do_not_slow_preview(monkeypatch: pytest.MonkeyPatch, fake_bui
 
     monkeypatch.setattr(time, "sleep", no_sleep)
     run = _run(monkeypatch, fake_builder)
-    assert {r.name for r in run.mocks.of_type(SLEEP)} == {"gcp-apis-ready", "gcp-echo-iam-ready", "gcp-pred-iam-ready"}
+    # The alarms (on by default) add one wait per endpoint for its log-based metrics (infra/gcp_alarms.py).
+    assert {r.name for r in run.mocks.of_type(SLEEP)} == {
+        "gcp-apis-ready", "gcp-echo-iam-ready", "gcp-pred-iam-ready",
+        "gcp-alarms-echo-metrics-ready", "gcp-alarms-pred-metrics-ready",
+    }  # fmt: skip
     import pulumiverse_time
 
     assert issubclass(pulumiverse_time.Sleep, pulumi.CustomResource)

@@ -183,3 +183,226 @@ def test_policy_documents_must_be_iam_json() -> None:
     good = json.dumps({"Version": "2012-10-17", "Statement": []})
     assert _problems("aws:iam/policy:Policy", {"policy": good}) == []
     assert _problems("aws:iam/policy:Policy", {"policy": json.dumps({"Statement": []})})
+
+
+# --- alarms (issue 19 part 5) ---------------------------------------------------------------------------------
+
+ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
+LOG_FILTER = "aws:cloudwatch/logMetricFilter:LogMetricFilter"
+SNS_TOPIC = "aws:sns/topic:Topic"
+SNS_SUB = "aws:sns/topicSubscription:TopicSubscription"
+LOG_METRIC = "gcp:logging/metric:Metric"
+POLICY = "gcp:monitoring/alertPolicy:AlertPolicy"
+CHANNEL = "gcp:monitoring/notificationChannel:NotificationChannel"
+TOPIC_ARN = "arn:aws:sns:us-east-1:123456789012:sm-dev-0123abcd-alarms"
+
+
+def _alarm(**over: Any) -> dict[str, Any]:
+    base: dict[str, Any] = {
+        "name": "sm-dev-0123abcd-pred-errors", "namespace": "AWS/Lambda", "metricName": "Errors",
+        "dimensions": {"FunctionName": "f", "Resource": "f:live"}, "statistic": "Sum", "period": 300.0,
+        "evaluationPeriods": 1.0, "threshold": 0.0, "comparisonOperator": "GreaterThanThreshold",
+        "treatMissingData": "notBreaching", "alarmActions": [TOPIC_ARN],
+    }  # fmt: skip
+    return {k: v for k, v in {**base, **over}.items() if v is not None}
+
+
+def _log_filter(**over: Any) -> dict[str, Any]:
+    base: dict[str, Any] = {
+        "name": "sm-dev-0123abcd-pred-out-of-range", "logGroupName": "/aws/lambda/sm-dev-0123abcd-pred",
+        "pattern": '{ ($.event = "prediction") && ($.out_of_range > 0) }',
+        "metricTransformation": {"name": "OutOfRangeOrUnseen", "namespace": "serverless-models/sm-dev-0123abcd",
+                                 "value": "1", "dimensions": {"Endpoint": "$.endpoint"}, "unit": "Count"},
+    }  # fmt: skip
+    return {k: v for k, v in {**base, **over}.items() if v is not None}
+
+
+def _threshold(**over: Any) -> dict[str, Any]:
+    base: dict[str, Any] = {
+        "filter": 'resource.type="cloud_run_revision" AND metric.type="run.googleapis.com/request_count"',
+        "comparison": "COMPARISON_GT", "duration": "0s", "thresholdValue": 0.0,
+        "aggregations": [{"alignmentPeriod": "300s", "perSeriesAligner": "ALIGN_SUM", "crossSeriesReducer":
+                          "REDUCE_SUM", "groupByFields": ["resource.label.service_name"]}],
+    }  # fmt: skip
+    return {k: v for k, v in {**base, **over}.items() if v is not None}
+
+
+def _policy(**over: Any) -> dict[str, Any]:
+    base: dict[str, Any] = {
+        "displayName": "sm-dev-0123abcd pred: 5xx", "combiner": "OR", "severity": "ERROR",
+        "conditions": [{"displayName": "pred: 5xx", "conditionThreshold": _threshold()}],
+        "notificationChannels": ["projects/p/notificationChannels/123"],
+        "documentation": {"mimeType": "text/markdown", "content": "see smodels rollout status"},
+        "userLabels": {"stack": "sm-dev-0123abcd", "endpoint": "pred", "alarm": "5xx"},
+    }  # fmt: skip
+    return {k: v for k, v in {**base, **over}.items() if v is not None}
+
+
+def test_clean_alarm_resources_pass() -> None:
+    assert _problems(ALARM, _alarm()) == []
+    assert _problems(ALARM, _alarm(statistic=None, extendedStatistic="p99", metricName="Duration",
+                                   evaluateLowSampleCountPercentiles="evaluate")) == []  # fmt: skip
+    assert _problems(LOG_FILTER, _log_filter()) == []
+    assert _problems(SNS_TOPIC, {"name": "sm-dev-0123abcd-alarms"}) == []
+    assert _problems(SNS_SUB, {"topic": TOPIC_ARN, "protocol": "email", "endpoint": "ops@example.com"}) == []
+    assert _problems(LOG_METRIC, {"name": "sm-dev-0123abcd-pred-throttled", "filter": "x",
+                                  "metricDescriptor": {"metricKind": "DELTA", "valueType": "INT64", "unit": "1"}}) == []
+    assert _problems(POLICY, _policy()) == []
+    assert _problems(CHANNEL, {"type": "email", "labels": {"email_address": "ops@example.com"}}) == []
+
+
+@pytest.mark.parametrize(
+    ("over", "needle"),
+    [
+        ({"name": "x" * 256}, "StringLenBetween(1, 255)"),
+        ({"comparisonOperator": "GreaterThan"}, "comparisonOperator"),
+        ({"comparisonOperator": None}, "missing required input 'comparisonOperator'"),
+        ({"evaluationPeriods": 0.0}, "evaluationPeriods 0.0 is outside 1..None"),
+        ({"period": 90.0}, "not 10, 20, 30 or a multiple of 60"),
+        ({"period": 3600.0, "evaluationPeriods": 25.0}, "at most one day"),
+        ({"statistic": "P99"}, "statistic"),
+        ({"statistic": None}, "exactly one of statistic or extendedStatistic"),
+        ({"extendedStatistic": "p99"}, "exactly one of statistic or extendedStatistic"),
+        ({"statistic": None, "extendedStatistic": "p999"}, "extended_statistic"),
+        ({"evaluateLowSampleCountPercentiles": "evaluate"}, "used only with percentiles"),
+        ({"namespace": "a:b"}, "must not contain colon"),
+        ({"metricName": None}, "missing required input 'metricName'"),
+        ({"threshold": None}, "missing required input 'threshold'"),
+        ({"treatMissingData": "NotBreaching"}, "treatMissingData"),
+        ({"alarmActions": [TOPIC_ARN] * 6}, "at most 5"),
+        ({"okActions": ["ops@example.com"]}, "okActions[]"),
+        ({"alarmDescription": "x" * 1025}, "StringLenBetween(0, 1024)"),
+        ({"dimensions": {"FunctionName": ""}}, "Dimension Value (1-1024)"),
+        ({"metricQueries": [{"id": "m"}]}, "conflicts with metricQueries"),
+    ],
+)  # fmt: skip
+def test_metric_alarm_rules(over: dict[str, Any], needle: str) -> None:
+    problems = _problems(ALARM, _alarm(**over))
+    assert any(needle in p for p in problems), problems
+
+
+@pytest.mark.parametrize(
+    ("over", "needle"),
+    [
+        ({"name": "a:b"}, "validLogMetricFilterName"),
+        ({"pattern": None}, "missing required input 'pattern'"),
+        ({"pattern": "x" * 1025}, "StringUTF8LenBetween(0, 1024)"),
+        ({"pattern": '{ ($.event = "prediction" }'}, "balanced parentheses"),
+        ({"logGroupName": "has space"}, "validLogGroupName"),
+        ({"metricTransformation": {"name": "a$b", "namespace": "n", "value": "1"}}, "TransformationName"),
+        ({"metricTransformation": {"name": "m", "namespace": "n"}}, "missing required input 'value'"),
+        ({"metricTransformation": {"name": "m", "namespace": "n", "value": "1", "unit": "count"}}, "unit"),
+        ({"metricTransformation": {"name": "m", "namespace": "n", "value": "1", "defaultValue": 0,
+                                   "dimensions": {"E": "$.endpoint"}}}, "conflicts with dimensions"),
+        ({"metricTransformation": {"name": "m", "namespace": "n", "value": "1",
+                                   "dimensions": {"A": "$.a", "B": "$.b", "C": "$.c", "D": "$.d"}}}, "at most 3"),
+        ({"metricTransformation": {"name": "m", "namespace": "n", "value": "1", "dimensions": {"E": "pred"}}},
+         "dimension values are fields"),
+    ],
+)  # fmt: skip
+def test_log_metric_filter_rules(over: dict[str, Any], needle: str) -> None:
+    problems = _problems(LOG_FILTER, _log_filter(**over))
+    assert any(needle in p for p in problems), problems
+
+
+@pytest.mark.parametrize(
+    ("typ", "inputs", "needle"),
+    [
+        (SNS_TOPIC, {"name": "has.dot"}, "sns/topic.py:75"),
+        (SNS_TOPIC, {"name": "x" * 257}, "sns/topic.py:75"),
+        (SNS_TOPIC, {"name": "alarms", "fifoTopic": True}, "sns/topic.py:75"),
+        (SNS_SUB, {"topic": TOPIC_ARN, "protocol": "email"}, "missing required input 'endpoint'"),
+        (SNS_SUB, {"topic": TOPIC_ARN, "protocol": "smtp", "endpoint": "a@b.c"}, "protocol"),
+        (SNS_SUB, {"topic": "alarms", "protocol": "email", "endpoint": "a@b.c"}, "ARN of the SNS topic"),
+        (SNS_SUB, {"topic": TOPIC_ARN, "protocol": "email", "endpoint": "ops"}, "email address"),
+        (SNS_SUB, {"topic": TOPIC_ARN + ".fifo", "protocol": "email", "endpoint": "a@b.c"}, "FIFO topic"),
+        (SNS_SUB, {"topic": TOPIC_ARN, "protocol": "https", "endpoint": "http://x"}, "URL"),
+        (LOG_METRIC, {"filter": "x"}, "missing required input 'name'"),
+        (LOG_METRIC, {"name": "/lead", "filter": "x"}, "logging/metric.py:63-67"),
+        (LOG_METRIC, {"name": "x" * 101, "filter": "x"}, "logging/metric.py:63-67"),
+        (LOG_METRIC, {"name": "a b", "filter": "x"}, "logging/metric.py:63-67"),
+        (LOG_METRIC, {"name": "m", "filter": "x" * 20001}, "LogMetric.filter"),
+        (LOG_METRIC, {"name": "m", "filter": "x", "metricDescriptor": {"metricKind": "DELTA"}},
+         "missing required input 'valueType'"),
+        (LOG_METRIC, {"name": "m", "filter": "x", "metricDescriptor": {"metricKind": "SUM", "valueType": "INT64"}},
+         "metricKind"),
+        (LOG_METRIC, {"name": "m", "filter": "x", "metricDescriptor": {"metricKind": "DELTA",
+                                                                         "valueType": "DISTRIBUTION"}},
+         "a distribution needs both"),
+        (LOG_METRIC, {"name": "m", "filter": "x", "metricDescriptor": {"metricKind": "GAUGE", "valueType": "BOOL",
+                                                                         "unit": "1"}}, "unit applies only"),
+        (CHANNEL, {"labels": {}}, "missing required input 'type'"),
+        (CHANNEL, {"type": "email", "labels": {}}, "missing required input 'email_address'"),
+        (CHANNEL, {"type": "email", "labels": {"email_address": "ops"}}, "labels.email_address"),
+        (CHANNEL, {"type": "email", "labels": {"email_address": "a@b.c"}, "displayName": "x" * 513}, "displayName"),
+        (CHANNEL, {"type": "email", "labels": {"email_address": "a@b.c"}, "userLabels": {"Team": "x"}}, "userLabels"),
+    ],
+)  # fmt: skip
+def test_topic_subscription_log_metric_and_channel_rules(typ: str, inputs: dict[str, Any], needle: str) -> None:
+    problems = _problems(typ, inputs)
+    assert any(needle in p for p in problems), problems
+
+
+@pytest.mark.parametrize(
+    ("over", "needle"),
+    [
+        ({"displayName": None}, "missing required input 'displayName'"),
+        ({"displayName": "x" * 513}, "limited to 512"),
+        ({"combiner": "XOR"}, "combiner"),
+        ({"severity": "PAGE"}, "severity"),
+        ({"conditions": []}, "one to six"),
+        ({"conditions": [{"displayName": "c", "conditionThreshold": _threshold()}] * 7}, "one to six"),
+        ({"conditions": [{"conditionThreshold": _threshold()}]}, "missing required input 'displayName'"),
+        ({"conditions": [{"displayName": "c"}]}, "exactly one condition type"),
+        ({"conditions": [{"displayName": "c", "conditionThreshold": _threshold(comparison="COMPARISON_GE")}]},
+         "COMPARISON_GT"),
+        ({"conditions": [{"displayName": "c", "conditionThreshold": _threshold(duration="90s")}]},
+         "multiple of a minute"),
+        ({"conditions": [{"displayName": "c", "conditionThreshold": _threshold(duration=None)}]},
+         "missing required input 'duration'"),
+        ({"conditions": [{"displayName": "c", "conditionThreshold": _threshold(filter='resource.type="x"')}]},
+         "must name a metric.type"),
+        ({"conditions": [{"displayName": "c", "conditionThreshold": _threshold(
+            filter="metric.type=" + "x" * 2048)}]}, "_inputs.py:2424"),
+        ({"conditions": [{"displayName": "c", "conditionThreshold": _threshold(evaluationMissingData="NONE")}]},
+         "evaluationMissingData"),
+        ({"conditions": [{"displayName": "c", "conditionThreshold": _threshold(
+            aggregations=[{"alignmentPeriod": "30s", "perSeriesAligner": "ALIGN_SUM"}])}]}, "alignmentPeriod"),
+        ({"conditions": [{"displayName": "c", "conditionThreshold": _threshold(
+            aggregations=[{"perSeriesAligner": "ALIGN_SUM"}])}]}, "needs alignmentPeriod"),
+        ({"conditions": [{"displayName": "c", "conditionThreshold": _threshold(
+            aggregations=[{"crossSeriesReducer": "REDUCE_SUM"}])}]}, "needs a perSeriesAligner"),
+        ({"conditions": [{"displayName": "c", "conditionThreshold": _threshold(
+            aggregations=[{"alignmentPeriod": "60s", "perSeriesAligner": "ALIGN_P99"}])}]}, "perSeriesAligner"),
+        ({"conditions": [{"displayName": "c", "conditionThreshold": _threshold(
+            trigger={"count": 1, "percent": 50})}]}, "not both"),
+        ({"documentation": {"mimeType": "text/plain"}}, "mimeType"),
+        ({"documentation": {"content": "x" * 8193}}, "_inputs.py:3497"),
+        ({"notificationChannels": ["ops@example.com"]}, "notificationChannels[]"),
+        ({"userLabels": {"Stack": "x"}}, "userLabels key"),
+        ({"userLabels": {"stack": "Dev"}}, "userLabels.stack"),
+    ],
+)  # fmt: skip
+def test_alert_policy_rules(over: dict[str, Any], needle: str) -> None:
+    problems = _problems(POLICY, _policy(**over))
+    assert any(needle in p for p in problems), problems
+
+
+def test_alarm_program_rules() -> None:
+    """Across resources: names unique in their scope, 100 filters per log group, a policy needs its log metric."""
+    user = 'metric.type="logging.googleapis.com/user/m1"'
+    on_m1 = [{"displayName": "c", "conditionThreshold": _threshold(filter=user)}]
+    resources = [
+        Res(ALARM, "a", _alarm()), Res(ALARM, "b", _alarm()),
+        Res(SNS_TOPIC, "t1", {"name": "alarms"}), Res(SNS_TOPIC, "t2", {"name": "alarms"}),
+        *(Res(LOG_FILTER, f"f{n}", _log_filter(name=f"f{n}")) for n in range(101)),
+        Res(LOG_METRIC, "m1", {"name": "m1", "project": "p", "filter": "x"}),
+        Res(POLICY, "ok", {**_policy(), "project": "p", "conditions": on_m1}),
+        Res(POLICY, "other-project", {**_policy(), "project": "q", "conditions": on_m1}),
+    ]  # fmt: skip
+    problems = rules.check_program(resources)
+    assert any(f"{ALARM}::b: physical name 'sm-dev-0123abcd-pred-errors'" in p for p in problems), problems
+    assert any(f"{SNS_TOPIC}::t2: physical name 'alarms'" in p for p in problems), problems
+    assert any("has 101 metric filters; at most 100" in p for p in problems), problems
+    assert any(f"{POLICY}::other-project: no log-based metric 'm1' in project 'q'" in p for p in problems), problems
+    assert not any(f"{POLICY}::ok:" in p for p in problems), problems

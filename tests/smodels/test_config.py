@@ -374,3 +374,61 @@ def test_at_most_ten_pointer_endpoints_deploy_to_gcp(project: Path) -> None:
     # On AWS only (the whole stack, or that endpoint) it is no limit of Cloud Storage's.
     load_stack_config(_cfg(endpoints={**ten, "ep10": {**pointer, "clouds": ["aws"]}}), project)
     load_stack_config(_cfg(clouds=["aws"], endpoints={**ten, "ep10": pointer}), project)
+
+
+# --- alarms and drift (issue 19) ------------------------------------------------------------------------------
+
+
+def test_alarms_default_on_with_documented_thresholds_and_no_email(project: Path) -> None:
+    from smodels.config import ALARM_THRESHOLD_DEFAULTS, STACK_DEFAULTS, AlarmThresholds
+
+    cfg = load_stack_config(_cfg(), project)
+    assert STACK_DEFAULTS["alarms"] is True and cfg.alarms is True and cfg.alert_email is None
+    assert ALARM_THRESHOLD_DEFAULTS == {"errors": 0, "throttles": 0, "http5xx": 0, "p99LatencyMs": 5000,
+                                        "outOfRange": 10, "periodSeconds": 300}  # fmt: skip
+    assert cfg.alarm_thresholds == AlarmThresholds(errors=0, throttles=0, http5xx=0, p99_latency_ms=5000,
+                                                   out_of_range=10, period_seconds=300)  # fmt: skip
+
+
+def test_alarm_settings_as_pulumi_hands_them_over(project: Path) -> None:
+    """Strings and JSON, as `pulumi config set` writes them; unset thresholds keep their defaults."""
+    keys = {"alarms": "false", "alertEmail": " ops@example.com ",
+            "alarmThresholds": '{"errors": 3, "periodSeconds": 60}'}
+    cfg = load_stack_config(_cfg(**keys), project)
+    assert (cfg.alarms, cfg.alert_email) == (False, "ops@example.com")
+    th = cfg.alarm_thresholds
+    assert (th.errors, th.period_seconds, th.p99_latency_ms, th.out_of_range) == (3, 60, 5000, 10)
+    assert load_stack_config(_cfg(alarmThresholds=None, alertEmail=None), project).alarm_thresholds.errors == 0
+
+
+@pytest.mark.parametrize(
+    ("keys", "expected"),
+    [
+        ({"alarms": "yes"}, f"{NS}:alarms: expected true or false"),
+        ({"alertEmail": "ops"}, f"{NS}:alertEmail: expected one email address"),
+        ({"alertEmail": "a@b.c, d@e.f"}, f"{NS}:alertEmail: expected one email address"),
+        ({"alertEmail": ["a@b.c"]}, f"{NS}:alertEmail: expected one email address"),
+        ({"alarmThresholds": {"errors": -1}}, f"{NS}:alarmThresholds.errors: -1 is outside the allowed range"),
+        ({"alarmThresholds": {"throttles": 1.5}}, f"{NS}:alarmThresholds.throttles: expected a whole number"),
+        ({"alarmThresholds": {"http5xx": True}}, f"{NS}:alarmThresholds.http5xx: expected a whole number"),
+        ({"alarmThresholds": {"p99LatencyMs": 0}}, f"{NS}:alarmThresholds.p99LatencyMs: 0 is outside"),
+        ({"alarmThresholds": {"outOfRange": "ten"}}, f"{NS}:alarmThresholds.outOfRange: expected a whole number"),
+        ({"alarmThresholds": {"periodSeconds": 30}}, f"{NS}:alarmThresholds.periodSeconds: 30 is outside"),
+        ({"alarmThresholds": {"periodSeconds": 150}}, f"{NS}:alarmThresholds.periodSeconds: 150 is not a whole"),
+        ({"alarmThresholds": {"p99": 100}}, f"{NS}:alarmThresholds: unknown threshold(s) ['p99']"),
+        ({"alarmThresholds": "fast"}, f"{NS}:alarmThresholds: expected a mapping"),
+    ],
+)
+def test_bad_alarm_settings_name_the_key(project: Path, keys: dict[str, Any], expected: str) -> None:
+    (problem,) = _problems(project, **keys)
+    assert problem.startswith(expected), problem
+
+
+def test_drift_is_per_endpoint_default_on(project: Path) -> None:
+    from smodels.config import ENDPOINT_DEFAULTS
+
+    assert ENDPOINT_DEFAULTS["drift"] is True
+    eps = {"echo": {}, "pred": {"model": "models/logreg", "drift": False}}
+    assert [ep.drift for ep in load_stack_config(_cfg(endpoints=eps), project).endpoints] == [True, False]
+    (problem,) = _problems(project, endpoints={"pred": {"model": "models/logreg", "drift": "off"}})
+    assert problem.startswith(f"{NS}:endpoints.pred.drift: expected true or false"), problem
