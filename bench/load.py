@@ -7,7 +7,10 @@
 By default the stack's model endpoints are started the way `smodels serve` starts them (smodels.local's
 LocalStack: packages built for this interpreter, local S3 and GCS, awslambdaric behind the payload-2.0 front,
 functions-framework), on free ports of 127.0.0.1, and stopped at the end. ``--url`` loads endpoints that are
-already running instead (a `smodels serve` in another terminal); loopback URLs only.
+already running instead (a `smodels serve` in another terminal); loopback URLs only. Requests to a private local
+stack are signed (smodels.client.sign_for_local: SigV4 with its key pair, an ID token of its issuer), so the
+latencies include the fronts' signature checks; for ``--url`` the stack is found from the state file of
+``--stack`` (`.build/local/<stack>/state.json`).
 
 Each level sends a fixed number of requests AND stops at a time cap, whichever comes first; the mix is 80%
 good single rows, 10% batches of 50 rows and 10% bad requests (rotating: missing feature, non-numeric value,
@@ -34,6 +37,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
+
+from smodels import client
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 FEATURES = [f"G{i}" for i in range(1, 11)]
@@ -163,7 +168,8 @@ def run_level(target: str, url: str, concurrency: int, requests: list[Req], max_
                 conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
             started = time.perf_counter()
             try:
-                conn.request("POST", path, body=req.body, headers={"Content-Type": req.content_type})
+                headers = client.sign_for_local("POST", url, req.body, {"Content-Type": req.content_type})
+                conn.request("POST", path, body=req.body, headers=headers)
                 resp = conn.getresponse()
                 data = resp.read()
                 status = resp.status
@@ -223,7 +229,8 @@ def format_results(results: list[LevelResult]) -> str:
 def warm_up(url: str) -> None:
     """One good request so the model load (cold start) is not counted in the first level."""
     body = json.dumps({"G1": "1", **{f"G{i}": "0" for i in range(2, 11)}}).encode()
-    req = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"}, method="POST")
+    headers = client.sign_for_local("POST", url, body, {"Content-Type": "application/json"})
+    req = urllib.request.Request(url, data=body, headers=headers, method="POST")
     with urllib.request.urlopen(req, timeout=60) as resp:
         resp.read()
 
@@ -257,6 +264,9 @@ def main(argv: list[str] | None = None) -> int:
                 parser.error(f"--url {item!r}: expected NAME=URL")
             check_loopback(url)
             targets.append((name, url))
+        if targets:  # a `smodels serve --stack STACK` running elsewhere: sign for it
+            with contextlib.suppress(client.ClientError):
+                client.use_local_outputs(client.local_state_outputs(REPO_ROOT, args.stack))
         if not targets:
             local = stack.enter_context(local_stack(args.stack, args.endpoint, args.runtime, args.workers))
             targets = [(f"{ep.cloud}/{ep.name}", ep.url) for ep in local.endpoints]

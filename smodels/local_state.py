@@ -1,5 +1,10 @@
 """What a running local stack leaves for the clients that talk to it (publish, rollout, invoke): where its run
-directory is, and the credentials its emulators take. Below both `smodels/local` and those clients."""
+directory is, the credentials its emulators take, and who calls it. Below both `smodels/local` and those clients.
+
+Calling the local stack's endpoints is checked like the cloud's (`smodels/local/access.py`): SigV4 for the key pair
+the stack keeps in `<run dir>/access.json`, ID tokens from the issuer it starts. The local deployer (`LOCAL_DEPLOYER`)
+is the identity `smodels invoke --local`, `smodels smoke --local` and `smodels local-token` sign as; on GCP it may
+invoke every function, as a project owner may in the cloud."""
 
 from __future__ import annotations
 
@@ -8,6 +13,12 @@ from pathlib import Path
 
 # moto accepts any key pair; the local stack and every client of its emulators use this one.
 FAKE_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing", "aws_session_token": "testing"}
+
+
+# The identity that runs the local stack, and the GCP project its service accounts belong to.
+LOCAL_DEPLOYER = "deployer@smodels.local"
+LOCAL_GCP_PROJECT = "local-project"
+ACCESS_FILE = "access.json"
 
 
 def safe_name(stack: str) -> str:
@@ -23,3 +34,8 @@ def run_dir(project_dir: Path, stack: str) -> Path:
 def state_path(project_dir: Path, stack: str) -> Path:
     """The state file `smodels serve --stack STACK` writes once ready."""
     return run_dir(project_dir, stack) / "state.json"
+
+
+def access_path(run_dir_: Path) -> Path:
+    """The access file of the local stack running in `run_dir_` (its key pair and its issuer's key; mode 0600)."""
+    return run_dir_ / ACCESS_FILE

@@ -13,7 +13,9 @@ The report is JSON (per endpoint: cloud, name, url, checks, latency in ms, ok); 
     smodels smoke --stack prod [--outputs FILE]     check a deployed stack (signed when private)
 
 Targets are a running `LocalStack` (`--local`) or a deployed stack's outputs (read by `smodels.client`), whose
-shape is `{"endpoints": {"aws": {"pred": {"url", "model_uri", "model_sha256"}}}}`.
+shape is `{"endpoints": {"aws": {"pred": {"url", "model_uri", "model_sha256"}}}}`. Requests to private targets are
+signed by `smodels.client`: for a local stack (`--local`, or `--outputs` of a running one's state file) with its
+key pair and an ID token of its issuer, as `smodels invoke --local` signs.
 """
 
 from __future__ import annotations
@@ -100,7 +102,8 @@ def signing_sender(targets: list[SmokeTarget], send: Sender = client.send) -> Se
 
     def signed(method: str, url: str, body: bytes | None, headers: dict[str, str]) -> tuple[int, dict, bytes]:
         if url in private:
-            if private[url] == "gcp" and url not in tokens:
+            # A local stack's token is minted by smodels.client itself (client.sign); a deployed one is fetched once.
+            if private[url] == "gcp" and url not in tokens and client.local_access_for(url) is None:
                 tokens[url] = client.token_fetcher(url)
             headers = client.sign(private[url], method, url, body or b"", headers, token=tokens.get(url))
         return send(method, url, body, headers)
@@ -234,8 +237,9 @@ class Smoke:
 
 
 def targets_from_local(stack: Any) -> list[SmokeTarget]:
-    """Targets for every endpoint of a running LocalStack."""
-    return [SmokeTarget(e.cloud, e.name, e.kind, e.url, e.model_sha256, e.manifest) for e in stack.endpoints]
+    """Targets for every endpoint of a running LocalStack (private unless the stack is public)."""
+    return [SmokeTarget(e.cloud, e.name, e.kind, e.url, e.model_sha256, e.manifest,
+                        private=getattr(e, "auth", "none") != "none") for e in stack.endpoints]
 
 
 def targets_from_outputs(outputs: dict[str, Any], cfg: Any) -> list[SmokeTarget]:
@@ -293,8 +297,10 @@ def cmd_smoke(args: argparse.Namespace) -> int:
             with stop_on(signal.SIGTERM, signal.SIGHUP), LocalStack(cfg, stack=args.stack, port=args.port,
                                                                     progress=progress, run_dir=run_dir) as stack:
                 progress("sending the book's requests")
-                report = Smoke().run(targets_from_local(stack))
-                report["target"] = {"local": True, "stack": args.stack, "startup_s": stack.timings.total}
+                targets = targets_from_local(stack)
+                report = Smoke(signing_sender(targets)).run(targets)
+                report["target"] = {"local": True, "stack": args.stack, "startup_s": stack.timings.total,
+                                    "private": [f"{t.cloud}/{t.name}" for t in targets if t.private]}
         except LocalStackError as exc:
             progress(f"error: {exc}")
             return 1
@@ -303,7 +309,9 @@ def cmd_smoke(args: argparse.Namespace) -> int:
             return 1
     else:
         try:
-            targets = targets_from_outputs(client.read_outputs(args.outputs, args.stack, cfg.project_dir), cfg)
+            outputs = client.read_outputs(args.outputs, args.stack, cfg.project_dir)
+            client.use_local_outputs(outputs)  # the state file of a running local stack: sign for it
+            targets = targets_from_outputs(outputs, cfg)
         except ValueError as exc:
             progress(f"error: {exc}")
             return 2

@@ -7,7 +7,14 @@
   the handler, as through a function URL), the package being this repository and this virtualenv its layer.
 Both serve whatever model environment they are given (see ``fuzz_strategies.book_model_env``) and stop every
 process they started on the way out. `smodels serve` (smodels.local.LocalStack) is the same with built
-packages and storage emulators; these skip the build.
+packages and storage emulators; these skip the build, and check no signature (they are the functions alone, not
+the stack's API Gateway / Cloud Run fronts).
+
+Calling a local stack: :func:`request`, :func:`post_json`, :func:`get_json` and :class:`LocalAuth` (requests /
+schemathesis) sign every request through ``smodels.client.sign_for_local``, the one signing seam: SigV4 with the
+stack's key pair, or an ID token of its issuer for the local deployer, when a private local stack serves the URL
+(a ``LocalStack`` running in this process registers itself; :func:`local_stack_state` registers one running in
+another process from its state file). Any other URL is sent as it is.
 """
 
 from __future__ import annotations
@@ -25,6 +32,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from smodels import client
 from smodels.local import apigw
 from smodels.local.front import FrontServer, _FrontHandler, result_to_http
 from smodels.local.lambda_runtime import LambdaFunction, lambda_base_env, runtime_dir
@@ -61,14 +69,58 @@ def send_json(handler: Any, status: int, payload: Any) -> None:
     handler.wfile.write(data)
 
 
-def post_json(url: str, payload: Any, timeout: float = 30.0) -> tuple[int, Any]:
-    """POST `payload` as JSON to `url`: (status, the JSON body), an HTTP error status included."""
-    req = urllib.request.Request(url, data=json.dumps(payload).encode(), headers={"Content-Type": "application/json"})
+def request(method: str, url: str, body: bytes | None = None, headers: dict[str, str] | None = None,
+            timeout: float = 30.0) -> tuple[int, dict[str, str], bytes]:
+    """One HTTP request, signed for the private local stack serving `url` (if any): (status, lower-cased headers,
+    body), an HTTP error status included."""
+    signed = client.sign_for_local(method, url, body, headers or {})
+    return client.send(method, url, body, signed, timeout=timeout)
+
+
+def _json_or_text(data: bytes) -> Any:
     try:
-        with urllib.request.urlopen(req, timeout=timeout) as resp:
-            return resp.status, json.loads(resp.read())
-    except urllib.error.HTTPError as err:
-        return err.code, json.loads(err.read())
+        return json.loads(data)
+    except ValueError:
+        return data.decode("utf-8", "replace")  # e.g. Cloud Run's HTML 401 / 403 page
+
+
+def post_json(url: str, payload: Any, timeout: float = 30.0) -> tuple[int, Any]:
+    """POST `payload` as JSON to `url` (signed for a local stack): (status, the JSON body), an HTTP error status
+    included; a body that is not JSON comes back as text."""
+    status, _, data = request("POST", url, json.dumps(payload).encode(), {"Content-Type": "application/json"},
+                              timeout=timeout)
+    return status, _json_or_text(data)
+
+
+def get_json(url: str, timeout: float = 30.0) -> tuple[int, Any]:
+    """GET `url` (signed for a local stack): (status, the JSON body, or the text of one that is not JSON)."""
+    status, _, data = request("GET", url, None, {}, timeout=timeout)
+    return status, _json_or_text(data)
+
+
+class LocalAuth:
+    """`requests` auth (``requests.get(url, auth=LocalAuth())``, schemathesis ``case.call(auth=...)``) signing each
+    prepared request for the private local stack serving its URL, if any."""
+
+    def __call__(self, r: Any) -> Any:
+        body = r.body.encode() if isinstance(r.body, str) else (r.body or b"")
+        if not isinstance(body, bytes):  # a generator or a file: not signable here
+            raise TypeError("LocalAuth signs bytes or str bodies only")
+        r.headers.update(client.sign_for_local(r.method, r.url, body, dict(r.headers)))
+        return r
+
+
+@contextlib.contextmanager
+def local_stack_state(state_file: Path) -> Iterator[client.LocalAccess]:
+    """Sign for the local stack whose state file is `state_file` (a `smodels serve` in another process) within the
+    block."""
+    access = client.use_local_outputs(json.loads(Path(state_file).read_text()))
+    if access is None:
+        raise RuntimeError(f"{state_file} names no access file: not the state file of this smodels serve")
+    try:
+        yield access
+    finally:
+        client.unregister_local(access)
 
 
 def _answers(url: str) -> bool:

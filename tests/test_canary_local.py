@@ -5,14 +5,13 @@ versions (1,000 requests: 30 ± 5%), and with an `X-Request-Key` each key is ans
 from __future__ import annotations
 
 import json
-import urllib.request
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from local_servers import IRIS_ROW, iris_model
+from local_servers import IRIS_ROW, get_json, iris_model, request
 
 from smodels.config import load_stack_config
 
@@ -38,10 +37,9 @@ def _post(url: str, key: str | None = None) -> dict[str, Any]:
     headers = {"Content-Type": "application/json"}
     if key is not None:
         headers["X-Request-Key"] = key
-    req = urllib.request.Request(url, data=json.dumps(IRIS_ROW).encode(), headers=headers)
-    with urllib.request.urlopen(req, timeout=60) as resp:
-        assert resp.status == 200
-        return json.loads(resp.read())
+    status, _, data = request("POST", url, json.dumps(IRIS_ROW).encode(), headers, timeout=60)  # signed
+    assert status == 200, data[:300]
+    return json.loads(data)
 
 
 @pytest.mark.parametrize("cloud", ["aws", "gcp"])
@@ -51,7 +49,8 @@ def test_canary_split_and_sticky_keys(stack: dict[str, Any], cloud: str) -> None
     assert build.canary is not None and build.canary.sha256 != build.model.sha256
     versions = {build.model.sha256: "iris-stable", build.canary.sha256: "iris-canary"}
 
-    meta = json.loads(urllib.request.urlopen(url, timeout=60).read())
+    status, meta = get_json(url, timeout=60)
+    assert status == 200, meta
     assert meta["model"]["name"] == "iris-stable" and meta["canary"]["name"] == "iris-canary"
     assert meta["canary"]["percent"] == 30
 

@@ -16,15 +16,13 @@ from __future__ import annotations
 import json
 import threading
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
-from local_servers import IRIS_ROW, iris_model
+from local_servers import IRIS_ROW, iris_model, post_json
 
 from functions.contract import Pointer, pointer_key, published_key
 from smodels.cli import main as smodels_main
@@ -37,12 +35,8 @@ WAIT_S = 120.0
 
 
 def _post(url: str) -> tuple[int, str | None]:
-    req = urllib.request.Request(url, data=json.dumps(IRIS_ROW).encode(), headers={"Content-Type": "application/json"})
-    try:
-        with urllib.request.urlopen(req, timeout=60) as resp:
-            return resp.status, json.loads(resp.read())["model"]["version"]
-    except urllib.error.HTTPError as exc:
-        return exc.code, None
+    status, body = post_json(url, IRIS_ROW, timeout=60)  # signed: the stack is private
+    return status, body["model"]["version"] if status == 200 else None
 
 
 class Load:

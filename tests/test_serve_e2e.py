@@ -1,5 +1,6 @@
-"""End to end: `smodels serve` runs the dev stack locally, every endpoint answers the book's requests, and
-SIGINT leaves no process behind.
+"""End to end: `smodels serve` runs the dev stack locally, every endpoint answers the book's requests signed as the
+stack is private (SigV4 with its key pair, an ID token of its issuer) and refuses them unsigned, `smodels smoke`
+pointed at its state file signs too, and SIGINT leaves no process behind.
 
 The server runs as a subprocess in its own process group. Its children are recorded from the state file it
 writes once ready and from /proc (every process whose parent chain leads to the server, e.g. gunicorn
@@ -12,6 +13,7 @@ repository's `dev` stack).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -24,6 +26,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from local_servers import local_stack_state, request
 
 from smodels.config import stack_config_for
 from smodels.manifest import load_manifest
@@ -76,14 +79,20 @@ def _alive(pid: int, started: int) -> bool:
 
 
 def _call(method: str, url: str, payload: object | None = None) -> tuple[int, dict, float]:
+    """One request, signed for the stack (local_servers.request: within local_stack_state)."""
     data = json.dumps(payload).encode() if payload is not None else None
-    req = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json"})
     t0 = time.perf_counter()
+    status, _, body = request(method, url, data, {"Content-Type": "application/json"}, timeout=60)
+    return status, json.loads(body), (time.perf_counter() - t0) * 1000
+
+
+def _unsigned(url: str) -> tuple[int, bytes]:
+    req = urllib.request.Request(url, data=b'{"msg": "hello"}', headers={"Content-Type": "application/json"})
     try:
         with urllib.request.urlopen(req, timeout=60) as resp:
-            return resp.status, json.loads(resp.read()), (time.perf_counter() - t0) * 1000
+            return resp.status, resp.read()
     except urllib.error.HTTPError as exc:
-        return exc.code, json.loads(exc.read()), (time.perf_counter() - t0) * 1000
+        return exc.code, exc.read()
 
 
 def _book_request(manifest) -> tuple[dict[str, str], float]:
@@ -106,6 +115,7 @@ def test_serve_answers_every_endpoint_and_stops_cleanly(tmp_path: Path) -> None:
         cwd=REPO, stdout=subprocess.PIPE, stderr=stderr, start_new_session=True, text=True,
     )
     recorded: dict[int, int] = {}
+    signing = contextlib.ExitStack()
     try:
         rows: dict[tuple[str, str], tuple[str, str, str]] = {}
         deadline = time.monotonic() + READY_TIMEOUT
@@ -134,7 +144,13 @@ def test_serve_answers_every_endpoint_and_stops_cleanly(tmp_path: Path) -> None:
         pgids = {c["pgid"] for c in state["children"]}
         assert len(state["children"]) >= len(expected), state["children"]
 
+        signing.enter_context(local_stack_state(state_file))
         latencies: dict[str, list[float]] = {}
+        assert state["private"] is True and cfg.public is False, "the e2e stack is private, as deployed"
+        for (cloud, name), (url, _, _) in sorted(rows.items()):  # unsigned: refused as the cloud refuses
+            status, text = _unsigned(url)
+            assert status == 403, (cloud, name, status, text[:200])
+            assert (json.loads(text) == {"message": "Forbidden"}) if cloud == "aws" else b"Error: Forbidden" in text
         for (cloud, name), (url, model, runtime) in sorted(rows.items()):
             ep = next(e for e in cfg.endpoints if e.name == name)
             # The table shows what serves: the configured runtime, or what `auto` chose.
@@ -156,18 +172,18 @@ def test_serve_answers_every_endpoint_and_stops_cleanly(tmp_path: Path) -> None:
             assert 400 <= status < 500 and body.get("success") is False, (cloud, name, status, body)
         print(f"\n{ready_line}\nlatency ms (cold, warm): {json.dumps(latencies)}")
 
-        # The deployed-stack path of `smodels smoke`, pointed at this server through an outputs file of the
-        # program's shape (public: nothing to sign).
-        outputs = tmp_path / "outputs.json"
-        outputs.write_text(json.dumps({"endpoints": state["endpoints"], "private": False}))
+        # The deployed-stack path of `smodels smoke`, pointed at this server through its state file (the program's
+        # outputs shape, plus where the stack's access is): every private endpoint signed for the local stack.
         smoke = subprocess.run(
             [sys.executable, "-m", "smodels.cli", "smoke", "--stack", STACK, "--project-dir", str(PROJECT),
-             "--outputs", str(outputs)], cwd=REPO, capture_output=True, text=True, timeout=300,
+             "--outputs", str(state_file)], cwd=REPO, capture_output=True, text=True, timeout=300,
         )
         assert smoke.returncode == 0, smoke.stdout[-3000:] + smoke.stderr[-2000:]
         report = json.loads(smoke.stdout)
         assert {(e["cloud"], e["endpoint"]) for e in report["endpoints"]} == expected
+        assert len(report["target"]["private"]) == len(expected)
     finally:
+        signing.close()
         if server.poll() is None:
             server.send_signal(signal.SIGINT)
         try:

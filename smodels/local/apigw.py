@@ -81,8 +81,10 @@ def http_api_event(
     domain: str = "127.0.0.1",
     request_id: str | None = None,
     now: float | None = None,
+    authorizer: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The payload-2.0 event API Gateway would hand a Lambda proxy integration for this request."""
+    """The payload-2.0 event API Gateway would hand a Lambda proxy integration for this request (`authorizer`:
+    `requestContext.authorizer`, e.g. `{"iam": {...}}` for an `AWS_IAM` route)."""
     now = time.time() if now is None else now
     request_id = request_id or str(uuid.uuid4())
     joined: dict[str, str] = {}
@@ -119,6 +121,8 @@ def http_api_event(
         },
         "isBase64Encoded": False,
     }
+    if authorizer is not None:
+        event["requestContext"]["authorizer"] = authorizer
     if cookies:
         event["cookies"] = cookies
     if query:

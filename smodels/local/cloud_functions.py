@@ -5,19 +5,37 @@ process group) on 127.0.0.1, `cwd` = the source. PYTHONPATH puts the source firs
 stand in for the buildpack's `pip install -r requirements.txt`. The environment is what Cloud Run and
 functions-framework set, STORAGE_EMULATOR_HOST for a local GCS, then `env` (the function environment); of ours
 only PATH, HOME, LANG and LC_ALL.
+
+`CloudRunFront` is what Cloud Run puts in front of the container: the function's URL. It forwards every request to
+the functions-framework process (method, path, query, headers with `Host` kept, `Authorization` included, body) and
+its answer back, over one keep-alive connection per client connection. With `check` (a private stack's
+`roles/run.invoker`, `smodels.local.access.InvokerCheck`) a request without an ID token the check accepts gets
+Cloud Run's 401 / 403 page and never reaches the function.
 """
 
 from __future__ import annotations
 
+import http.client
 import os
+import socket
 import sys
+import threading
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Mapping
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import TextIO
+from urllib.parse import urlsplit
 
+from smodels.local.access import Denial, InvokerCheck
 from smodels.local.procs import ManagedProcess, free_port, wait_for
+
+MAX_REQUEST_BYTES = 32 * 1024 * 1024  # Cloud Run's HTTP/1 request limit
+# Not forwarded as received (content-length is set again; the front answers Expect itself).
+HOP_BY_HOP = {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer",
+              "transfer-encoding", "upgrade", "content-length", "expect"}
 
 
 def _answers(url: str) -> bool:
@@ -69,3 +87,190 @@ class CloudFunction:
     def stop(self) -> None:
         """SIGTERM its process group, wait, SIGKILL."""
         self.proc.stop()
+
+
+def _page(status: int, title: str, text: str) -> Denial:
+    """A Google front-end style error page (the shape of Cloud Run's own 4xx/5xx)."""
+    body = (f'<html><head>\n<meta http-equiv="content-type" content="text/html;charset=utf-8">\n<title>{status} '
+            f'{title}</title>\n</head>\n<body text=#000000 bgcolor=#ffffff>\n<h1>Error: {title}</h1>\n'
+            f'<h2>{text}</h2>\n<h2></h2>\n</body></html>\n').encode()
+    return Denial(status, (("Content-Type", "text/html; charset=UTF-8"),), body, text)
+
+
+class _CloudRunHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: CloudRunFront
+
+    def setup(self) -> None:
+        super().setup()
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self._upstream: http.client.HTTPConnection | None = None
+
+    def finish(self) -> None:
+        if self._upstream is not None:
+            self._upstream.close()
+        super().finish()
+
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - BaseHTTPRequestHandler's name
+        return
+
+    def _send(self, status: int, headers: list[tuple[str, str]], body: bytes) -> None:
+        self.send_response(status)
+        for k, v in headers:
+            if k.lower() not in HOP_BY_HOP:
+                self.send_header(k, v)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def _refuse(self, denial: Denial) -> None:
+        self._send(denial.status, list(denial.headers), denial.body)
+
+    def _read_body(self) -> bytes | None:
+        """The request body (Content-Length or chunked); None when it was refused (answer already sent)."""
+        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            chunks: list[bytes] = []
+            total = 0
+            while True:
+                size = int(self.rfile.readline().split(b";", 1)[0].strip() or b"0", 16)
+                if size == 0:
+                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                        pass
+                    return b"".join(chunks)
+                total += size
+                if total > MAX_REQUEST_BYTES:
+                    self.close_connection = True
+                    self._refuse(_page(413, "Request Entity Too Large", "Your client issued a request that was "
+                                       "too large."))
+                    return None
+                chunks.append(self.rfile.read(size))
+                self.rfile.readline()
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            length = -1
+        if length < 0 or length > MAX_REQUEST_BYTES:
+            self.close_connection = True
+            self._refuse(_page(400, "Bad Request", "Your client has issued a malformed or illegal request.")
+                         if length < 0 else _page(413, "Request Entity Too Large",
+                                                  "Your client issued a request that was too large."))
+            return None
+        return self.rfile.read(length) if length else b""
+
+    def _forward(self, body: bytes) -> tuple[int, list[tuple[str, str]], bytes]:
+        """Send the request on to functions-framework; one retry on a fresh connection if a kept-alive one had been
+        closed by the other side in the meantime."""
+        for attempt in (0, 1):
+            reused = self._upstream is not None
+            if self._upstream is None:
+                self._upstream = http.client.HTTPConnection(self.server.backend_host, self.server.backend_port,
+                                                            timeout=self.server.timeout_s)
+            conn = self._upstream
+            try:
+                conn.putrequest(self.command, self.path, skip_host=True, skip_accept_encoding=True)
+                for k, v in self.headers.items():
+                    if k.lower() not in HOP_BY_HOP:
+                        conn.putheader(k, v)
+                conn.putheader("X-Forwarded-For", self.client_address[0])
+                conn.putheader("X-Forwarded-Proto", "http")
+                conn.putheader("Content-Length", str(len(body)))
+                conn.endheaders(body)
+                resp = conn.getresponse()
+                data = resp.read()
+            except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
+                conn.close()
+                self._upstream = None
+                if reused and attempt == 0:
+                    continue
+                raise
+            except (OSError, http.client.HTTPException):
+                conn.close()
+                self._upstream = None
+                raise
+            if resp.will_close:
+                conn.close()
+                self._upstream = None
+            return resp.status, list(resp.getheaders()), data
+        raise AssertionError("unreachable")
+
+    def _handle(self) -> None:
+        started = time.perf_counter()
+        try:
+            body = self._read_body()
+        except ValueError:  # a malformed chunk size line
+            self.close_connection = True
+            self._refuse(_page(400, "Bad Request", "Your client has issued a malformed or illegal request."))
+            return
+        if body is None:
+            return
+        check = self.server.check
+        if check is not None:
+            verdict = check.check(self.path, self.headers.items())
+            if isinstance(verdict, Denial):
+                self._refuse(verdict)
+                self._log(verdict.status, f"refused: {verdict.reason}", started)
+                return
+        try:
+            status, headers, data = self._forward(body)
+        except (OSError, http.client.HTTPException) as exc:
+            denial = _page(503, "Service Unavailable", "The service you requested is not available yet. Please try "
+                           "again in 30 seconds.")
+            self._refuse(denial)
+            self._log(503, f"functions-framework unreachable: {type(exc).__name__}: {exc}", started)
+            return
+        self._send(status, headers, data)
+        self._log(status, "", started)
+
+    def _log(self, status: int, note: str, started: float) -> None:
+        if self.server.access_log is not None:
+            ms = (time.perf_counter() - started) * 1000
+            tail = f"; {note}" if note else ""
+            self.server.access_log.write(f"[gcp/front {self.server.name}] {self.command} {self.path} -> {status} "
+                                         f"({ms:.1f} ms{tail})\n")
+
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_HEAD = _handle  # noqa: N815
+
+
+class CloudRunFront(ThreadingHTTPServer):
+    """The URL of one Cloud Function: forwards to `backend_url` (its functions-framework), with `check` only the
+    requests an invoker may make. Port 0 = a free one."""
+
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, name: str, backend_url: str, *, port: int = 0, host: str = "127.0.0.1",
+                 check: InvokerCheck | None = None, access_log: TextIO | None = None,
+                 timeout_s: float = 3600.0) -> None:
+        self.name = name
+        parts = urlsplit(backend_url)
+        self.backend_host, self.backend_port = parts.hostname or "127.0.0.1", parts.port or 80
+        self.check = check
+        self.access_log = access_log
+        self.timeout_s = timeout_s
+        super().__init__((host, port), _CloudRunHandler)
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        """The function's URL, e.g. http://127.0.0.1:8081/."""
+        host, port = self.server_address[:2]
+        return f"http://{host}:{port}/"
+
+    def start(self) -> CloudRunFront:
+        """Serve in a background thread."""
+        self._thread = threading.Thread(target=self.serve_forever, args=(0.1,), name=f"gcp-front-{self.name}",
+                                        daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and close the socket."""
+        if self._thread is not None:
+            self.shutdown()
+        self.server_close()
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        if isinstance(sys.exc_info()[1], OSError):  # client went away
+            return
+        super().handle_error(request, client_address)

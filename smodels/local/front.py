@@ -5,6 +5,10 @@ that endpoint's `LambdaFunction`, and the proxy response goes back to the client
 Failures answer JSON like API Gateway does: 404 `{"message": "Not Found"}` for an unknown route, 413 for
 a body over the 10 MB HTTP API limit, 500 for an unhandled function error, 502 when the worker crashed or
 cannot start, 503 when no worker is free in time, 504 when the function timed out.
+
+With `auth` (a `smodels.local.access.SigV4Verifier`: a private stack's `AWS_IAM` routes), every request to a route
+must be SigV4-signed for the stack's key pair; a refusal is API Gateway's 403 and never reaches the function, and a
+signed request carries its caller in `requestContext.authorizer.iam`. Without it (`public: true`), anyone may call.
 """
 
 from __future__ import annotations
@@ -14,11 +18,13 @@ import socket
 import sys
 import threading
 import time
+import uuid
 from collections.abc import Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TextIO
 
 from smodels.local import apigw
+from smodels.local.access import Denial, SigV4Verifier
 from smodels.local.lambda_runtime import InvokeResult, LambdaFunction
 
 MAX_REQUEST_BYTES = 10 * 1024 * 1024
@@ -117,6 +123,16 @@ class _FrontHandler(BaseHTTPRequestHandler):
         if function is None or self.command not in ROUTE_METHODS:
             self._send(apigw.json_response(404, {"message": "Not Found"}))
             return
+        caller = None
+        if self.server.auth is not None:
+            verdict = self.server.auth.check(self.command, path, query, list(self.headers.items()), body)
+            if isinstance(verdict, Denial):
+                self._send(apigw.HttpResponse(verdict.status, list(verdict.headers), verdict.body), str(uuid.uuid4()))
+                if self.server.access_log is not None:
+                    self.server.access_log.write(f"[aws/front] {self.command} {path} -> {verdict.status} "
+                                                 f"(refused: {verdict.reason})\n")
+                return
+            caller = verdict
         event = apigw.http_api_event(
             method=self.command,
             path=path,
@@ -126,6 +142,7 @@ class _FrontHandler(BaseHTTPRequestHandler):
             source_ip=self.client_address[0],
             route_key=f"{self.command} /{name}",
             domain=f"{self.server.server_address[0]}:{self.server.server_address[1]}",
+            authorizer={"iam": caller} if caller is not None else None,
         )
         request_id = event["requestContext"]["requestId"]
         started = time.perf_counter()
@@ -142,7 +159,8 @@ class _FrontHandler(BaseHTTPRequestHandler):
 
 
 class FrontServer(ThreadingHTTPServer):
-    """The AWS front: serves `/<endpoint>` for every function in `functions` on one port (0 = a free one)."""
+    """The AWS front: serves `/<endpoint>` for every function in `functions` on one port (0 = a free one); with
+    `auth`, only to requests SigV4-signed for its key pair."""
 
     daemon_threads = True
     allow_reuse_address = True
@@ -153,9 +171,11 @@ class FrontServer(ThreadingHTTPServer):
         port: int = 0,
         host: str = "127.0.0.1",
         access_log: TextIO | None = None,
+        auth: SigV4Verifier | None = None,
     ) -> None:
         self.functions = dict(functions)
         self.access_log = access_log
+        self.auth = auth
         super().__init__((host, port), _FrontHandler)
         self._thread: threading.Thread | None = None
 

@@ -9,7 +9,9 @@ the cloud would deliver:
 
 - AWS: one invocation (`LambdaFunction.invoke`) of the S3 event `{"Records": [{"eventSource": "aws:s3",
   "eventName": "ObjectCreated:Put", ...}]}`, the shape S3 sends (event version 2.1);
-- GCP: one HTTP POST to `<function url>/_refresh`, content-type application/json, of the Pub/Sub push envelope
+- GCP: one HTTP POST to `<function url>/_refresh`, content-type application/json, `Authorization: Bearer <ID token>`
+  of the endpoint's runtime account when the watch has a `token` (as the push subscription's OIDC token, whose
+  audience is the function URL), of the Pub/Sub push envelope
   `{"message": {"attributes": {bucketId, objectId, objectGeneration, eventType: OBJECT_FINALIZE, payloadFormat:
   JSON_API_V1, notificationConfig, ...}, "data": <base64 of the object's JSON metadata>, "messageId",
   "publishTime"}, "subscription": "projects/<project>/subscriptions/<name>"}`.
@@ -57,6 +59,7 @@ class Watch:
     key: str
     target: Any
     subscription: str = ""  # gcp: the push subscription's short name (default: "<endpoint>-refresh-push")
+    token: Callable[[], str] | None = None  # gcp: an ID token for the push (the runtime account's), per delivery
 
 
 @dataclass(frozen=True)
@@ -338,8 +341,10 @@ class Notifier:
                                subscription=watch.subscription or f"{watch.endpoint}-refresh-push",
                                overwrote_generation=previous if previous != ABSENT else None)
         url = str(watch.target).rstrip("/") + REFRESH_PATH
-        req = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
-                                     headers={"Content-Type": "application/json", "User-Agent": PUSH_USER_AGENT})
+        headers = {"Content-Type": "application/json", "User-Agent": PUSH_USER_AGENT}
+        if watch.token is not None:
+            headers["Authorization"] = f"Bearer {watch.token()}"
+        req = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST", headers=headers)
         try:
             with urllib.request.urlopen(req, timeout=self.delivery_timeout) as resp:
                 return resp.status, "http", _short(resp.read())

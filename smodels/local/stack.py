@@ -9,12 +9,19 @@ start() does what `pulumi up` does, locally:
    under the key the builder chose (`models/<name>/<sha256>.<ext>`), the bytes the builder prepared;
 3. unpack each Lambda zip (and its layer, if any) and run it under awslambdaric against a local Runtime API,
    behind one HTTP front on `port` (`/<endpoint>`, like the HTTP API stage);
-4. unpack each Cloud Functions source archive and run it under functions-framework (`cloud_functions`) on
-   `port + 1 + i`;
+4. unpack each Cloud Functions source archive and run it under functions-framework (`cloud_functions`), behind
+   its own Cloud Run front on `port + 1 + i` (the function's URL);
 5. wait until every server answers; for endpoints with `refresh: pointer`, start the `Notifier` that plays the
    clouds' storage trigger (a change of `endpoints/<ep>/live.json` reaches the function: an S3 event on AWS, a
    Pub/Sub push to `/_refresh` on GCP); then write a state file (our pid and every child's) for tooling.
 stop() tears everything down (children are process-group leaders: SIGTERM, wait, SIGKILL).
+
+Access is checked as the program deploys it (`access`): for a private stack (`public: false`, the default) the AWS
+front verifies SigV4 for the stack's key pair and each GCP front wants an ID token from the stack's issuer, for the
+local deployer, a member of `invokers`, or (pointer endpoints, the refresh push) the endpoint's runtime account.
+The key pair is kept in `<run_dir>/access.json` across runs; the issuer's RS256 key is new each run. Once ready,
+the stack registers its `smodels.client.LocalAccess` in this process, so `smodels.client` signs every request to
+its URLs, and writes it to `access.json` (0600) for other processes (named by the state file's `local` entry).
 
 Each function has a version number, as Lambda publishes one on every code or configuration change
 (`versions`: `<run_dir>/versions.json`). Each run's logs are in `<run_dir>/logs`; the previous run's are moved to
@@ -41,9 +48,10 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from functions.contract import pointer_key
-from smodels import local_state
+from smodels import client, local_state
 from smodels.config import StackConfig
-from smodels.local.cloud_functions import CloudFunction
+from smodels.local.access import StackAccess
+from smodels.local.cloud_functions import CloudFunction, CloudRunFront
 from smodels.local.emulators import GCSEmulator, S3Emulator
 from smodels.local.front import FrontServer
 from smodels.local.lambda_runtime import LambdaFunction, lambda_base_env, runtime_dir
@@ -53,7 +61,7 @@ from smodels.local.versions import VERSIONS_FILE, assign_versions, fingerprint
 from smodels.packager.types import FunctionBuild
 
 DEFAULT_REGION = "us-east-1"
-GCP_PROJECT = "local-project"
+GCP_PROJECT = local_state.LOCAL_GCP_PROJECT
 UNPACKED_IDLE_S = 3 * 24 * 3600
 UNPACKED_KEEP = 12
 
@@ -78,12 +86,14 @@ class LocalEndpoint:
     version: int | None = None  # the local version number (smodels.local.versions)
     refresh: str = "redeploy"  # "pointer": follows `pointer_uri` (smodels publish)
     pointer_uri: str | None = None
+    auth: str = "none"  # as the stack outputs say: "aws_iam" | "google_id_token" (private) | "none" (public)
+    runtime_account: str | None = None  # gcp: the service account the function runs as
 
     def as_output(self) -> dict[str, Any]:
         """The shape of one entry of the stack output `endpoints.<cloud>.<name>` (+ `refresh`, `pointer_uri` for
         an endpoint following a published pointer)."""
         out = {"url": self.url, "model_uri": self.model_uri, "model_sha256": self.model_sha256,
-               "runtime": self.runtime, "kind": self.kind, "version": self.version}
+               "runtime": self.runtime, "kind": self.kind, "version": self.version, "auth": self.auth}
         if self.refresh == "pointer":
             out.update(refresh=self.refresh, pointer_uri=self.pointer_uri)
         return out
@@ -131,6 +141,27 @@ def _refresh_mode(ep: Any) -> str:
 def _follows_pointer(ep: Any) -> bool:
     """True for an endpoint with `refresh: pointer` (its function follows `endpoints/<ep>/live.json`)."""
     return _refresh_mode(ep) == "pointer"
+
+
+def _project_name(project_dir: Path) -> str:
+    """The Pulumi project name (`name:` of Pulumi.yaml), "serverless-models" without one."""
+    try:
+        text = (project_dir / "Pulumi.yaml").read_text(encoding="utf-8")
+    except OSError:
+        return "serverless-models"
+    for line in text.splitlines():
+        if line.startswith("name:"):
+            return line.split(":", 1)[1].split("#", 1)[0].strip().strip("'\"") or "serverless-models"
+    return "serverless-models"
+
+
+def runtime_account(project_dir: Path, stack: str, endpoint: str) -> str:
+    """The email of `endpoint`'s runtime service account: the account id the program names (infra.names), in the
+    local GCP project."""
+    from infra.names import stack_names
+
+    account_id = stack_names(_project_name(project_dir), stack).runtime_account_id(endpoint)
+    return f"{account_id}@{GCP_PROJECT}.iam.gserviceaccount.com"
 
 
 def _prune_unpacked(cache_root: Path, idle_s: float = UNPACKED_IDLE_S, keep: int = UNPACKED_KEEP) -> None:
@@ -192,6 +223,9 @@ class LocalStack:
         self.front: FrontServer | None = None
         self.lambdas: dict[str, LambdaFunction] = {}
         self.gcp_functions: dict[str, CloudFunction] = {}
+        self.gcp_fronts: dict[str, CloudRunFront] = {}
+        self.access: StackAccess | None = None
+        self.client_access: client.LocalAccess | None = None
         self.notify_interval = notify_interval
         self.notifier: Notifier | None = None
         self.versions: dict[tuple[str, str], int] = {}
@@ -282,18 +316,37 @@ class LocalStack:
         self._step("starting storage emulators", lambda: self._start_emulators(needs_s3, needs_gcs))
         self._step("uploading model objects", lambda: self._upload_models(by_key, aws_eps, gcp_eps))
         rt = self._step("preparing the Lambda runtime directory", lambda: runtime_dir(self.run_dir / "runtime"))
+        self.access = self._step("starting the local ID-token issuer", self._create_access)
 
         if aws_eps:
             self._step("starting Lambda workers", lambda: self._start_lambdas(aws_eps, by_key, rt))
         if gcp_eps:
             self._step("starting Cloud Functions (functions-framework)", lambda: self._start_gcp(gcp_eps, by_key))
         self._step("waiting for every server to answer", self._wait_ready)
+        self._publish_access()
         watched = [ep for ep in self.endpoints if ep.refresh == "pointer"]
         if watched:
             self._step("starting the pointer trigger", lambda: self._start_notifier(watched))
         self.timings.total = round(time.perf_counter() - t0, 3)
         self.write_state()
         return self
+
+    @property
+    def private(self) -> bool:
+        """Whether callers must sign (`public: false`, the default)."""
+        return not self.cfg.public
+
+    def _create_access(self) -> StackAccess:
+        return StackAccess.create(stack=self.stack, private=self.private, region=self.region,
+                                  invokers=self.cfg.invokers, access_file=local_state.access_path(self.run_dir),
+                                  deployer=local_state.LOCAL_DEPLOYER)
+
+    def _publish_access(self) -> None:
+        """Write the access file and register it here: from now on `smodels.client` signs for this stack."""
+        assert self.access is not None
+        self.client_access = self.access.client_access()
+        self.client_access.write(self.access.access_file)
+        client.register_local(self.client_access)
 
     def _build(self) -> list[Any]:
         try:
@@ -419,7 +472,10 @@ class LocalStack:
             fn.arn = f"arn:aws:lambda:{self.region}:000000000000:function:{name}"
             fn.start()
             self.lambdas[ep.name] = fn
-        self.front = FrontServer(self.lambdas, port=self.port, access_log=self.logs).start()
+        assert self.access is not None
+        self.front = FrontServer(self.lambdas, port=self.port, access_log=self.logs,
+                                 auth=self.access.aws_verifier()).start()
+        self.access.aws_url = self.front.url
         for ep in eps:
             build = by_key[("aws", ep.name)]
             self.endpoints.append(LocalEndpoint(
@@ -427,7 +483,7 @@ class LocalStack:
                 model_uri=self._model_uri("aws", build), model_sha256=build.model.sha256 if build.model else None,
                 manifest=build.model.manifest if build.model else None, build=build,
                 version=self.versions[("aws", ep.name)], refresh=_refresh_mode(ep),
-                pointer_uri=self._pointer_uri("aws", ep),
+                pointer_uri=self._pointer_uri("aws", ep), auth="aws_iam" if self.private else "none",
             ))
 
     def _start_gcp(self, eps: list[Any], by_key: dict[tuple[str, str], Any]) -> None:
@@ -444,15 +500,23 @@ class LocalStack:
                 name=ep.name, entry_point=build.entry_point or ep.entry_point, source_dir=src, project=GCP_PROJECT,
                 service=service, log_dir=self.log_dir,
                 env={"K_REVISION": f"{service}-{version:05d}-loc", **self._envs[("gcp", ep.name)]},
-                port=self.port + 1 + i if self.port else 0,
                 storage_emulator_host=self.gcs.host if self.gcs is not None else None, echo=self.logs,
             ).start()
             self.gcp_functions[ep.name] = fn
+            # Cloud Run's front end is the function's URL; functions-framework listens behind it.
+            front = CloudRunFront(ep.name, fn.url, port=self.port + 1 + i if self.port else 0, access_log=self.logs,
+                                  timeout_s=float(ep.timeout) + 5)
+            self.gcp_fronts[ep.name] = front
+            account = runtime_account(self.cfg.project_dir, self.stack, ep.name)
+            assert self.access is not None
+            front.check = self.access.gcp_check(ep.name, front.url, account, _follows_pointer(ep))
+            front.start()
             self.endpoints.append(LocalEndpoint(
-                cloud="gcp", name=ep.name, kind=ep.kind, url=fn.url, runtime=build.runtime,
+                cloud="gcp", name=ep.name, kind=ep.kind, url=front.url, runtime=build.runtime,
                 model_uri=uri, model_sha256=build.model.sha256 if build.model else None,
                 manifest=build.model.manifest if build.model else None, build=build,
                 version=version, refresh=_refresh_mode(ep), pointer_uri=self._pointer_uri("gcp", ep),
+                auth="google_id_token" if self.private else "none", runtime_account=account,
             ))
 
     def _wait_ready(self) -> None:
@@ -467,9 +531,11 @@ class LocalStack:
             if ep.cloud == "aws":
                 watches.append(Watch("aws", ep.name, self.bucket, key, self.lambdas[ep.name].invoke))
             else:
-                # infra.names: the push subscription `<prefix>-<endpoint>-refresh-push`.
+                # infra.names: the push subscription `<prefix>-<endpoint>-refresh-push`, whose OIDC token is the
+                # runtime account's, audience the function URL.
                 subscription = f"serverless-models-{local_state.safe_name(self.stack)}-{ep.name}-refresh-push"
-                watches.append(Watch("gcp", ep.name, self.bucket, key, self.gcp_functions[ep.name].url, subscription))
+                watches.append(Watch("gcp", ep.name, self.bucket, key, ep.url, subscription,
+                                     token=self._push_token(ep.url, ep.runtime_account)))
         log_path = self.log_dir / "triggers.log"
 
         def log(line: str) -> None:
@@ -483,6 +549,13 @@ class LocalStack:
                                  interval=self.notify_interval, log=log).start()
         for w in watches:
             self._say(f"  watching {w.cloud} {w.endpoint}: {w.bucket}/{w.key} every {self.notify_interval:g}s")
+
+    def _push_token(self, url: str, account: str | None) -> Any:
+        """A function minting the Pub/Sub push's ID token (the runtime account's, for the function URL)."""
+        access = self.client_access
+        if access is None or account is None:
+            return None
+        return lambda: client.local_id_token(access, url.rstrip("/"), account)
 
     # -- state and output ----------------------------------------------------------------------------------
 
@@ -518,6 +591,8 @@ class LocalStack:
             "versions": str(self.run_dir / VERSIONS_FILE),
             "triggers": ({"interval_s": self.notify_interval, "log": str(self.log_dir / "triggers.log")}
                          if self.notifier is not None else None),
+            "private": self.private,
+            "local": self.access.summary() if self.access is not None else None,
             "timings": {"total_s": self.timings.total, "steps_s": self.timings.steps},
             "cached_builds": all(b.cached for b in self.builds.values()),
         }
@@ -545,8 +620,14 @@ class LocalStack:
         self._started = False
         if self.notifier is not None:  # first: no event for a function on its way out
             self.notifier.stop()
+        if self.client_access is not None:
+            client.unregister_local(self.client_access)
         if self.front is not None:
             self.front.stop()
+        for front in self.gcp_fronts.values():
+            front.stop()
+        if self.access is not None:
+            self.access.stop()
         threads = [threading.Thread(target=fn.stop, daemon=True) for fn in self.lambdas.values()]
         threads += [threading.Thread(target=fn.stop, daemon=True) for fn in self.gcp_functions.values()]
         threads += [threading.Thread(target=e.stop, daemon=True) for e in (self.s3, self.gcs) if e is not None]

@@ -131,3 +131,27 @@ def test_send_returns_errors_instead_of_raising(server: str) -> None:
     assert json.loads(body) == {"got": "ok", "auth": "Bearer t"}
     status, _, body = client.send("POST", f"{server}/x", b"bad", {}, timeout=5)
     assert status == 400 and json.loads(body)["got"] == "bad"
+
+
+def test_sigv4_at_a_given_time_and_local_stacks_take_precedence() -> None:
+    """`sigv4_headers(now=...)` dates the signature (stale signatures for tests); a registered local stack's URL is
+    signed with its own key pair whatever the machine's AWS credentials."""
+    import datetime as dt
+
+    at = dt.datetime(2020, 1, 2, 3, 4, 5, tzinfo=dt.UTC)
+    headers = client.sigv4_headers("POST", "http://127.0.0.1:9/pred", b"{}", {}, access_key_id="AKIDLOCAL",
+                                   secret_access_key="s", region="us-east-1", now=at)
+    assert headers["X-Amz-Date"] == "20200102T030405Z"
+    assert headers["Authorization"].startswith("AWS4-HMAC-SHA256 Credential=AKIDLOCAL/20200102/us-east-1/"
+                                               "execute-api/aws4_request, SignedHeaders=host;x-amz-date, ")
+    access = client.LocalAccess(stack="t", private=True, region="eu-central-1", access_key_id="AKIDSTACK",
+                                secret_access_key="x", issuer="http://i", certs_url="http://i/c", key_id="k",
+                                private_key_pem="", deployer="d@smodels.local", aws_url="http://127.0.0.1:9")
+    client.register_local(access)
+    try:
+        signed = client.sign("aws", "POST", "http://127.0.0.1:9/pred", b"{}", {})
+        assert "Credential=AKIDSTACK/" in signed["Authorization"] and "/eu-central-1/" in signed["Authorization"]
+        assert client.use_local_outputs({"endpoints": {}}) is None, "a deployed stack's outputs name no access"
+    finally:
+        client.unregister_local(access)
+    assert client.local_access_for("http://127.0.0.1:9/pred") is None

@@ -195,3 +195,42 @@ def test_deployed_stack_outputs_are_read_without_secrets(
     assert report["target"] == {"local": False, "stack": STACK, "private": []}
     assert [c["check"] for c in report["endpoints"][0]["checks"]] == ["echo", "bad-request"]
     assert all("request failed" in c["detail"] for c in report["endpoints"][0]["checks"])
+
+
+def test_local_private_targets_are_signed_for_the_local_stack(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """`smoke --local`: a private local stack's targets are signed with its own access, never a cloud token."""
+    from smodels import client
+    from smodels.smoke import signing_sender
+
+    def no_cloud_token(audience: str) -> str:
+        raise AssertionError("a local stack's request asked for a Google token")
+
+    monkeypatch.setattr(client, "token_fetcher", no_cloud_token)
+    from smodels.local.access import LocalIssuer
+
+    issuer = LocalIssuer()
+    access = client.LocalAccess(
+        stack="t", private=True, region="us-east-1", access_key_id="AKIA" + "A" * 16, secret_access_key="s" * 40,
+        issuer=issuer.url, certs_url=issuer.certs_url, key_id=issuer.key_id, private_key_pem=issuer.private_key_pem,
+        deployer="deployer@smodels.local", aws_url="http://127.0.0.1:9",
+        gcp=(client.LocalGcpEndpoint("pred", "http://127.0.0.1:10/", "sa@local-project.iam.gserviceaccount.com"),))
+    issuer.stop()
+    seen: dict[str, dict] = {}
+
+    def record(method: str, url: str, body: bytes | None, headers: dict) -> tuple[int, dict, bytes]:
+        seen[url] = headers
+        return 200, {}, b"{}"
+
+    targets = [SmokeTarget("aws", "pred", "model", "http://127.0.0.1:9/pred", private=True),
+               SmokeTarget("gcp", "pred", "model", "http://127.0.0.1:10/", private=True)]
+    client.register_local(access)
+    try:
+        send = signing_sender(targets, record)
+        for t in targets:
+            send("POST", t.url, b"{}", {"Content-Type": "application/json"})
+    finally:
+        client.unregister_local(access)
+    assert seen["http://127.0.0.1:9/pred"]["Authorization"].startswith(
+        f"AWS4-HMAC-SHA256 Credential={access.access_key_id}/")
+    assert "/us-east-1/execute-api/aws4_request" in seen["http://127.0.0.1:9/pred"]["Authorization"]
+    assert seen["http://127.0.0.1:10/"]["Authorization"].startswith("Bearer ey")

@@ -9,12 +9,12 @@ understand, and the test only requires that the delivery reached it and was answ
 from __future__ import annotations
 
 import json
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from local_servers import get_json
 
 from functions.contract import MODEL_POINTER_URI, Pointer, pointer_key, published_key
 from smodels.config import load_stack_config
@@ -50,9 +50,9 @@ def test_functions_follow_the_local_pointer(served: tuple[LocalStack, list[str]]
     assert stack.lambdas["pred"].env[MODEL_POINTER_URI] == f"s3://{bucket}/{key}"
     assert stack.gcp_functions["pred"].env[MODEL_POINTER_URI] == f"gs://{bucket}/{key}"
     for ep in stack.endpoints:
-        with urllib.request.urlopen(ep.url, timeout=60) as resp:  # GET: the endpoint's metadata
-            assert resp.status == 200
-            assert json.loads(resp.read())["model"]["name"]
+        status, meta = get_json(ep.url, timeout=60)  # GET: the endpoint's metadata (signed: the stack is private)
+        assert status == 200, meta
+        assert meta["model"]["name"]
         assert ep.as_output()["refresh"] == "pointer"
         assert ep.as_output()["pointer_uri"] == f"{'s3' if ep.cloud == 'aws' else 'gs'}://{bucket}/{key}"
 

@@ -9,12 +9,12 @@ from __future__ import annotations
 import hashlib
 import json
 import socket
-import urllib.request
 import zipfile
 from pathlib import Path
 from typing import Any
 
 import pytest
+from local_servers import post_json
 
 from smodels.config import load_stack_config
 from smodels.local import stack as stack_mod
@@ -57,9 +57,7 @@ def fake_builder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def _post(url: str, payload: dict) -> tuple[int, dict]:
-    req = urllib.request.Request(url, data=json.dumps(payload).encode(), headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(req, timeout=30) as resp:
-        return resp.status, json.loads(resp.read())
+    return post_json(url, payload, timeout=30)  # signed for the stack (it is private by default)
 
 
 def _cfg():
