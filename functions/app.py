@@ -17,6 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 from functions import contract, predictors
+from functions.drift import DriftCounter
 from functions.http import (
     ApiError,
     Request,
@@ -74,6 +75,8 @@ class ModelApp:
             )
         self._counter = 0
         self._route_lock = threading.Lock()
+        # Drift counting against the training profile shipped in the schema file (functions.drift); None: off.
+        self._drift = DriftCounter(settings.drift, self.schema) if settings.drift is not None else None
 
     def _default_loader(self, data: bytes) -> Any:
         return self._load_model(data, self.settings.model_format)
@@ -177,10 +180,11 @@ class ModelApp:
             response = json_response(body)
         else:
             response = Response(200, text=text)
+        drift = "" if self._drift is None else self._drift.count(batch.rows, values)[0]
         if nested:  # multiclass: the figures are over each row's top class probability (its mean is not fixed at 1/K)
             values = [max(row) for row in values]
             total = sum(values)
-        self._log_prediction(name, loaded.sha256, arm, values, total, len(batch), batch.out_of_range, started)
+        self._log_prediction(name, loaded.sha256, arm, values, total, len(batch), batch.out_of_range, started, drift)
         return response
 
     def _stable(self) -> Loaded:
@@ -281,11 +285,12 @@ class ModelApp:
         return {"success": True, "prediction": labels[0], "probabilities": maps[0]}
 
     def _log_prediction(self, name: str, version: str, arm: str, outputs: list[float], total: float, rows: int,
-                        out_of_range: int, started: float) -> None:
+                        out_of_range: int, started: float, drift: str = "") -> None:
         """The drift log line, the same JSON ``log_event`` writes; its constant head is encoded once per model
         version, since this runs on every prediction (all the numbers here are finite floats and ints). For a
         multiclass model the output figures are over each row's top class probability (the model's confidence; the
-        mean over every class probability would always be 1/K). ``arm``: "stable" or "canary"."""
+        mean over every class probability would always be 1/K). ``arm``: "stable" or "canary". ``drift``: the
+        counts' fragment (``,"unseen":U,"drift":{...}``, functions.drift), "" when the endpoint counts none."""
         head = self._log_heads.get((name, version, arm))
         if head is None:
             head = json.dumps({"event": "prediction", "endpoint": self.settings.endpoint, "model": name,
@@ -299,7 +304,7 @@ class ModelApp:
         else:
             figures = f'{{"mean":{total / len(outputs)!r},"min":{min(outputs)!r},"max":{max(outputs)!r}}}'
         write_log_line(f'{head},"rows":{rows},"latency_ms":{latency_ms!r},"out_of_range":{out_of_range},'
-                       f'"output":{figures}}}')
+                       f'"output":{figures}{drift}}}')
 
     def _log_failure(self, status: int, code: str, route: list[Any], started: float) -> None:
         """The ``request_failed`` line of a failed prediction request, naming its model when it was routed to one."""

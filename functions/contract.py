@@ -26,6 +26,9 @@ MODEL_FEATURE_TYPES = "MODEL_FEATURE_TYPES"  # JSON list of their FEATURE_TYPES 
 # Deployments use it; MODEL_FEATURES (+ MODEL_FEATURE_TYPES) is the short form for hand-written environments.
 MODEL_SCHEMA = "MODEL_SCHEMA"
 SCHEMA_FILE = "model_schema.json"  # what the packager writes beside functions/
+# The schema document's key holding the training profile drift is counted against (functions.drift); absent (an
+# endpoint's `drift: false`, or a model without a profile): the function counts no drift.
+SCHEMA_DRIFT_KEY = "drift"
 MODEL_TTL_SECONDS = "MODEL_TTL_SECONDS"  # 0: never re-check the model object
 ENDPOINT_NAME = "ENDPOINT_NAME"
 MAX_BATCH_ROWS = "MAX_BATCH_ROWS"

@@ -1,5 +1,6 @@
 """A model endpoint's environment read and validated inside the function (`read_env` -> `Settings`): the
-variables the contract names, with the input schema and store URIs checked as the function will use them."""
+variables the contract names, with the input schema, its drift profile and store URIs checked as the function will
+use them."""
 
 from __future__ import annotations
 
@@ -33,10 +34,12 @@ from functions.contract import (
     MODEL_SHA256,
     MODEL_TTL_SECONDS,
     MODEL_URI,
+    SCHEMA_DRIFT_KEY,
     SHA256_RE,
     canary_percent_problem,
     ttl_problem,
 )
+from functions.drift import DriftError, DriftProfile
 from functions.schema import ModelSchema, SchemaError
 
 
@@ -66,6 +69,7 @@ class Settings(NamedTuple):
     canary_name: str = ""
     canary_percent: float = 0.0
     pointer_uri: str = ""  # MODEL_POINTER_URI: "" unless the endpoint follows a published pointer
+    drift: DriftProfile | None = None  # the schema document's drift profile: None counts no drift
 
     @property
     def has_canary(self) -> bool:
@@ -116,7 +120,7 @@ def read_env(environ: Mapping[str, str]) -> Settings:
     if fmt and fmt not in FORMATS:
         problems.append(f"{MODEL_FORMAT}={fmt!r} must be one of {', '.join(FORMATS)}")
     features: tuple[str, ...] = ()
-    schema = _read_schema(environ.get(MODEL_SCHEMA, "").strip(), problems)
+    schema, drift = _read_schema(environ.get(MODEL_SCHEMA, "").strip(), problems)
     raw_features = environ.get(MODEL_FEATURES, "").strip()
     if schema is not None:
         features = schema.names
@@ -166,7 +170,8 @@ def read_env(environ: Mapping[str, str]) -> Settings:
         model_name=environ.get(MODEL_NAME, "").strip() or "model",
         framework=environ.get(MODEL_FRAMEWORK, "").strip(),
         endpoint=environ.get(ENDPOINT_NAME, "").strip() or "pred",
-        ttl_seconds=ttl, max_batch_rows=max_rows, max_body_bytes=max_body, pointer_uri=pointer, **canary,
+        ttl_seconds=ttl, max_batch_rows=max_rows, max_body_bytes=max_body, pointer_uri=pointer, drift=drift,
+        **canary,
     )
 
 
@@ -205,10 +210,11 @@ def _read_canary(environ: Mapping[str, str], problems: list[str]) -> dict[str, A
             "canary_percent": float(percent)}
 
 
-def _read_schema(raw: str, problems: list[str]) -> ModelSchema | None:
-    """MODEL_SCHEMA: inline JSON, or a file relative to the package root (the directory holding functions/)."""
+def _read_schema(raw: str, problems: list[str]) -> tuple[ModelSchema | None, DriftProfile | None]:
+    """MODEL_SCHEMA: inline JSON, or a file relative to the package root (the directory holding functions/); the
+    schema and, when the document has one (its `drift` object), the drift profile checked against it."""
     if not raw:
-        return None
+        return None, None
     text = raw
     if not raw.startswith("{"):
         root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -218,11 +224,19 @@ def _read_schema(raw: str, problems: list[str]) -> ModelSchema | None:
                 text = fh.read()
         except OSError as exc:
             problems.append(f"{MODEL_SCHEMA}: cannot read {path}: {exc.strerror or exc}")
-            return None
+            return None, None
     try:
-        return ModelSchema.from_json(json.loads(text))
+        doc = json.loads(text)
+        schema = ModelSchema.from_json(doc)
     except (ValueError, SchemaError) as exc:
         problems.append(f"{MODEL_SCHEMA}: {exc}")
-        return None
-
-
+        return None, None
+    raw_drift = doc.get(SCHEMA_DRIFT_KEY)
+    if raw_drift is None:
+        return schema, None
+    try:
+        return schema, DriftProfile.from_json(raw_drift, schema.names, [f.type for f in schema.features],
+                                              schema.task, schema.classes)
+    except DriftError as exc:
+        problems.append(f"{MODEL_SCHEMA}: {exc}")
+        return schema, None

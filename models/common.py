@@ -2,7 +2,10 @@
 
 Both `train_sklearn` and `train_keras` read the book's games data (columns G1..G10 as 0/1 and `label`) from a
 path or an http(s) URL, split it with the same seeded 80/20 recipe, and write a `model.json` beside the
-artifact with `smodels.manifest`, so the two models are evaluated and described the same way.
+artifact with `smodels.manifest`, so the two models are evaluated and described the same way. The manifest's
+training profile (what `smodels drift` measures production against) is made by the same functions `smodels
+add-model` uses, on the rows the served model was fit on. `--refresh-manifest` rewrites only the manifest of the
+committed artifact (its bytes unchanged), keeping what it records of its training and adding the profile.
 """
 
 from __future__ import annotations
@@ -14,8 +17,9 @@ import platform
 import urllib.error
 import urllib.request
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -24,9 +28,11 @@ from smodels.manifest import (
     Feature,
     Holdout,
     Manifest,
+    ManifestError,
     Parity,
     Sample,
     TrainingData,
+    load_manifest,
     sha256_file,
     write_manifest,
 )
@@ -169,6 +175,92 @@ def parity_indices(holdout_idx: np.ndarray, rows: int = PARITY_ROWS) -> np.ndarr
     return holdout_idx[:rows]
 
 
+@dataclass(frozen=True)
+class ModelCard:
+    """What a training script says about the model it saved (the manifest's descriptive fields)."""
+
+    artifact: str
+    name: str
+    description: str
+    framework: str
+    framework_version: str
+    backend: str | None
+    fmt: str
+    note: str  # how the holdout figure was measured
+
+
+def games_profile(data: GamesData, predict: Callable[[np.ndarray], np.ndarray],
+                  rows: np.ndarray | None = None) -> dict[str, Any]:
+    """The training profile on ``rows`` of the data (default: all, as the book fits): per feature the 0/1 frequencies
+    and range, and the distribution of ``predict``'s P(label == 1), by smodels.add_model's profile functions."""
+    import pandas as pd
+
+    from smodels.add_model.profile import feature_profile, output_profile
+
+    x = data.x if rows is None else data.x[rows]
+    out = np.asarray(predict(x), dtype=np.float64).reshape(-1)
+    return {"features": {f: feature_profile(pd.Series(x[:, j]), Feature(name=f, type="binary"))
+                         for j, f in enumerate(FEATURES)},
+            "output": output_profile(out, "binary-classification", (0, 1))}
+
+
+def write_games_manifest(card: ModelCard, out_dir: Path, data: GamesData, holdout_idx: np.ndarray, auc: float,
+                         predict: Callable[[np.ndarray], np.ndarray], trained_on: np.ndarray | None = None) -> Manifest:
+    """Describe the artifact ``card`` names in ``out_dir``, write model.json and return the manifest; ``trained_on``:
+    the rows the served model was fit on (its profile's rows; default all)."""
+    manifest = build_manifest(out_dir=out_dir, artifact=card.artifact, name=card.name, description=card.description,
+                              framework=card.framework, framework_version=card.framework_version,
+                              backend=card.backend, fmt=card.fmt, data=data, holdout_idx=holdout_idx, auc=auc,
+                              note=card.note, predict=predict, profile=games_profile(data, predict, trained_on))
+    save_manifest(manifest, out_dir)
+    return manifest
+
+
+def refresh_manifest(out_dir: Path, data: GamesData, predict: Callable[[np.ndarray], np.ndarray],
+                     trained_on: np.ndarray | None = None) -> Manifest:
+    """Rewrite ``out_dir/model.json`` for the committed artifact (its sha256 is checked, its bytes untouched): the
+    current manifest schema with the training profile; everything the manifest records of the training (versions,
+    samples, parity, holdout) stays as it was."""
+    try:
+        current = load_manifest(out_dir)
+    except ManifestError as exc:
+        raise DataError(f"cannot refresh {out_dir / 'model.json'}: {exc}") from None
+    if current.training_data is None or current.training_data.sha256 != data.sha256:
+        raise DataError(f"{data.source} is not the data {out_dir / 'model.json'} was trained on (sha256 "
+                        f"{data.sha256[:12]}..., the manifest records "
+                        f"{current.training_data.sha256[:12] if current.training_data else 'none'}...)")
+    manifest = replace(current, schema=SCHEMA_VERSION, profile=games_profile(data, predict, trained_on))
+    save_manifest(manifest, out_dir)
+    return manifest
+
+
+def add_script_arguments(parser: Any, artifact: str, default_out: Path) -> None:
+    """The arguments both training scripts take: --data, --out and --refresh-manifest."""
+    parser.add_argument("--data", default=DEFAULT_DATA_URL, help="games CSV: local path or http(s) URL "
+                        "(default: the book's GitHub copy)")
+    parser.add_argument("--out", type=Path, default=default_out,
+                        help=f"output directory (default: models/{default_out.name})")
+    parser.add_argument("--refresh-manifest", action="store_true",
+                        help=f"do not train: rewrite OUT/model.json for the {artifact} already there")
+
+
+def data_or_exit(args: Any, refresh: Callable[[GamesData, Path], Manifest]) -> GamesData | int:
+    """The training data of ``args.data``, or the exit code: 2 (said on stderr) when it cannot be read, 0 once
+    ``--refresh-manifest`` has rewritten the manifest with ``refresh(data, out)``."""
+    import sys
+
+    try:
+        data = load_games(args.data)
+        if args.refresh_manifest:
+            refreshed = refresh(data, args.out)
+            print(f"rewrote {args.out / 'model.json'} (schema {refreshed.schema}) for {refreshed.artifact_path}")
+            return 0
+    except DataError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return data
+
+
 def build_manifest(
     *,
     out_dir: Path,
@@ -184,6 +276,7 @@ def build_manifest(
     auc: float,
     note: str,
     predict: Callable[[np.ndarray], np.ndarray],
+    profile: dict[str, Any] | None = None,
 ) -> Manifest:
     """Describe the artifact at ``out_dir/artifact``; samples and parity come from ``predict`` (native outputs)."""
     path = out_dir / artifact
@@ -216,6 +309,7 @@ def build_manifest(
             for row, o in zip(samples_x, sample_out, strict=True)
         ),
         parity=Parity(rows=tuple(tuple(int(v) for v in r) for r in par_x), outputs=tuple(float(o) for o in par_out)),
+        profile=profile,
         directory=out_dir.resolve(),
     )
 

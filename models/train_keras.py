@@ -2,7 +2,9 @@
 
 The book's MLP (Dense 64 relu x3 with Dropout 0.1 after the first two, sigmoid output; rmsprop, binary
 cross-entropy, batch 100), trained with the jax backend (CPU) on the seeded 80% split. The holdout AUC is measured
-on the other 20% and that same model is the one served. Saved as native ``model.keras`` plus ``model.json``.
+on the other 20% and that same model is the one served. Saved as native ``model.keras`` plus ``model.json`` (its
+training profile on the 80% it was fit on). ``--refresh-manifest`` rewrites only model.json for the committed
+``model.keras`` (trained with torch; retraining would give other weights), adding the profile.
 """
 
 from __future__ import annotations
@@ -21,15 +23,15 @@ os.environ.setdefault("KERAS_BACKEND", "jax")
 import numpy as np  # noqa: E402
 
 from models.common import (  # noqa: E402
-    DEFAULT_DATA_URL,
     SEED,
-    DataError,
     GamesData,
-    build_manifest,
+    ModelCard,
+    add_script_arguments,
+    data_or_exit,
     holdout_split,
-    load_games,
+    refresh_manifest,
     roc_auc,
-    save_manifest,
+    write_games_manifest,
 )
 from smodels.manifest import Manifest  # noqa: E402
 
@@ -97,45 +99,35 @@ def train(data: GamesData, out_dir: Path, epochs: int = DEFAULT_EPOCHS, verbose:
     auc = roc_auc(data.y[hold_idx], predict(x[hold_idx]))
     out_dir.mkdir(parents=True, exist_ok=True)
     served.save(out_dir / ARTIFACT)
-    return_manifest = build_manifest(
-        out_dir=out_dir,
-        artifact=ARTIFACT,
-        name=NAME,
-        description=(
-            f"The book's Keras MLP (3 x Dense 64 relu, Dropout 0.1, sigmoid) on the games data, "
-            f"{epochs} epochs, batch {BATCH_SIZE}, rmsprop: P(label == 1) from G1..G10."
-        ),
-        framework="keras",
-        framework_version=keras.__version__,
-        backend=backend,
-        fmt="keras",
-        data=data,
-        holdout_idx=hold_idx,
-        auc=auc,
-        note=HOLDOUT_NOTE,
-        predict=predict,
-    )
-    save_manifest(return_manifest, out_dir)
-    return return_manifest
+    description = (f"The book's Keras MLP (3 x Dense 64 relu, Dropout 0.1, sigmoid) on the games data, "
+                   f"{epochs} epochs, batch {BATCH_SIZE}, rmsprop: P(label == 1) from G1..G10.")
+    card = ModelCard(ARTIFACT, NAME, description, "keras", keras.__version__, backend, "keras", HOLDOUT_NOTE)
+    return write_games_manifest(card, out_dir, data, hold_idx, auc, predict, trained_on=train_idx)
+
+
+def refresh(data: GamesData, out_dir: Path) -> Manifest:
+    """Rewrite ``out_dir/model.json`` for the ``model.keras`` already there (unchanged), with the training profile
+    on the rows it was fit on."""
+    import keras
+
+    served = keras.saving.load_model(out_dir / ARTIFACT, compile=False, safe_mode=True)
+    train_idx, _ = holdout_split(data.rows)
+    return refresh_manifest(out_dir, data, lambda rows: served.predict(np.asarray(rows, dtype=np.float32),
+                                                                       verbose=0).reshape(-1), trained_on=train_idx)
 
 
 def main(argv: list[str] | None = None) -> int:
     """CLI entry point; returns the process exit code."""
     parser = argparse.ArgumentParser(prog="python -m models.train_keras", description=__doc__.splitlines()[0])
-    parser.add_argument("--data", default=DEFAULT_DATA_URL, help="games CSV: local path or http(s) URL "
-                        "(default: the book's GitHub copy)")
+    add_script_arguments(parser, ARTIFACT, Path(__file__).resolve().parent / "keras")
     parser.add_argument("--epochs", type=int, default=DEFAULT_EPOCHS, help=f"default {DEFAULT_EPOCHS}")
-    parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "keras",
-                        help="output directory (default: models/keras)")
     parser.add_argument("--verbose", type=int, default=0, choices=(0, 1, 2), help="keras fit verbosity")
     args = parser.parse_args(argv)
     if args.epochs < 1:
         parser.error("--epochs must be >= 1")
-    try:
-        data = load_games(args.data)
-    except DataError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    data = data_or_exit(args, refresh)
+    if isinstance(data, int):
+        return data
     t0 = time.perf_counter()
     manifest = train(data, args.out, epochs=args.epochs, verbose=args.verbose)
     print(f"wrote {manifest.artifact_path} ({manifest.size_bytes} bytes) and model.json "

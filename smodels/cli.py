@@ -5,12 +5,12 @@ from __future__ import annotations
 import argparse
 import sys
 
-from smodels import add_model, invoke, openapi, publish, rollout, smoke
+from smodels import add_model, drift, invoke, openapi, publish, rollout, smoke
 from smodels.local import cli as local_cli
 from smodels.packager import cli as packager_cli
 
 # Each module defines `register(subparsers)`, which adds its parsers and sets `func` on them.
-COMMAND_MODULES = (packager_cli, local_cli, smoke, invoke, openapi, add_model, publish, rollout)
+COMMAND_MODULES = (packager_cli, local_cli, smoke, invoke, openapi, add_model, publish, rollout, drift)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -20,7 +20,7 @@ from smodels.add_model.parity import (
     _predict_rows,
     _schema_of,
 )
-from smodels.add_model.profile import PROFILE_MAX_ROWS, _feature_profile, _metric, _output_profile, _sample_indices
+from smodels.add_model.profile import PROFILE_MAX_ROWS, _metric, _output_profile, _sample_indices, feature_profile
 from smodels.add_model.readers import _PICKLE_SUFFIXES, Loaded, _load_keras, _load_pickle, _load_skops
 from smodels.add_model.writers import _write_artifact
 from smodels.manifest import (
@@ -158,7 +158,7 @@ def save_model(model: Any, directory: str | Path, *, example: Any, label: str | 
         label=label,
         training_data=training,
         holdout=holdout,
-        profile={"features": {f.name: _feature_profile(frame[c], f) for f, c in zip(features, columns, strict=True)},
+        profile={"features": {f.name: feature_profile(frame[c], f) for f, c in zip(features, columns, strict=True)},
                  "output": _output_profile(out, m)},
         samples=tuple(Sample(input={f.name: rows[i][j] for j, f in enumerate(features)}, output=output(i))
                       for i in pick),

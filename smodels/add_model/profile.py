@@ -1,4 +1,13 @@
-"""Training profile (feature and output distributions), samples and the metric on the example."""
+"""Training profile (feature and output distributions, with the buckets drift is measured against), samples and the
+metric on the example.
+
+``feature_profile`` and ``output_profile`` are also what the book's training scripts (models/common.py) call, so
+every manifest's profile is made one way: per number its range, quantiles and decile ``bins`` (the distinct
+deciles of the example as edges, open ends; shares of all rows, missing ones apart), per categorical, binary or
+boolean feature its category ``frequencies`` (binary / boolean values named "0" and "1"), the null fraction; the
+output's range, quantiles, decile ``bins`` (regression, binary: of P(classes[1])) and, for classifiers, the
+frequencies of the predicted label.
+"""
 
 from __future__ import annotations
 
@@ -12,9 +21,30 @@ MAX_SAMPLES = 5
 PROFILE_MAX_ROWS = 10_000  # outputs, samples, parity and the metric use the first rows of a larger example
 QUANTILES = (0.01, 0.5, 0.99)
 MAX_FREQUENCIES = 1000  # most frequent categories kept in the profile
+DECILES = tuple(i / 10 for i in range(1, 10))
 
 
-def _feature_profile(series: Any, f: Feature) -> dict[str, Any]:
+def decile_bins(values: Any, total: int) -> dict[str, list[float]]:
+    """Drift buckets of finite numbers ``values`` out of ``total`` rows (the others are missing): one edge per distinct
+    decile and, per bucket (``v < e0``, ``e0 <= v < e1``, ..., ``v >= e_last``), its share of the ``total`` rows.
+
+    Each edge sits halfway between the example's values on either side of its decile (the same split of the
+    example), never on a value the example holds: a whole number, or an output the model gives to many rows, then
+    falls in the same bucket however the serving runtime rounds it. A decile at the minimum has no edge."""
+    import numpy as np
+
+    nums = np.asarray(values, dtype=np.float64)
+    if not len(nums):
+        return {"edges": [], "shares": [0.0]}
+    distinct = np.unique(nums)
+    above = np.unique(np.searchsorted(distinct, np.quantile(nums, DECILES), side="left"))
+    edges = np.unique([(distinct[i - 1] + distinct[i]) / 2 for i in above if 0 < i < len(distinct)])
+    counts = np.bincount(np.searchsorted(edges, nums, side="right"), minlength=len(edges) + 1)
+    return {"edges": [float(e) for e in edges], "shares": [int(c) / total for c in counts]}
+
+
+def feature_profile(series: Any, f: Feature) -> dict[str, Any]:
+    """One feature's profile from its example column (a pandas Series; missing values as NaN/None)."""
     import numpy as np
 
     n = len(series)
@@ -25,6 +55,10 @@ def _feature_profile(series: Any, f: Feature) -> dict[str, Any]:
         out["frequencies"] = {str(k): float(v) / n for k, v in counts.head(MAX_FREQUENCIES).items()}
         return out
     nums = values.to_numpy(dtype=np.float64)
+    if f.type in ("binary", "boolean"):
+        out["frequencies"] = {"0": int(np.sum(nums == 0.0)) / n, "1": int(np.sum(nums == 1.0)) / n}
+    else:
+        out["bins"] = decile_bins(nums, n)
     if len(nums):
         out["min"], out["max"] = float(nums.min()), float(nums.max())
         out["quantiles"] = {str(q): float(v) for q, v in zip(QUANTILES, np.quantile(nums, QUANTILES), strict=True)}
@@ -35,24 +69,36 @@ def _feature_profile(series: Any, f: Feature) -> dict[str, Any]:
 
 
 def _predicted_labels(out: Any, m: _Model) -> list[Any]:
-    if m.task == "binary-classification":
-        return [m.classes[1] if p > 0.5 else m.classes[0] for p in out]
-    return [m.classes[int(i)] for i in out.argmax(axis=1)]
+    return predicted_labels(out, m.task, m.classes)
+
+
+def predicted_labels(out: Any, task: str, classes: Any) -> list[Any]:
+    """The label each output row predicts: binary P > 0.5 -> classes[1]; multiclass the most probable class."""
+    if task == "binary-classification":
+        return [classes[1] if p > 0.5 else classes[0] for p in out]
+    return [classes[int(i)] for i in out.argmax(axis=1)]
 
 
 def _output_profile(out: Any, m: _Model) -> dict[str, Any]:
+    return output_profile(out, m.task, m.classes)
+
+
+def output_profile(out: Any, task: str, classes: Any) -> dict[str, Any]:
+    """The outputs' profile (a numpy [N] or [N, K] array of the task's outputs on the example)."""
     import numpy as np
 
     def vec(a: Any) -> Any:
-        return [float(x) for x in a] if m.task == "multiclass-classification" else float(a)
+        return [float(x) for x in a] if task == "multiclass-classification" else float(a)
 
     prof: dict[str, Any] = {
         "mean": vec(out.mean(axis=0)), "min": vec(out.min(axis=0)), "max": vec(out.max(axis=0)),
         "quantiles": {str(q): vec(v) for q, v in zip(QUANTILES, np.quantile(out, QUANTILES, axis=0), strict=True)},
     }
-    if m.task != "regression":
-        labels = _predicted_labels(out, m)
-        prof["frequencies"] = {str(c): labels.count(c) / len(labels) for c in m.classes}
+    if task != "multiclass-classification":
+        prof["bins"] = decile_bins(out, len(out))
+    if task != "regression":
+        labels = predicted_labels(out, task, classes)
+        prof["frequencies"] = {str(c): labels.count(c) / len(labels) for c in classes}
     return prof
 
 

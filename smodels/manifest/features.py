@@ -89,4 +89,4 @@ def _check_value_v2(v: Any, feature: Feature, field: str) -> Any:
 
 
 #: The input value checker of each schema version.
-_CHECK_VALUE = {1: _check_value_v1, 2: _check_value_v2}
+_CHECK_VALUE = {1: _check_value_v1, 2: _check_value_v2, 3: _check_value_v2}

@@ -15,10 +15,15 @@ from dataclasses import dataclass
 #   categories, ``nullable`` and ``ignore_unknown``); the libraries the native model needs (``requirements``);
 #   a training ``profile``; samples and parity rows whose values are what a client sends (strings, booleans,
 #   ``null``) and whose outputs are the task's (regression: the value; binary: P(classes[1]); multiclass: the
-#   list of probabilities in ``classes`` order).
+#   list of probabilities in ``classes`` order);
+# - schema 3 (what ``smodels add-model`` and the book's training scripts write now): schema 2 whose profile, when
+#   there is one, is complete enough to measure drift against (docs/DESIGN.md, "Drift"): decile ``bins`` of every
+#   numeric and integer feature, category ``frequencies`` of every categorical, binary and boolean feature, and the
+#   output's ``bins`` (regression, binary) or predicted-label ``frequencies`` (multiclass). Schema 1 and 2
+#   manifests still load; ``smodels drift`` says "no profile: drift unavailable" for them.
 
-SCHEMA_VERSION = 2  # what this module (and smodels add-model) writes
-SCHEMA_VERSIONS = (1, 2)  # what loads
+SCHEMA_VERSION = 3  # what this module (and smodels add-model) writes
+SCHEMA_VERSIONS = (1, 2, 3)  # what loads
 MANIFEST_FILE = "model.json"
 FRAMEWORKS = ("scikit-learn", "xgboost", "lightgbm", "keras")
 TASKS = ("binary-classification", "multiclass-classification", "regression")
@@ -97,6 +102,7 @@ class _Rules:
     feature_types: tuple[str, ...]
     feature_keys: frozenset[str]
     min_parity_rows: int
+    drift_profile: bool = False  # schema 3: a profile must carry what drift is measured against
 
     @property
     def legacy(self) -> bool:
@@ -108,4 +114,7 @@ _RULES = {
               frozenset({"name", "type"}), MIN_PARITY_ROWS),
     2: _Rules(2, _KEYS_V2, _REQUIRED_V2, FRAMEWORKS, FRAMEWORK_FORMATS, TASKS, FEATURE_TYPES,
               frozenset({"name", "type", "nullable", "categories", "ignore_unknown"}), MIN_PARITY_ROWS_V2),
+    3: _Rules(3, _KEYS_V2, _REQUIRED_V2, FRAMEWORKS, FRAMEWORK_FORMATS, TASKS, FEATURE_TYPES,
+              frozenset({"name", "type", "nullable", "categories", "ignore_unknown"}), MIN_PARITY_ROWS_V2,
+              drift_profile=True),
 }

@@ -86,7 +86,7 @@ def _manifest(data: dict[str, Any], directory: Path, rules: _Rules) -> Manifest:
     raw_training = data.get("training_data")
     training = None if raw_training is None and not legacy else _training_data(raw_training)
     holdout = _holdout_v1(data, training) if legacy else _holdout_v2(data.get("holdout"), task, training)
-    profile = _profile(data.get("profile"), features, task, classes or ())  # schema 1: no profile key, None
+    profile = _profile(data.get("profile"), features, task, classes or (), rules.drift_profile)  # schema 1: None
     check_output = _output_checker(task, len(classes or ()))  # schema 1: binary, a probability
     check_value = _CHECK_VALUE[rules.version]
     return Manifest(

@@ -12,7 +12,7 @@ import time
 from dataclasses import asdict, replace
 from pathlib import Path
 
-from functions.contract import SCHEMA_FILE
+from functions.contract import SCHEMA_DRIFT_KEY, SCHEMA_FILE
 from smodels.packager.archive import iter_files, sha256_file, top, unzipped_size, write_zip
 from smodels.packager.deps import (
     BUILDER_VERSION,
@@ -32,8 +32,10 @@ from smodels.packager.types import BuildError, BuildOptions, FunctionBuild, Laye
 MODULES = {
     "echo": ("__init__.py", "contract.py", "http.py", "apps.py", "echo.py"),
     "model": ("__init__.py", "contract.py", "settings.py", "http.py", "apps.py", "schema.py", "store.py",
-              "predictors.py", "model_cache.py", "app.py", *(f"pure/{m}.py" for m in PURE_MODULES), "pointer.py"),
+              "predictors.py", "model_cache.py", "app.py", "pointer.py", "drift.py"),
 }
+#: What a package served by runtime pure adds (the evaluator; onnx and native packages never import it).
+PURE_SOURCES = tuple(f"pure/{m}.py" for m in PURE_MODULES)
 ADAPTER = {"aws": "aws.py", "gcp": "gcp.py"}
 GCP_MAIN = b"from functions.gcp import echo, pred, predict  # noqa: F401\n"
 SKLEARN_VERSION = PINS["scikit-learn"]  # the scikit-learn the pins are tested with (the dev venv's)
@@ -134,9 +136,9 @@ def _checked_pin(manifest, library: str) -> str:
     return pin(dist)
 
 
-def function_sources(functions_dir: Path, kind: str, cloud: str) -> list[tuple[str, Path]]:
-    """(archive name, file) of the `functions` modules a `kind` archive for `cloud` contains."""
-    names = (*MODULES[kind], ADAPTER[cloud])
+def function_sources(functions_dir: Path, kind: str, cloud: str, runtime: str = "native") -> list[tuple[str, Path]]:
+    """(archive name, file) of the `functions` modules a `kind` archive for `cloud` served by `runtime` contains."""
+    names = (*MODULES[kind], *(PURE_SOURCES if kind == "model" and runtime == "pure" else ()), ADAPTER[cloud])
     missing = [n for n in names if not (functions_dir / n).is_file()]
     if missing:
         raise BuildError(f"functions package {functions_dir} lacks {', '.join(missing)} (needed for a {kind} {cloud} "
@@ -154,10 +156,24 @@ def _sources_hash(sources: list[tuple[str, Path]]) -> str:
 KEEP_BUILDS = 3
 
 
-def _schema_file(manifest, out_dir: Path) -> Path:
-    """The model's input schema as the file the function reads (MODEL_SCHEMA), content-addressed in the cache."""
-    data = (json.dumps(manifest.input_schema(), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-            + "\n").encode("utf-8")
+def drift_for(endpoint, manifest) -> tuple[dict | None, str]:
+    """(the drift profile the endpoint's function counts against, "") or (None, why it counts nothing): the
+    endpoint's `drift: false`, or a manifest without a drift-ready profile (smodels.manifest.drift)."""
+    from smodels.manifest.drift import drift_profile
+
+    if not getattr(endpoint, "drift", True):
+        return None, f"endpoint {endpoint.name}: drift: false (no drift counting)"
+    profile, reason = drift_profile(manifest)
+    return (None, reason) if profile is None else (profile.to_json(), "")
+
+
+def _schema_file(manifest, out_dir: Path, drift: dict | None = None) -> Path:
+    """The model's input schema as the file the function reads (MODEL_SCHEMA), content-addressed in the cache; with
+    `drift`, its profile as the `drift` object (functions.contract.SCHEMA_DRIFT_KEY), which turns counting on."""
+    doc = manifest.input_schema()
+    if drift is not None:
+        doc[SCHEMA_DRIFT_KEY] = drift
+    data = (json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False) + "\n").encode("utf-8")
     path = out_dir / "schemas" / f"{hashlib.sha256(data).hexdigest()[:16]}.json"
     if not path.is_file():
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -181,13 +197,14 @@ def build_function(cfg, endpoint, cloud: str, opts: BuildOptions) -> FunctionBui
     if cloud not in ADAPTER:
         raise BuildError(f"cloud: expected aws or gcp, got {cloud!r}")
     functions_dir = Path(opts.functions_dir or Path(cfg.project_dir) / "functions")
-    sources = function_sources(functions_dir, endpoint.kind, cloud)
     manifest = model = None
+    drift, drift_reason = None, ""
     if endpoint.kind == "model":
         if endpoint.model is None:
             raise BuildError(f"endpoint {endpoint.name}: a model endpoint needs a model manifest")
         model = stable_model(cfg, endpoint, cloud, opts)
         manifest = model.manifest
+        sources = function_sources(functions_dir, endpoint.kind, cloud, model.runtime)
         try:
             spec = requirements_for(cloud, endpoint.kind, model.runtime, manifest)
         except BuildError as exc:
@@ -195,14 +212,18 @@ def build_function(cfg, endpoint, cloud: str, opts: BuildOptions) -> FunctionBui
                 raise
             raise BuildError(f"{exc}\n(runtime auto chose native because {model.runtime_reason[len('auto: '):]})"
                              ) from None
-        sources.append((SCHEMA_FILE, _schema_file(manifest, Path(opts.out_dir))))
+        drift, drift_reason = drift_for(endpoint, manifest)
+        sources.append((SCHEMA_FILE, _schema_file(manifest, Path(opts.out_dir), drift)))
     else:
+        sources = function_sources(functions_dir, endpoint.kind, cloud)
         spec = requirements_for(cloud, endpoint.kind, endpoint.runtime, None)
     canary = _prepare_canary(cfg, endpoint, cloud, opts, model, spec)
     if cloud == "gcp":
         result = _build_gcp(cfg, endpoint, sources, spec, model, opts, t0)
     else:
         result = _build_aws(cfg, endpoint, sources, spec, model, opts, t0)
+    if drift is not None or drift_reason:
+        result = replace(result, drift_profile=drift["id"] if drift else "", drift_reason=drift_reason)
     if canary is None:
         return result
     return replace(result, canary=canary, canary_percent=endpoint.canary_percent)

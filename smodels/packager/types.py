@@ -110,6 +110,8 @@ class FunctionBuild:
     runtime_reason: str = ""  # why `runtime` (e.g. "auto: parity 2e-16"); "" for echo
     canary: ModelArtifact | None = None  # the endpoint's canary model, prepared with the same runtime
     canary_percent: float | None = None  # the share of requests it answers (0 < p <= 100)
+    drift_profile: str = ""  # the id of the drift profile shipped in the schema file; "" when it counts no drift
+    drift_reason: str = ""  # why not (the endpoint's `drift: false`, or a manifest without a drift-ready profile)
 
     @property
     def needs_s3(self) -> bool:

@@ -82,3 +82,44 @@ def test_bad_data_exits_2_with_message(tmp_path: Path, capsys: pytest.CaptureFix
     err = capsys.readouterr().err
     assert "missing column" in err and "G10" in err
     assert not (tmp_path / "out").exists()
+
+
+def test_refresh_manifest_rewrites_only_the_manifest(data_csv: Path, tmp_path: Path, repo_root: Path) -> None:
+    """`--refresh-manifest` on a copy of models/logreg writes the committed model.json byte for byte (the profile is
+    reproducible) and leaves model.skops as it was."""
+    import shutil
+
+    committed = repo_root / "models" / "logreg"
+    shutil.copyfile(committed / "model.skops", tmp_path / "model.skops")
+    old = load_manifest(committed)
+    from dataclasses import replace
+
+    from smodels.manifest import write_manifest
+
+    write_manifest(replace(old, schema=1, profile=None, directory=tmp_path), tmp_path)  # as it was before drift
+    assert train_sklearn.main(["--data", str(data_csv), "--out", str(tmp_path), "--refresh-manifest"]) == 0
+    assert (tmp_path / "model.json").read_text() == (committed / "model.json").read_text()
+    assert (tmp_path / "model.skops").read_bytes() == (committed / "model.skops").read_bytes()
+
+
+def test_the_committed_profile_is_the_training_data(data_csv: Path, committed) -> None:
+    data = load_games(str(data_csv))
+    features = committed.profile["features"]
+    for j, name in enumerate(committed.feature_names):
+        freq = features[name]["frequencies"]
+        assert freq["1"] == pytest.approx(data.x[:, j].mean(), abs=1e-15) and freq["0"] + freq["1"] == 1.0
+        assert features[name]["null_fraction"] == 0.0
+    bins = committed.profile["output"]["bins"]
+    assert len(bins["shares"]) == len(bins["edges"]) + 1 and sum(bins["shares"]) == pytest.approx(1.0, abs=1e-12)
+    outputs = set(committed.parity.outputs)  # the model's outputs are few distinct values: none sits on an edge
+    assert not outputs & set(bins["edges"])
+
+
+def test_refresh_refuses_other_data(tmp_path: Path, repo_root: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import shutil
+
+    shutil.copytree(repo_root / "models" / "logreg", tmp_path / "m")
+    other = tmp_path / "other.csv"
+    other.write_text("G1,G2,G3,G4,G5,G6,G7,G8,G9,G10,label\n" + "1,0,0,0,0,0,0,0,0,0,1\n0,0,0,0,0,0,0,0,0,1,0\n")
+    assert train_sklearn.main(["--data", str(other), "--out", str(tmp_path / "m"), "--refresh-manifest"]) == 2
+    assert "is not the data" in capsys.readouterr().err

@@ -25,7 +25,8 @@ from functions.schema import ModelSchema
 from smodels import save_model
 from smodels.add_model import AddModelError, add_model
 from smodels.cli import build_parser, main
-from smodels.manifest import Manifest, dumps_manifest, load_manifest, manifest_from_dict, sha256_file
+from smodels.manifest import SCHEMA_VERSION, Manifest, dumps_manifest, load_manifest, manifest_from_dict, sha256_file
+from smodels.manifest.drift import drift_profile
 
 EXACT = 1e-12  # the same library on the same values: same float operations
 
@@ -45,7 +46,7 @@ def _expected(m: Manifest) -> np.ndarray:
 def _assert_consistent(m: Manifest, directory: Path) -> None:
     """The manifest round-trips, its input schema is what functions.schema reads, and the endpoint's parser
     accepts every sample and parity row."""
-    assert m.schema == 2
+    assert m.schema == SCHEMA_VERSION == 3
     text = (directory / "model.json").read_text(encoding="utf-8")
     assert text == dumps_manifest(m)
     assert manifest_from_dict(json.loads(text), directory) == m
@@ -59,6 +60,8 @@ def _assert_consistent(m: Manifest, directory: Path) -> None:
     assert len(schema.parse({"instances": [list(r) for r in m.parity.rows]}, 1000)) == len(m.parity.rows)
     assert 3 <= len(m.samples) <= 5 and 3 <= len(m.parity.rows) <= 250
     assert set(m.profile["features"]) == set(m.feature_names)
+    profile, reason = drift_profile(m)  # the profile is what drift is measured against
+    assert profile is not None, reason
 
 
 def _close(got: Any, want: np.ndarray, tol: float = EXACT) -> None:
@@ -173,6 +176,44 @@ def test_pipeline_with_categorical_non_ascii_columns(tmp_path: Path) -> None:
     assert model.predict_proba(_frame(m, [row])).shape == (1, 2)
     text = (tmp_path / "shop" / "model.json").read_text(encoding="utf-8")
     assert "spend €" in text and "Zürich" in text  # written as UTF-8, not escaped
+
+
+def test_the_profile_holds_the_drift_buckets(tmp_path: Path) -> None:
+    """Numbers: decile bins (edges between the example's values, shares of every row, missing apart); booleans and
+    binaries: "0"/"1" frequencies; categories: frequencies; the output: bins of P(classes[1]) and the labels."""
+    from bisect import bisect_right
+
+    x, y = _shop()
+    m = save_model(_shop_pipeline().fit(x, y), tmp_path / "shop", example=x.assign(outcome=y), label="outcome")
+    stats = m.profile["features"]
+    for name in ("spend €", "visits"):
+        bins, values = stats[name]["bins"], x[name].dropna().to_numpy(dtype=float)
+        edges = bins["edges"]
+        assert edges == sorted(set(edges)) and 2 <= len(edges) <= 9 and not set(edges) & set(values)
+        counts = np.bincount([bisect_right(edges, v) for v in values], minlength=len(edges) + 1)
+        assert bins["shares"] == [int(c) / len(x) for c in counts]
+        assert sum(bins["shares"]) + stats[name]["null_fraction"] == pytest.approx(1.0, abs=1e-12)
+    assert stats["spend €"]["null_fraction"] == 2 / len(x)
+    assert stats["visits"]["bins"]["edges"] == [e for e in stats["visits"]["bins"]["edges"] if e % 1 == 0.5]
+    assert stats["member"]["frequencies"] == {"0": float((~x["member"]).mean()), "1": float(x["member"].mean())}
+    assert stats["newsletter"]["frequencies"]["1"] == x["newsletter"].mean()
+    assert "bins" not in stats["home city"] and set(stats["home city"]["frequencies"]) == set(x["home city"].dropna())
+    out = m.profile["output"]
+    assert sum(out["bins"]["shares"]) == pytest.approx(1.0, abs=1e-12) and set(out["frequencies"]) == {"browses",
+                                                                                                       "buys"}
+    doc = drift_profile(m)[0].to_json()
+    city = doc["features"][1]
+    assert city["kind"] == "categories" and len(city["categories"]) == 4 and city["shares"][-1] == 0.0  # no other
+
+
+def test_decile_bins_of_few_values() -> None:
+    from smodels.add_model.profile import decile_bins
+
+    assert decile_bins([], 3) == {"edges": [], "shares": [0.0]}  # all missing
+    assert decile_bins([7.0] * 5, 5) == {"edges": [], "shares": [1.0]}  # one value: one bucket
+    got = decile_bins([0.0] * 7 + [1.0] * 3, 10)  # a 0/1 number: one edge between them
+    assert got == {"edges": [0.5], "shares": [0.7, 0.3]}
+    assert decile_bins(list(range(100)), 100)["edges"] == [9.5, 19.5, 29.5, 39.5, 49.5, 59.5, 69.5, 79.5, 89.5]
 
 
 def test_missing_values_the_model_cannot_take_name_the_column(tmp_path: Path) -> None:

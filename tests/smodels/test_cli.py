@@ -15,8 +15,8 @@ REPO = Path(__file__).resolve().parents[2]
 
 def test_every_command_is_registered() -> None:
     subparsers = next(a for a in build_parser()._actions if a.dest == "command")
-    assert list(subparsers.choices) == ["build", "serve", "local-token", "smoke", "invoke", "openapi",
-                                        "add-model", "publish", "rollout"]
+    assert list(subparsers.choices) == ["build", "serve", "local-token", "smoke", "invoke", "openapi", "add-model",
+                                        "publish", "rollout", "drift"]
 
 
 def test_no_command_prints_help(capsys: pytest.CaptureFixture[str]) -> None:

@@ -325,6 +325,7 @@ def test_canary_with_another_schema_is_refused(canary_project: Path) -> None:
     doc = json.loads((other / "model.json").read_text())
     doc["name"] = "games-other"
     doc["features"][-1]["type"] = "numeric"  # G10: binary in the stable model
+    doc["profile"] = None  # the book's profile describes G10 as binary (frequencies, no bins)
     (other / "model.json").write_text(json.dumps(doc))
     problems = _problems(canary_project, endpoints={"pred": {"model": "models/logreg",
                                                               "canary": {"model": "models/other", "percent": 5}}})

@@ -106,7 +106,7 @@ def _keras_without_backend(d: dict[str, Any]) -> None:
 
 
 BAD = [
-    (_set("schema", 3), "schema"),
+    (_set("schema", 4), "schema"),
     (_set("schema", True), "schema"),
     (_set("name", "Games_LogReg"), "name"),
     (_set("name", ""), "name"),
@@ -206,9 +206,16 @@ def test_committed_manifests_are_valid(repo_root: Path, name: str) -> None:
 
 
 def test_schema_1_means_binary_classes_0_and_1(repo_root: Path) -> None:
+    from dataclasses import replace
+
     from functions.schema import ModelSchema
 
-    m = load_manifest(repo_root / "models" / "logreg")
+    committed = load_manifest(repo_root / "models" / "logreg")
+    assert committed.schema == 3 and committed.profile is not None  # the book's manifests carry a drift profile
+    # What the book's manifest was before schema 3: schema 1, no classes, requirements or profile.
+    legacy = replace(committed, schema=1, profile=None).to_dict()
+    assert legacy["schema"] == 1 and not {"classes", "requirements", "profile"} & set(legacy)
+    m = manifest_from_dict(legacy, committed.directory)
     assert (m.schema, m.task, m.classes, m.label) == (1, "binary-classification", (0, 1), "label")
     assert m.requirements == {"scikit-learn": m.framework_version}
     doc = m.input_schema()
@@ -446,10 +453,95 @@ BAD_V2 = [
 ]
 
 
-@pytest.mark.parametrize(("mutate", "field"), BAD_V2, ids=[f"{f}-{i}" for i, (_, f) in enumerate(BAD_V2)])
-def test_each_bad_schema_2_field_is_named(tmp_path: Path, mutate: Callable[[dict[str, Any]], None],
-                                           field: str) -> None:
-    data = copy.deepcopy(_valid_v2())
+
+
+# --- schema 3: a profile drift is measured against ----------------------------------------------------------
+
+
+def _valid_v3() -> dict[str, Any]:
+    data = _valid_v2()
+    data["schema"] = 3
+    data["profile"]["features"] = {
+        "mean radius": {**data["profile"]["features"]["mean radius"],
+                        "bins": {"edges": [12.5, 14.5], "shares": [0.166, 0.334, 0.167]}},
+        "home city": data["profile"]["features"]["home city"],
+        "visits": {**data["profile"]["features"]["visits"], "bins": {"edges": [2.5], "shares": [0.5, 0.5]}},
+        "member": {"null_fraction": 0.0, "frequencies": {"0": 0.5, "1": 0.5}},
+        "G1": {"null_fraction": 0.0, "frequencies": {"0": 0.5, "1": 0.5}},
+    }
+    return data
+
+
+def _drop(path: str) -> Callable[[dict[str, Any]], None]:
+    def apply(d: dict[str, Any]) -> None:
+        *parents, last = path.split(".")
+        for p in parents:
+            d = d[p]
+        del d[last]
+
+    return apply
+
+
+def test_schema_3_loads_and_makes_a_drift_profile(tmp_path: Path) -> None:
+    from smodels.manifest.drift import drift_document, drift_profile
+
+    m = load_manifest(_write(tmp_path, _valid_v3()))
+    assert m.schema == 3 and m.to_dict() == _valid_v3()
+    doc, reason = drift_document(m)
+    assert reason == "" and doc is not None
+    kinds = [(f["name"], f["kind"]) for f in doc["features"]]
+    assert kinds == [("mean radius", "bins"), ("home city", "categories"), ("visits", "bins"),
+                     ("member", "categories"), ("G1", "categories")]
+    assert doc["features"][0] == {"name": "mean radius", "kind": "bins", "edges": [12.5, 14.5],
+                                  "shares": [0.166, 0.334, 0.167], "missing": 0.333, "low": 11.5, "high": 15.5}
+    assert doc["features"][1]["categories"] == ["Bern", "Zürich"] and doc["features"][3]["categories"] == ["0", "1"]
+    assert doc["output"] == {"kind": "classes", "classes": ["setosa", "versicolor", "virginica"],
+                             "shares": [0.0, 0.0, 1.0]}
+    profile, _ = drift_profile(m)
+    assert profile.id == doc["id"] and profile.slots == (3 + 2) + (3 + 2) + (2 + 2) + (3 + 2) * 2 + 3
+
+
+def test_older_manifests_load_and_say_drift_unavailable(tmp_path: Path) -> None:
+    from smodels.manifest.drift import drift_document
+
+    (tmp_path / "v2").mkdir()
+    v2 = load_manifest(_write(tmp_path / "v2", _valid_v2()))  # a schema 2 profile: no bins
+    doc, reason = drift_document(v2)
+    assert doc is None and "no profile: drift unavailable" in reason and "'mean radius'" in reason
+    v1 = load_manifest(_write(tmp_path, _valid()))
+    assert v1.profile is None
+    assert drift_document(v1) == (None, f"model {v1.name}: no profile: drift unavailable (its manifest, schema 1, "
+                                  "records no training profile; re-run `smodels add-model` or the training script "
+                                  "to record one)")
+
+
+BAD_V3 = [
+    (_drop("profile.features.visits.bins"), "profile.features.visits.bins"),
+    (_drop("profile.features.member.frequencies"), "profile.features.member.frequencies"),
+    (_drop("profile.features.G1"), "profile.features.G1"),
+    (_drop("profile.features.G1.null_fraction"), "profile.features.G1.null_fraction"),
+    (_drop("profile.output.frequencies"), "profile.output.frequencies"),
+    (_set("profile.features.visits.bins", {"edges": [3, 2], "shares": [0.5, 0.25, 0.25]}),
+     "profile.features.visits.bins.edges[1]"),
+    (_set("profile.features.visits.bins", {"edges": [2.5], "shares": [1.0]}), "profile.features.visits.bins.shares"),
+    (_set("profile.features.visits.bins", {"edges": [2.5], "shares": [0.5, 1.5]}),
+     "profile.features.visits.bins.shares[1]"),
+    (_set("profile.features.visits.bins", {"edges": [2.5], "shares": [0.5, 0.5], "n": 1}),
+     "profile.features.visits.bins.n"),
+    (_set("profile.features.home city.bins", {"edges": [], "shares": [1.0]}), "profile.features.home city.bins"),
+    (_set("profile.features.member.frequencies", {"yes": 0.5}), "profile.features.member.frequencies.yes"),
+    (_set("profile.output.bins", {"edges": [], "shares": [1.0]}), "profile.output.bins"),
+]
+
+
+BAD_V2_V3 = [(2, m, f) for m, f in BAD_V2] + [(3, m, f) for m, f in BAD_V3]
+
+
+@pytest.mark.parametrize(("schema", "mutate", "field"), BAD_V2_V3,
+                         ids=[f"v{v}-{f}-{i}" for i, (v, _, f) in enumerate(BAD_V2_V3)])
+def test_each_bad_schema_2_or_3_field_is_named(tmp_path: Path, schema: int, mutate: Callable[[dict[str, Any]], None],
+                                               field: str) -> None:
+    data = copy.deepcopy(_valid_v2() if schema == 2 else _valid_v3())
     mutate(data)
     with pytest.raises(ManifestError) as exc:
         manifest_from_dict(data, tmp_path, verify_artifact=False)

@@ -109,7 +109,8 @@ def _tampered(src: Path, dest: Path, edit) -> Path:
 
 
 def test_sklearn_version_mismatch_is_a_build_error(tmp_path: Path, logreg_dir: Path, build_dir: Path) -> None:
-    model = _tampered(logreg_dir, tmp_path / "old", lambda d: d.update(framework_version="1.8.0"))
+    model = _tampered(logreg_dir, tmp_path / "old", lambda d: d.update(framework_version="1.8.0",
+                                                                         requirements={"scikit-learn": "1.8.0"}))
     cfg = stack({"pred": {"model": model, "runtime": "native"}})
     with pytest.raises(BuildError, match=r"scikit-learn 1\.8\.0.*would install scikit-learn 1\.9\.1"):
         build_function(cfg, cfg.endpoints[0], "aws", options(build_dir))
