@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from functions import contract, predictors
+from functions import contract, mlflow_scoring, oip, predictors
 from functions.drift import DriftCounter
 from functions.http import (
     ApiError,
@@ -38,6 +38,8 @@ from functions.settings import MisconfiguredError, Settings, read_env
 #: The golden-ratio step of the routing sequence without a request key: over any N consecutive requests the
 #: canary's share is within about 1/N of its percent (a low-discrepancy sequence), with no randomness.
 _GOLDEN = 0.6180339887498949
+#: The MLflow scoring route (oip.Route marks the OIP ones).
+MLFLOW = "mlflow"
 #: After a canary fails to load, its share goes to the stable model; the next attempt waits this long.
 CANARY_RETRY_SECONDS = 30.0
 
@@ -130,30 +132,57 @@ class ModelApp:
         }
 
     def handle(self, request: Request) -> Response:
-        """Serve one request. A failed prediction request is logged (``request_failed``) with the model it was
-        routed to, if any, so that rollout figures count errors per model version."""
+        """Serve one request: today's contract on any path, and beside it the Open Inference Protocol
+        (``.../v2/models/<endpoint>[/ready|/infer]``, ``.../v2/health/live|ready``; functions.oip) and MLflow's
+        scoring path (``.../invocations``; functions.mlflow_scoring). A failed prediction request is logged
+        (``request_failed``) with the model it was routed to, if any, so that rollout figures count errors per
+        model version; an OIP request's errors are ``{"error": ...}`` as that protocol says."""
         started = time.perf_counter()
         route: list[Any] = []  # (loaded, arm) once the request is routed to a model
+        path = request.path
+        protocol = None if "v2/" not in path and not path.endswith(("invocations", "invocations/")) else (
+            oip.route(path) or (MLFLOW if mlflow_scoring.is_invocations(path) else None))
         try:
             method = request.method.upper()
+            if protocol is not None:
+                return self._protocol(request, method, protocol, started, route)
             if method == "GET":
                 return json_response(self.metadata())
             if method != "POST":
                 raise method_not_allowed(request.method, "GET, POST")
             return self._predict(request, started, route)
         except ApiError as err:
-            response = err.to_response()
+            response = oip.from_api_error(err) if isinstance(protocol, oip.Route) else err.to_response()
             code = err.code
         except Exception:
             response = internal_error(self.settings.endpoint)
+            if isinstance(protocol, oip.Route):
+                response = oip.error(500, "internal error; see the function's logs")
             code = "internal"
-        self._log_failure(response.status, code, route, started)
+        if route or protocol is None or protocol is MLFLOW or getattr(protocol, "action", "") == "infer":
+            self._log_failure(response.status, code, route, started)
         return response
 
     def _predict(self, request: Request, started: float, route: list[Any]) -> Response:
         s = self.settings
         payload = parse_json_body(request, s.max_body_bytes)
         batch = self.schema.parse(payload, s.max_batch_rows)
+        loaded, name, arm, values, nested, total = self._run(request, batch, route)
+        text = None if batch.is_batch or nested else self._one_answer(values[0], name, loaded.sha256)
+        if text is None:
+            body = self._answer(values, batch.is_batch)
+            body["model"] = {"name": name, "version": loaded.sha256}
+            response = json_response(body)
+        else:
+            response = Response(200, text=text)
+        self._record(name, loaded, arm, batch, values, nested, total, started)
+        return response
+
+    def _run(self, request: Request, batch: Batch, route: list[Any]) -> tuple[Loaded, str, str, list[Any], bool,
+                                                                             float]:
+        """Route ``batch`` to a model and predict: (loaded, its name, arm, values, nested, their sum). ``values``:
+        [N] floats, or [N][K] class probabilities (``nested``); ApiError 422 for an output that is not finite."""
+        s = self.settings
         loaded, arm = self._choose(request)
         route.extend((loaded, arm))
         name = loaded.name or (s.canary_name if arm == "canary" else s.model_name)
@@ -173,19 +202,98 @@ class ModelApp:
             where = f"instances[{i}]" if batch.is_batch else None
             raise ApiError(422, "non_finite_output", f"the model's output for {where or 'this row'} is not finite; "
                            "the input values are too extreme for it", where)
-        text = None if batch.is_batch or nested else self._one_answer(values[0], name, loaded.sha256)
-        if text is None:
-            body = self._answer(values, batch.is_batch)
-            body["model"] = {"name": name, "version": loaded.sha256}
-            response = json_response(body)
-        else:
-            response = Response(200, text=text)
+        return loaded, name, arm, values, nested, total
+
+    def _record(self, name: str, loaded: Loaded, arm: str, batch: Batch, values: list[Any], nested: bool,
+                total: float, started: float) -> None:
+        """The prediction's log line, with its drift counts."""
         drift = "" if self._drift is None else self._drift.count(batch.rows, values)[0]
         if nested:  # multiclass: the figures are over each row's top class probability (its mean is not fixed at 1/K)
             values = [max(row) for row in values]
             total = sum(values)
         self._log_prediction(name, loaded.sha256, arm, values, total, len(batch), batch.out_of_range, started, drift)
-        return response
+
+    # --- the protocols beside the book's contract ----------------------------------------------------------------
+
+    def _protocol(self, request: Request, method: str, protocol: Any, started: float,
+                  route: list[Any]) -> Response:
+        if protocol is MLFLOW:
+            if method != "POST":
+                raise method_not_allowed(request.method, "POST")
+            return self._invocations(request, started, route)
+        r: oip.Route = protocol
+        s = self.settings
+        if r.health is not None:
+            if method != "GET":
+                raise method_not_allowed(request.method, "GET")
+            if r.health == "live":
+                return json_response({"live": True})
+            ready = self._ready()
+            return json_response({"ready": ready}, 200 if ready else 503)
+        if r.model != s.endpoint:
+            raise ApiError(404, "not_found", f"model {r.model[:60]!r} is not served here; this endpoint serves "
+                           f"{s.endpoint!r}")
+        versions = self._versions()
+        if r.version is not None and r.version not in versions:
+            raise ApiError(404, "not_found", f"version {r.version[:70]!r} of {s.endpoint!r} is not served; it serves "
+                           f"{', '.join(versions)}")
+        allowed = "POST" if r.action == "infer" else "GET"
+        if method != allowed:
+            raise method_not_allowed(request.method, allowed)
+        if r.action == "":
+            return json_response(oip.metadata(self.schema, s.endpoint, versions[0],
+                                              f"smodels_{s.framework}_{s.model_format}") | {"versions": versions})
+        if r.action == "ready":
+            ready = self._ready()
+            return json_response({"name": s.endpoint, "ready": ready}, 200 if ready else 503)
+        infer = oip.parse_infer(parse_json_body(request, s.max_body_bytes), request.headers, self.schema,
+                                s.max_batch_rows)
+        try:
+            batch = self.schema.parse(infer.payload, s.max_batch_rows)
+            loaded, name, arm, values, nested, total = self._run(request, batch, route)
+        except ApiError as err:
+            raise infer.rename(err) from None
+        body = oip.infer_response(self.schema, values, infer, s.endpoint, loaded.sha256)
+        self._record(name, loaded, arm, batch, values, nested, total, started)
+        return json_response(body)
+
+    def _invocations(self, request: Request, started: float, route: list[Any]) -> Response:
+        """``POST .../invocations``: an MLflow scoring body (JSON or CSV), answered in the batch contract."""
+        s = self.settings
+        if mlflow_scoring.is_csv(request.header("content-type")):
+            if len(request.body) > s.max_body_bytes:
+                raise ApiError(413, "body_too_large", f"request body is {len(request.body)} bytes; the limit is "
+                               f"{s.max_body_bytes}")
+            invocation = mlflow_scoring.parse_csv(request.body, self.schema, s.max_batch_rows)
+        else:
+            invocation = mlflow_scoring.parse_json(parse_json_body(request, s.max_body_bytes), self.schema,
+                                                   s.max_batch_rows)
+        try:
+            batch = self.schema.parse(invocation.payload, s.max_batch_rows)
+            loaded, name, arm, values, nested, total = self._run(request, batch, route)
+        except ApiError as err:
+            raise invocation.rename(err) from None
+        body = self._answer(values, True)
+        body["model"] = {"name": name, "version": loaded.sha256}
+        self._record(name, loaded, arm, batch, values, nested, total, started)
+        return json_response(body)
+
+    def _versions(self) -> list[str]:
+        """The model versions (sha256) this endpoint answers with: the stable one, then the canary's."""
+        loaded = self.cache.loaded
+        out = [loaded.sha256 if loaded is not None else self.settings.model_sha256]
+        if self.canary_cache is not None and self.settings.canary_sha256 not in out:
+            out.append(self.settings.canary_sha256)
+        return out
+
+    def _ready(self) -> bool:
+        """Whether the stable model is loaded, loading it if it is not yet (a readiness probe before the first
+        request then finds a ready model rather than a cold one)."""
+        try:
+            self._stable()
+        except ApiError:
+            return False
+        return True
 
     def _stable(self) -> Loaded:
         """The stable model: following the pointer first when it is due (the first request waits for that check;

@@ -60,6 +60,15 @@ ENDPOINTS_PREFIX = "endpoints/"
 POINTER_FILE = "live.json"
 #: The path a storage notification reaches a Cloud Function on (a Pub/Sub push); on Lambda an S3 event does.
 REFRESH_PATH = "/_refresh"
+#: The HTTP API routes of an endpoint (AWS: one API for the stack; the local front matches the same): (route id,
+#: method, path with "{endpoint}" for its name). Every endpoint takes the book's GET and POST on /<endpoint>; a model
+#: endpoint also the Open Inference Protocol v2 (functions/oip.py: metadata, ready, infer; the OIP base is the API's
+#: root) and MLflow's scoring path (functions/mlflow_scoring.py). GCP: a function URL takes any path below it.
+BOOK_ROUTES = (("post", "POST", "/{endpoint}"), ("get", "GET", "/{endpoint}"))
+PROTOCOL_ROUTES = (("oip-metadata", "GET", "/v2/models/{endpoint}"),
+                   ("oip-ready", "GET", "/v2/models/{endpoint}/ready"),
+                   ("oip-infer", "POST", "/v2/models/{endpoint}/infer"),
+                   ("mlflow", "POST", "/{endpoint}/invocations"))
 #: The pointer document's schema version (its "pointer" field).
 POINTER_VERSION = 1
 
@@ -105,6 +114,12 @@ ERROR_CODES: dict[str, int] = {
 }
 
 SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
+
+
+def routes(endpoint: str, kind: str) -> list[tuple[str, str, str]]:
+    """(route id, method, path) of every HTTP API route of endpoint ``endpoint`` of ``kind`` ("model", "echo")."""
+    table = BOOK_ROUTES + (PROTOCOL_ROUTES if kind == "model" else ())
+    return [(rid, method, path.format(endpoint=endpoint)) for rid, method, path in table]
 
 
 def endpoint_prefix(endpoint: str) -> str:

@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
-from functions.contract import POINTER_FILE, endpoint_prefix, pointer_key
+from functions.contract import POINTER_FILE, endpoint_prefix, pointer_key, routes
 from infra.artifacts import Builds, lambda_code_hash, model_objects, model_prefixes
 from infra.aws_alarms import AlarmTarget, AwsAlarms, AwsAlarmsArgs
 from infra.names import StackNames
@@ -234,16 +234,19 @@ class LambdaEndpoint(pulumi.ComponentResource):
             opts=child,
         )
         auth = "NONE" if args.public else "AWS_IAM"
+        # The routes of functions.contract.routes: the book's GET and POST /<endpoint>, and for a model endpoint
+        # the Open Inference Protocol's and MLflow's paths, all to the same alias with the same authorization.
+        table = routes(ep.name, ep.kind)
         self.routes = [
             aws.apigatewayv2.Route(
-                f"{name}-{method.lower()}",
+                f"{name}-{rid}",
                 api_id=args.api.id,
-                route_key=f"{method} /{ep.name}",
+                route_key=f"{method} {path}",
                 target=self.integration.id.apply(lambda i: f"integrations/{i}"),
                 authorization_type=auth,
                 opts=child,
             )
-            for method in ("POST", "GET")
+            for rid, method, path in table
         ]
         # Only this API, any stage, either method, this endpoint's path; on the alias (the qualifier is the alias's
         # name output, "live", so the permission waits for the alias: AddPermission on a missing alias fails).
@@ -256,6 +259,20 @@ class LambdaEndpoint(pulumi.ComponentResource):
             source_arn=args.api.execution_arn.apply(lambda arn: f"{arn}/*/*/{ep.name}"),
             opts=child,
         )
+        # The protocol routes' paths, each its own statement (method and path exact: no wildcard reaches another
+        # endpoint whose name starts with this one's).
+        self.protocol_permissions = [
+            aws.lambda_.Permission(
+                f"{name}-{rid}-invoke",
+                action="lambda:InvokeFunction",
+                function=self.function.name,
+                qualifier=self.alias.name,
+                principal="apigateway.amazonaws.com",
+                source_arn=args.api.execution_arn.apply(lambda arn, m=method, p=path: f"{arn}/*/{m}{p}"),
+                opts=child,
+            )
+            for rid, method, path in table if path != f"/{ep.name}"
+        ]
         # refresh: pointer: S3 may invoke the alias when this bucket says the pointer was written (the bucket's
         # notification configuration, AwsServerlessModels, names the alias ARN and must wait for this statement:
         # S3 checks that it may invoke each destination when the configuration is put). source_account: a bucket
@@ -566,7 +583,8 @@ class AwsServerlessModels(pulumi.ComponentResource):
                 log_group=fn.log_group.name,
                 refresh=ep.refresh,
                 **extra,
-            ).apply(lambda d: {**d, "method": "POST", "auth": "none" if cfg.public else "aws_iam"})
+                **({"oip_base": self.api.api_endpoint} if ep.kind == "model" else {}),
+            ).apply(lambda d: {**d, "method": "POST", "auth": "none" if cfg.public else "aws_iam", **_protocols(d)})
         self.register_outputs({"bucket": self.bucket.bucket.bucket, "api": self.api.api_endpoint})
 
     def _pointer_uri(self, ep: EndpointConfig) -> pulumi.Output[str] | None:
@@ -574,3 +592,11 @@ class AwsServerlessModels(pulumi.ComponentResource):
         if ep.refresh != "pointer":
             return None
         return pulumi.Output.concat("s3://", self.bucket.bucket.bucket, "/", pointer_key(ep.name))
+
+
+def _protocols(outputs: dict[str, object]) -> dict[str, object]:
+    """A model endpoint's other protocols: the Open Inference Protocol's base (POST <base>/v2/models/<endpoint>/infer)
+    and MLflow's scoring URL."""
+    if outputs.get("oip_base") is None:
+        return {}
+    return {"mlflow_url": f"{outputs['url']}/invocations"}

@@ -599,7 +599,10 @@ class GcpServerlessModels(pulumi.ComponentResource):
                 update_time=fn.function.update_time,
                 state=fn.function.state,
                 service=fn.function.service_config.apply(lambda c: c.service if c else None),
-            ).apply(lambda d: {**d, "method": "POST", "auth": "none" if cfg.public else "google_id_token"})
+            ).apply(lambda d, model=ep.kind == "model": {
+                **d, "method": "POST", "auth": "none" if cfg.public else "google_id_token",
+                # The function URL takes any path: the OIP base is the URL itself, MLflow's path is below it.
+                **({"oip_base": d["url"], "mlflow_url": f"{d['url']}/invocations"} if model else {})})
 
         # refresh: pointer: a storage trigger per endpoint. The Cloud Storage service agent is looked up (an invoke,
         # which also creates the agent on first use; SDK pulumi_gcp/storage/get_project_service_account.py:100-127)

@@ -380,15 +380,27 @@ def build_spec(
     if isinstance(max_batch_rows, bool) or not isinstance(max_batch_rows, int) or max_batch_rows < 1:
         raise ValueError(f"max_batch_rows: must be a positive integer, got {max_batch_rows!r}")
     route = path or f"/{endpoint}"
+    model_schema = schema or ModelSchema.simple(names, feature_types)
+    components = _model_components(model_schema, max_batch_rows, max_abs)
     return _document(
         f"serverless-models: {endpoint}",
         f"Prediction endpoint {endpoint!r}" + (f" serving {model_name!r}" if model_name else "")
         + f". Features in model order: {', '.join(names)}. Limits: {max_batch_rows} rows per batch, "
-        f"{DEFAULT_MAX_BODY_BYTES} bytes per body (defaults; MAX_BATCH_ROWS / MAX_BODY_BYTES).",
-        {route: _model_path_item(endpoint, names, model_name)},
-        _model_components(schema or ModelSchema.simple(names, feature_types), max_batch_rows, max_abs),
+        f"{DEFAULT_MAX_BODY_BYTES} bytes per body (defaults; MAX_BATCH_ROWS / MAX_BODY_BYTES). Beside the book's "
+        "contract: the Open Inference Protocol v2 (/v2/models/...) and MLflow scoring (/<endpoint>/invocations).",
+        {route: _model_path_item(endpoint, names, model_name),
+         **_protocol_paths(endpoint, model_schema, components, max_batch_rows)},
+        components,
         server,
     )
+
+
+def _protocol_paths(endpoint: str, schema: Any, components: dict[str, Any], max_rows: int) -> dict[str, Any]:
+    """The OIP and MLflow paths of a model endpoint (smodels/openapi_protocols.py)."""
+    from smodels.openapi_protocols import mlflow_paths, oip_paths
+
+    return {**oip_paths(endpoint, schema, components),
+            **mlflow_paths(endpoint, schema, components, _error_responses([400, 405, 413, 415, 422, 503]), max_rows)}
 
 
 def build_echo_spec(endpoint: str = "echo", *, path: str | None = None, server: str | None = None) -> dict[str, Any]:
@@ -421,24 +433,27 @@ def build_stack_spec(cfg: Any, endpoints: Sequence[str] | None = None, server: s
             continue
         manifest = ep.manifest or load_manifest(ep.model, verify_artifact=False)
         models.append(f"{ep.name}: {manifest.name} ({', '.join(manifest.feature_names)})")
-        item = _model_path_item(ep.name, manifest.feature_names, manifest.name)
         comps = _model_components(manifest.model_schema(), DEFAULT_MAX_BATCH_ROWS,
                                   input_limit(manifest.framework, ep.runtime))
+        items = {f"/{ep.name}": _model_path_item(ep.name, manifest.feature_names, manifest.name),
+                 **_protocol_paths(ep.name, manifest.model_schema(), comps, DEFAULT_MAX_BATCH_ROWS)}
         prefix = "" if len([e for e in chosen if e.kind == "model"]) == 1 else _camel(ep.name)
-        if prefix:
-            text = json.dumps(item)
-            for key in comps:
-                text = text.replace(f'"#/components/schemas/{key}"', f'"#/components/schemas/{prefix}{key}"')
-            item = json.loads(text)
-            ctext = json.dumps(comps)
-            for key in comps:
-                ctext = ctext.replace(f'"#/components/schemas/{key}"', f'"#/components/schemas/{prefix}{key}"')
-            comps = {f"{prefix}{k}": v for k, v in json.loads(ctext).items()}
-        paths[f"/{ep.name}"] = item
+        if prefix:  # several models: each one's schemas under its own names
+            items = _prefixed(items, list(comps), prefix)
+            comps = {f"{prefix}{k}": v for k, v in _prefixed(comps, list(comps), prefix).items()}
+        paths.update(items)
         components.update(comps)
     names = ", ".join(e.name for e in chosen)
     desc = f"Endpoints {names}." + (" Models: " + "; ".join(models) + "." if models else "")
     return _document("serverless-models", desc, paths, components, server)
+
+
+def _prefixed(doc: Any, keys: list[str], prefix: str) -> Any:
+    """``doc`` with every reference to the schemas ``keys`` renamed ``<prefix><key>``."""
+    text = json.dumps(doc)
+    for key in keys:
+        text = text.replace(f'"#/components/schemas/{key}"', f'"#/components/schemas/{prefix}{key}"')
+    return json.loads(text)
 
 
 def _camel(name: str) -> str:

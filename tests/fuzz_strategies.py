@@ -234,6 +234,57 @@ def http_requests(draw: st.DrawFn, kind_of_endpoint: str = "model") -> tuple[str
     return method, body, headers
 
 
+_DATATYPES = ["FP64", "FP32", "INT64", "INT32", "BOOL", "BYTES", "FP8", "", None]
+
+
+@st.composite
+def oip_tensors(draw: st.DrawFn) -> Any:
+    """An OIP input tensor: mostly well-formed (one [N, 10] matrix or one feature's column), often broken."""
+    if draw(st.integers(0, 9)) == 0:
+        return draw(json_values)
+    n = draw(st.integers(0, 3))
+    per_feature = draw(st.booleans())
+    name = draw(st.sampled_from(FEATURES)) if per_feature else draw(st.sampled_from(["input-0", "x", "", "G1"]))
+    size = n if per_feature else n * 10
+    data = draw(st.lists(any_values if draw(st.integers(0, 3)) == 0 else st.sampled_from([0, 1, 0.0, 1.0]),
+                         min_size=size, max_size=size + draw(st.integers(0, 1))))
+    tensor: dict[str, Any] = {"name": name, "shape": [n] if per_feature else [n, 10],
+                              "datatype": draw(st.sampled_from(_DATATYPES)), "data": data}
+    for key in draw(st.lists(st.sampled_from(sorted(tensor)), max_size=1)) if draw(st.integers(0, 3)) == 0 else []:
+        tensor[key] = draw(json_values)
+    if draw(st.integers(0, 9)) == 0:
+        tensor["parameters"] = {"binary_data_size": draw(st.integers(0, 80))}
+    return tensor
+
+
+@st.composite
+def protocol_requests(draw: st.DrawFn) -> tuple[str, Any]:
+    """(path, body) of an OIP infer or an MLflow scoring request: well-formed envelopes with fuzzed values,
+    broken envelopes, or any body at all."""
+    path = draw(st.sampled_from(["/v2/models/pred/infer", "/pred/invocations", "/v2/models/other/infer",
+                                 "/v2/models/pred/versions/x/infer", "/v2/models/pred", "/v2/health/ready"]))
+    kind = draw(st.integers(0, 5))
+    if kind == 0:
+        return path, draw(payloads)
+    if path.endswith("/infer") and kind <= 3:
+        body: Any = {"inputs": draw(st.lists(oip_tensors(), max_size=11))}
+        if draw(st.booleans()):
+            body["outputs"] = [{"name": draw(st.sampled_from(["prediction", "label", "probabilities", "x"]))}]
+        if draw(st.integers(0, 5)) == 0:
+            body["id"] = draw(json_values)
+        return path, body
+    rows_ = draw(st.lists(rows() | positional_rows(), max_size=3))
+    fmt = draw(st.sampled_from(["dataframe_split", "dataframe_records", "instances", "inputs", "other"]))
+    if fmt == "dataframe_split":
+        value: Any = {"columns": draw(st.sampled_from([FEATURES, FEATURES[::-1], FEATURES[:9], ["G1"] * 10])),
+                      "data": [list(r.values()) if isinstance(r, dict) else r for r in rows_]}
+    elif fmt == "inputs" and draw(st.booleans()):
+        value = {f: [draw(any_values) for _ in rows_] for f in FEATURES}
+    else:
+        value = rows_
+    return path, {fmt: value, **({"params": draw(json_values)} if draw(st.integers(0, 4)) == 0 else {})}
+
+
 # -- invariants ------------------------------------------------------------------------------------------
 
 class RuleBroken(AssertionError):

@@ -80,6 +80,7 @@ def stack(zoo_models: dict[str, tuple[zoo.ZooModel, Path]], tmp_path_factory: py
     from smodels.local.stack import LocalStack
 
     endpoints = {key: {"model": str(path), "memory": 512} for key, (_, path) in zoo_models.items()}
+    endpoints["book"] = {"model": str(REPO / "models" / "logreg")}  # the book's model, for the protocol clients
     cfg = load_stack_config({"serverless-models:clouds": json.dumps(["aws", "gcp"]),
                              "serverless-models:endpoints": json.dumps(endpoints)}, REPO)
     run = tmp_path_factory.mktemp("zoo-stack")
@@ -197,3 +198,113 @@ def test_unseen_category_is_answered_as_the_native_model_does(stack, zoo_models,
     status, body = _post(stack[(cloud, "categorical")], {c: _jsonable(v) for c, v in row.iloc[0].items()})
     assert status == 200, body
     assert abs(body["prediction"] - z.model.predict_proba(row)[0][1]) <= TOL
+
+
+# --- the protocols model clients already speak: Triton's OIP client, MLflow's scoring bodies -------------------
+
+
+def _triton(url: str) -> Any:
+    """tritonclient's HTTP client on the endpoint's OIP base, signing every request for the private local stack
+    (SigV4 covers the body, and a tritonclient plugin sees only the headers: the client's two send methods sign)."""
+    import tritonclient.http as httpclient
+
+    from smodels.client import sign_for_local
+
+    base = url.rsplit("/", 1)[0] if url.count("/") > 2 else url  # the AWS API's root / the function's origin
+
+    class Signed(httpclient.InferenceServerClient):
+        def _get(self, request_uri: str, headers: Any, query_params: Any) -> Any:
+            signed = sign_for_local("GET", f"{base}/{request_uri}", b"", headers or {})
+            return super()._get(request_uri, signed, query_params)
+
+        def _post(self, request_uri: str, request_body: Any, headers: Any, query_params: Any) -> Any:
+            body = request_body if isinstance(request_body, bytes) else str(request_body).encode()
+            signed = sign_for_local("POST", f"{base}/{request_uri}", body, headers or {})
+            return super()._post(request_uri, request_body, signed, query_params)
+
+    return Signed(url=base.split("://", 1)[1], network_timeout=60.0, connection_timeout=60.0)
+
+
+def _oip_inputs(z: zoo.ZooModel | None, rows: pd.DataFrame, manifest: Any) -> list[Any]:
+    """One tensor per feature (MLServer's pandas codec): BYTES for a category, FP64 for a number."""
+    import tritonclient.http as httpclient
+
+    inputs = []
+    for f in manifest.features:
+        column = rows[f.name].to_numpy()
+        if f.type == "categorical":
+            t = httpclient.InferInput(f.name, [len(rows)], "BYTES")
+            t.set_data_from_numpy(column.astype(object), binary_data=False)
+        else:
+            t = httpclient.InferInput(f.name, [len(rows)], "FP64")
+            t.set_data_from_numpy(column.astype(np.float64), binary_data=False)
+        inputs.append(t)
+    return inputs
+
+
+@pytest.mark.parametrize("cloud", CLOUDS)
+@pytest.mark.parametrize("key", ["book", "multiclass", "categorical"])
+def test_triton_client_metadata_ready_and_infer_equal_todays_answers(stack, zoo_models, cloud: str, key: str) -> None:
+    import tritonclient.http as httpclient
+
+    url = stack[(cloud, key)]
+    model_dir = REPO / "models" / "logreg" if key == "book" else zoo_models[key][1]
+    manifest = load_manifest(model_dir)
+    if key == "book":
+        frame = pd.read_csv(REPO.parent / "shared" / "data" / "games-expand.csv").head(200)
+        rows = frame[list(manifest.feature_names)].iloc[::20]
+    else:
+        rows = _rows(zoo_models[key][0]).dropna()
+    client = _triton(url)
+    assert client.is_model_ready(key)
+    meta = client.get_model_metadata(key)
+    assert meta["name"] == key and [i["name"] for i in meta["inputs"]] == list(manifest.feature_names)
+    outputs = [httpclient.InferRequestedOutput(o["name"], binary_data=False) for o in meta["outputs"]]
+    result = client.infer(key, _oip_inputs(None, rows, manifest), outputs=outputs, request_id="r-7")
+    answer = result.get_response()
+    assert answer["id"] == "r-7" and answer["model_name"] == key
+    instances = [{c: _jsonable(v) for c, v in row.items()} for _, row in rows.iterrows()]
+    status, today = _post(url, {"instances": instances})
+    assert status == 200, today
+    assert answer["model_version"] == today["model"]["version"]
+    probabilities = result.as_numpy("probabilities")
+    classes = list(today["probabilities"][0])
+    assert probabilities.shape == (len(rows), len(classes))
+    assert probabilities.tolist() == [[m[c] for c in classes] for m in today["probabilities"]]
+    prediction = result.as_numpy("prediction").tolist()
+    if manifest.task == "multiclass-classification":
+        assert [p.decode() if isinstance(p, bytes) else str(p) for p in prediction] == [str(p) for p in
+                                                                                          today["predictions"]]
+    else:
+        assert prediction == today["predictions"]
+    # One [N, F] tensor in feature order: the same answers (numbers only: the book's flags).
+    if key == "book":
+        matrix = httpclient.InferInput("input-0", [len(rows), len(manifest.feature_names)], "FP64")
+        matrix.set_data_from_numpy(rows.to_numpy(np.float64), binary_data=False)
+        again = client.infer(key, [matrix], outputs=outputs[:1])
+        assert again.as_numpy("prediction").tolist() == today["predictions"]
+
+
+@pytest.mark.parametrize("cloud", CLOUDS)
+@pytest.mark.parametrize("key", ["book", "categorical"])
+def test_mlflow_scoring_bodies_as_mlflows_client_writes_them(stack, zoo_models, cloud: str, key: str) -> None:
+    """pandas' split / records bodies, as mlflow's scoring client sends them, and the body mlflow itself writes
+    for a DataFrame (`convert_input_example_to_serving_input`), answered as today's batch."""
+    url = stack[(cloud, key)]
+    if key == "book":
+        rows = pd.read_csv(REPO.parent / "shared" / "data" / "games-expand.csv").head(50)
+        rows = rows[list(load_manifest(REPO / "models" / "logreg").feature_names)].iloc[::10]
+    else:
+        rows = _rows(zoo_models[key][0]).dropna()
+    instances = [{c: _jsonable(v) for c, v in row.items()} for _, row in rows.iterrows()]
+    status, today = _post(url, {"instances": instances})
+    assert status == 200
+    split = json.loads(rows.to_json(orient="split"))
+    records = json.loads(rows.to_json(orient="records"))
+    from mlflow.models.utils import convert_input_example_to_serving_input
+
+    mlflows_own = json.loads(convert_input_example_to_serving_input(rows))  # what `mlflow models` tooling writes
+    assert set(mlflows_own) == {"dataframe_split"}
+    for body in ({"dataframe_split": split}, {"dataframe_records": records}, mlflows_own):
+        status, answer = _post(f"{url}/invocations", body)
+        assert status == 200 and answer == today, body

@@ -87,16 +87,35 @@ SETTINGS = settings(max_examples=EXAMPLES, deadline=None, database=None,
                     suppress_health_check=list(HealthCheck))
 
 
-def _run(case: Any, base_url: str, mode: GenerationMode) -> None:
+def _run(case: Any, base_url: str, mode: GenerationMode, oip: bool = False) -> None:
     # Signed for the local stack (private: SigV4 / an ID token of its issuer); the bare servers take it unsigned.
     response = case.call(base_url=base_url, timeout=30, auth=LocalAuth())
     assert response.status_code < 500, (response.status_code, response.text[:300], case.body)
     if 400 <= response.status_code < 500:
         body = response.json()
-        assert body["success"] is False and body["error"]["code"] and body["error"]["message"], body
-        if response.status_code == 422:
-            assert body["error"]["code"] == "non_finite_output", body
+        if oip:  # the Open Inference Protocol's error shape
+            assert set(body) == {"error"} and body["error"], body
+        else:
+            assert body["success"] is False and body["error"]["code"] and body["error"]["message"], body
+            if response.status_code == 422:
+                assert body["error"]["code"] == "non_finite_output", body
     case.validate_response(response, checks=_checks(mode))
+
+
+@pytest.mark.parametrize("path", ["/v2/models/pred/infer", "/pred/invocations"])
+@pytest.mark.parametrize("target", ["aws/pred", "gcp/pred"])
+@pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE], ids=["positive", "negative"])
+def test_localstack_protocols_conform(localstack: dict[str, str], path: str, target: str,
+                                      mode: GenerationMode) -> None:
+    """OIP infer and MLflow scoring on the local stack, held to the document `smodels openapi` writes."""
+    base_url = localstack[target]
+
+    @settings(SETTINGS, max_examples=30)
+    @given(case=STACK_SCHEMA[path]["POST"].as_strategy(generation_mode=mode))
+    def check(case: Any) -> None:
+        _run(case, base_url, mode, oip=path.startswith("/v2/"))
+
+    check()
 
 
 @pytest.mark.parametrize("target", ["gcp/pred", "aws/pred"])
@@ -218,7 +237,8 @@ def test_spec_rejects_bad_arguments(kwargs: dict[str, Any], field: str) -> None:
 
 
 def test_stack_spec_covers_every_endpoint(tmp_path: Path) -> None:
-    """A stack with echo and two model endpoints: one path each, per-endpoint schema names, valid document."""
+    """A stack with echo and two model endpoints: the book's path each (and the protocols' for models), per-endpoint
+    schema names, valid document."""
     import shutil
 
     from openapi_spec_validator import validate
@@ -231,7 +251,9 @@ def test_stack_spec_covers_every_endpoint(tmp_path: Path) -> None:
                                                              "scores": {"model": "m"}}}, tmp_path)
     spec = build_stack_spec(cfg)
     validate(spec)
-    assert sorted(spec["paths"]) == ["/echo", "/pred", "/scores"]
+    protocols = [f"/v2/models/{ep}{tail}" for ep in ("pred", "scores") for tail in ("", "/ready", "/infer")]
+    assert sorted(spec["paths"]) == sorted(["/echo", "/pred", "/scores", "/pred/invocations", "/scores/invocations",
+                                            *protocols])  # the book's path, OIP and MLflow per model endpoint
     assert "PredRow" in spec["components"]["schemas"] and "ScoresRow" in spec["components"]["schemas"]
     assert '"#/components/schemas/Row"' not in json.dumps(spec)
     with pytest.raises(ValueError, match="not in the stack: nope"):

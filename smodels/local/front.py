@@ -1,7 +1,9 @@
-"""The local HTTP front for the AWS side: one port, one route per Lambda endpoint, like an HTTP API stage.
+"""The local HTTP front for the AWS side: one port, the routes of every Lambda endpoint, like an HTTP API stage.
 
-`POST|GET|... /<endpoint>` becomes an API Gateway payload-2.0 event (`apigw.http_api_event`), is invoked on
-that endpoint's `LambdaFunction`, and the proxy response goes back to the client (`apigw.proxy_response`).
+A request on one of the routes the program declares (functions.contract.routes: `GET|POST /<endpoint>`, and for a
+model endpoint the OIP `/v2/models/<endpoint>[/ready|/infer]` and MLflow `/<endpoint>/invocations`) becomes an
+API Gateway payload-2.0 event (`apigw.http_api_event`), is invoked on that endpoint's `LambdaFunction`, and the
+proxy response goes back to the client (`apigw.proxy_response`).
 Failures answer JSON like API Gateway does: 404 `{"message": "Not Found"}` for an unknown route, 413 for
 a body over the 10 MB HTTP API limit, 500 for an unhandled function error, 502 when the worker crashed or
 cannot start, 503 when no worker is free in time, 504 when the function timed out.
@@ -23,12 +25,12 @@ from collections.abc import Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TextIO
 
+from functions.contract import routes
 from smodels.local import apigw
 from smodels.local.access import Denial, SigV4Verifier
 from smodels.local.lambda_runtime import InvokeResult, LambdaFunction
 
 MAX_REQUEST_BYTES = 10 * 1024 * 1024
-ROUTE_METHODS = ("GET", "POST")
 
 
 def result_to_http(result: InvokeResult) -> apigw.HttpResponse:
@@ -117,10 +119,10 @@ class _FrontHandler(BaseHTTPRequestHandler):
             return
         if body is None:
             return
-        name = path.strip("/") if path.count("/") == 1 else None
+        # The routes the program declares (functions.contract.routes); anything else matches no route.
+        name = self.server.routes.get((self.command, path.rstrip("/") or "/"))
         function = self.server.functions.get(name) if name else None
-        # The program declares `GET /<endpoint>` and `POST /<endpoint>` routes; anything else matches no route.
-        if function is None or self.command not in ROUTE_METHODS:
+        if function is None:
             self._send(apigw.json_response(404, {"message": "Not Found"}))
             return
         caller = None
@@ -140,7 +142,7 @@ class _FrontHandler(BaseHTTPRequestHandler):
             headers=list(self.headers.items()),
             body=body,
             source_ip=self.client_address[0],
-            route_key=f"{self.command} /{name}",
+            route_key=f"{self.command} {path.rstrip('/') or '/'}",
             domain=f"{self.server.server_address[0]}:{self.server.server_address[1]}",
             authorizer={"iam": caller} if caller is not None else None,
         )
@@ -172,8 +174,13 @@ class FrontServer(ThreadingHTTPServer):
         host: str = "127.0.0.1",
         access_log: TextIO | None = None,
         auth: SigV4Verifier | None = None,
+        kinds: Mapping[str, str] | None = None,
     ) -> None:
         self.functions = dict(functions)
+        # (method, path) -> endpoint, from the one route table the program deploys; `kinds`: "model" or "echo"
+        # per endpoint (default model).
+        self.routes = {(method, path): name for name in self.functions
+                       for _, method, path in routes(name, (kinds or {}).get(name, "model"))}
         self.access_log = access_log
         self.auth = auth
         super().__init__((host, port), _FrontHandler)

@@ -474,7 +474,7 @@ class LocalStack:
             self.lambdas[ep.name] = fn
         assert self.access is not None
         self.front = FrontServer(self.lambdas, port=self.port, access_log=self.logs,
-                                 auth=self.access.aws_verifier()).start()
+                                 auth=self.access.aws_verifier(), kinds={ep.name: ep.kind for ep in eps}).start()
         self.access.aws_url = self.front.url
         for ep in eps:
             build = by_key[("aws", ep.name)]

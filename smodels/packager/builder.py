@@ -32,7 +32,7 @@ from smodels.packager.types import BuildError, BuildOptions, FunctionBuild, Laye
 MODULES = {
     "echo": ("__init__.py", "contract.py", "http.py", "apps.py", "echo.py"),
     "model": ("__init__.py", "contract.py", "settings.py", "http.py", "apps.py", "schema.py", "store.py",
-              "predictors.py", "model_cache.py", "app.py", "pointer.py", "drift.py"),
+              "predictors.py", "model_cache.py", "app.py", "pointer.py", "drift.py", "oip.py", "mlflow_scoring.py"),
 }
 #: What a package served by runtime pure adds (the evaluator; onnx and native packages never import it).
 PURE_SOURCES = tuple(f"pure/{m}.py" for m in PURE_MODULES)

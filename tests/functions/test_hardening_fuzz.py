@@ -105,6 +105,32 @@ def test_gcp_pred_any_request(gcp_pred: Any, req: tuple[str, bytes, dict[str, st
 
 
 @pytest.mark.slow
+@settings(FUZZ, max_examples=200)
+@given(req=fuzz.protocol_requests(), method=st.sampled_from(["POST", "POST", "POST", "GET", "PUT"]))
+def test_protocol_paths_any_body(native_env: dict[str, str], req: tuple[str, Any], method: str) -> None:
+    """OIP and MLflow requests with fuzzed tensors, columns and values, through the Lambda handler as API Gateway
+    sends them: never a 5xx, strict JSON, OIP errors ``{"error": "..."}`` and MLflow errors the uniform shape."""
+    path, body = req
+    raw = json.dumps(body, allow_nan=True)
+    event = {"version": "2.0", "routeKey": f"{method} {path}", "rawPath": path, "rawQueryString": "",
+             "headers": {"content-type": "application/json"}, "requestContext": {"http": {"method": method,
+                                                                                       "path": path}},
+             "body": raw, "isBase64Encoded": False}
+    result = _lambda(event)
+    status, text = result["statusCode"], result["body"]
+    assert status < 500, (status, text[:300], raw[:300])
+    answer = json.loads(text, parse_constant=lambda c: (_ for _ in ()).throw(ValueError(c)))
+    oip = "/v2/" in path
+    if status >= 400:
+        assert (set(answer) == {"error"} and isinstance(answer["error"], str) and answer["error"]) if oip else (
+            answer["success"] is False and answer["error"]["code"]), answer
+    elif path.endswith("/infer"):
+        assert answer["model_name"] == "pred" and answer["outputs"], answer
+    elif path.endswith("/invocations"):
+        assert answer["success"] is True and len(answer["predictions"]) >= 1, answer
+
+
+@pytest.mark.slow
 @settings(FUZZ, max_examples=100)
 @given(event=fuzz.lambda_events())
 def test_store_down_is_503_never_500(store_down_env: dict[str, str], event: Any) -> None:

@@ -1170,13 +1170,16 @@ UNIQUE_NAMES: dict[str, tuple[str, tuple[str, ...]]] = {
     "aws:sns/topic:Topic": ("name", ()),
     "aws:cloudwatch/logMetricFilter:LogMetricFilter": ("name", ("logGroupName",)),
     "gcp:logging/metric:Metric": ("name", ("project",)),
+    # API CreateRoute: ConflictException when the API has a route of that key already (method and path).
+    "aws:apigatewayv2/route:Route": ("routeKey", ("apiId",)),
     # Not gcp:projects/service:Service: enabling an enabled API is a no-op (SDK projects/service.py, Import: "pulumi
     # up can be successfully used to verify already enabled services"), and disable_on_destroy=False keeps one
     # stack's destroy from disabling another's; the URN check catches a service registered twice in one program.
 }
 # Scopes that are themselves autonamed (a bucket gets a random suffix per stack), so names inside them cannot
 # collide across stacks even when the mock engine gives both stacks the same bucket name.
-PER_RESOURCE_SCOPED = frozenset({"aws:s3/bucketObjectv2:BucketObjectv2", "gcp:storage/bucketObject:BucketObject"})
+PER_RESOURCE_SCOPED = frozenset({"aws:s3/bucketObjectv2:BucketObjectv2", "gcp:storage/bucketObject:BucketObject",
+                                 "aws:apigatewayv2/route:Route"})
 
 
 def physical_names(resources: Iterable[Any]) -> set[tuple[str, str]]:

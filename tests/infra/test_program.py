@@ -106,7 +106,9 @@ def test_aws_only_registers_every_aws_resource(monkeypatch: pytest.MonkeyPatch, 
             for r in run.mocks.of_type("aws:apigatewayv2/route:Route")
             if r.name.startswith(f"aws-{ep}-")
         }
-        assert set(keys) == {f"POST /{ep}", f"GET /{ep}"}
+        protocols = {f"GET /v2/models/{ep}", f"GET /v2/models/{ep}/ready", f"POST /v2/models/{ep}/infer",
+                     f"POST /{ep}/invocations"} if ep == "pred" else set()
+        assert set(keys) == {f"POST /{ep}", f"GET /{ep}"} | protocols
         assert all(
             r["authorizationType"] == "AWS_IAM" and r["target"] == f"integrations/aws-{ep}-integration-id"
             for r in keys.values()

@@ -24,6 +24,7 @@ from mockprogram import (
     storage_service_agent,
 )
 
+from functions.contract import PROTOCOL_ROUTES
 from infra import names
 from infra.names import stack_names
 
@@ -281,8 +282,18 @@ def _stable(value: Any) -> Any:
     return value
 
 
-def _digest(run: ProgramRun) -> str:
-    return hashlib.sha256(json.dumps(_stable(run.snapshot), sort_keys=True, default=str).encode()).hexdigest()
+def _digest(run: ProgramRun, without_protocols: bool = False) -> str:
+    snapshot = run.snapshot
+    if without_protocols:
+        snapshot = {k: v for k, v in snapshot.items() if not _protocol_route(k)}
+    return hashlib.sha256(json.dumps(_stable(snapshot), sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _protocol_route(key: str) -> bool:
+    """An OIP / MLflow route of a model endpoint, or its invoke permission (issue 22)."""
+    typ, _, name = key.partition("::")
+    return (typ == "aws:apigatewayv2/route:Route" and name.endswith(tuple(f"-{r}" for r, _, _ in PROTOCOL_ROUTES))
+            or typ == PERM and name.endswith(tuple(f"-{r}-invoke" for r, _, _ in PROTOCOL_ROUTES)))
 
 
 # Digests of the whole graph (types, logical names, inputs) of stacks without `refresh: pointer`, taken from the
@@ -291,6 +302,8 @@ def _digest(run: ProgramRun) -> str:
 # Issue 19 (alarms, on by default) adds resources to every stack: these stacks now say `alarms: false`, and keep the
 # very digests of before, which is also the proof that `alarms: false` is the graph from before the alarms
 # (tests/infra/test_program_alarms.py pins the graph with them).
+# Issue 22 (the OIP and MLflow routes) adds 4 routes and 4 invoke permissions per AWS model endpoint, and changes
+# nothing else: the digests are of the graph without them, the counts say how many there are with them.
 BEFORE_POINTER = [
     ({"alarms": False}, 66, "8dae15bc6a8aba396e66832fda5c0c596b299ea2c3ca56eb6d06f088374539b0"),
     ({"alarms": False, "publisher": True, "clouds": ["aws"]}, 36,
@@ -311,7 +324,10 @@ def test_stacks_without_pointer_are_unchanged(monkeypatch: pytest.MonkeyPatch, f
     assert "pubsub.googleapis.com" not in {r.inputs["service"] for r in run.mocks.of_type(
         "gcp:projects/service:Service")}  # fmt: skip
     assert STORAGE_SERVICE_AGENT_TOKEN not in {token for token, _ in run.mocks.calls}
-    assert (len(run.snapshot), _digest(run)) == (count, digest)
+    protocols = [k for k in run.snapshot if _protocol_route(k)]
+    model_endpoints_on_aws = 1 if "aws" in json.loads(base_config(**overrides)["serverless-models:clouds"]) else 0
+    assert len(protocols) == 8 * model_endpoints_on_aws
+    assert (len(run.snapshot) - len(protocols), _digest(run, without_protocols=True)) == (count, digest)
 
 
 def test_pointer_adds_its_resources_and_changes_only_its_endpoint(monkeypatch: pytest.MonkeyPatch,
