@@ -248,11 +248,7 @@ class ModelApp:
             return json_response({"name": s.endpoint, "ready": ready}, 200 if ready else 503)
         infer = oip.parse_infer(parse_json_body(request, s.max_body_bytes), request.headers, self.schema,
                                 s.max_batch_rows)
-        try:
-            batch = self.schema.parse(infer.payload, s.max_batch_rows)
-            loaded, name, arm, values, nested, total = self._run(request, batch, route)
-        except ApiError as err:
-            raise infer.rename(err) from None
+        batch, (loaded, name, arm, values, nested, total) = self._run_read(request, infer, route)
         body = oip.infer_response(self.schema, values, infer, s.endpoint, loaded.sha256)
         self._record(name, loaded, arm, batch, values, nested, total, started)
         return json_response(body)
@@ -268,15 +264,20 @@ class ModelApp:
         else:
             invocation = mlflow_scoring.parse_json(parse_json_body(request, s.max_body_bytes), self.schema,
                                                    s.max_batch_rows)
-        try:
-            batch = self.schema.parse(invocation.payload, s.max_batch_rows)
-            loaded, name, arm, values, nested, total = self._run(request, batch, route)
-        except ApiError as err:
-            raise invocation.rename(err) from None
+        batch, (loaded, name, arm, values, nested, total) = self._run_read(request, invocation, route)
         body = self._answer(values, True)
         body["model"] = {"name": name, "version": loaded.sha256}
         self._record(name, loaded, arm, batch, values, nested, total, started)
         return json_response(body)
+
+    def _run_read(self, request: Request, read: Any, route: list[Any]) -> tuple[Batch, tuple[Any, ...]]:
+        """Parse and run a protocol reader's rows (``read``: oip.InferRequest or mlflow_scoring.Invocation), its
+        ``rename`` restating any ApiError for the place in its body the value came from."""
+        try:
+            batch = self.schema.parse(read.payload, self.settings.max_batch_rows)
+            return batch, self._run(request, batch, route)
+        except ApiError as err:
+            raise read.rename(err) from None
 
     def _versions(self) -> list[str]:
         """The model versions (sha256) this endpoint answers with: the stable one, then the canary's."""

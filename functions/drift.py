@@ -67,20 +67,11 @@ class FeatureBuckets(NamedTuple):
         """How many buckets (not counting the missing and unseen slots)."""
         return len(self.shares)
 
-    @property
-    def missing_slot(self) -> int:
-        """The slot of missing values."""
-        return self.base + len(self.shares)
-
-    @property
-    def unseen_slot(self) -> int:
-        """The slot of values outside the training range (bins) or categories the model does not know."""
-        return self.base + len(self.shares) + 1
-
-    @property
-    def slots(self) -> int:
-        """Slots this feature takes: its buckets, missing and unseen."""
-        return len(self.shares) + 2
+    # After the buckets, two slots: missing values, then unseen ones (outside the training range for bins, a
+    # category the model does not know for categories).
+    missing_slot = property(lambda self: self.base + len(self.shares), doc="The slot of missing values.")
+    unseen_slot = property(lambda self: self.base + len(self.shares) + 1, doc="The slot of unseen values.")
+    slots = property(lambda self: len(self.shares) + 2, doc="Slots this feature takes: buckets, missing, unseen.")
 
     def labels(self) -> list[str]:
         """A readable name per bucket: ``< 0.5``, ``[0.5, 2)``, ``>= 2``; a category; ``(other)``."""

@@ -127,17 +127,12 @@ def _flat(data: Any, where: str) -> list[Any]:
     """A tensor's ``data``: flat row-major, or nested lists (both are valid JSON tensors)."""
     if not isinstance(data, list):
         raise ApiError(400, "invalid_request", f"{where} must be a list", where)
-    if not any(isinstance(v, list) for v in data):
-        return data
-    out: list[Any] = []
-    todo = [data]
-    while todo:
-        item = todo.pop()
-        if isinstance(item, list):
-            todo.extend(reversed(item))
-        else:
-            out.append(item)
-    return out
+    out = data
+    for _ in range(8):  # one level per pass: a tensor nests as deep as its rank (the JSON depth limit is 8)
+        if not any(isinstance(v, list) for v in out):
+            return out
+        out = [x for v in out for x in (v if isinstance(v, list) else (v,))]
+    raise ApiError(400, "invalid_request", f"{where} is nested deeper than a tensor's rank", where)
 
 
 def _shape(raw: Any, where: str) -> list[int]:

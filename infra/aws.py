@@ -250,29 +250,17 @@ class LambdaEndpoint(pulumi.ComponentResource):
         ]
         # Only this API, any stage, either method, this endpoint's path; on the alias (the qualifier is the alias's
         # name output, "live", so the permission waits for the alias: AddPermission on a missing alias fails).
-        self.permission = aws.lambda_.Permission(
-            f"{name}-invoke",
-            action="lambda:InvokeFunction",
-            function=self.function.name,
-            qualifier=self.alias.name,
-            principal="apigateway.amazonaws.com",
-            source_arn=args.api.execution_arn.apply(lambda arn: f"{arn}/*/*/{ep.name}"),
-            opts=child,
-        )
-        # The protocol routes' paths, each its own statement (method and path exact: no wildcard reaches another
+        # The protocol routes' paths get a statement each (method and path exact: no wildcard reaches another
         # endpoint whose name starts with this one's).
-        self.protocol_permissions = [
-            aws.lambda_.Permission(
-                f"{name}-{rid}-invoke",
-                action="lambda:InvokeFunction",
-                function=self.function.name,
-                qualifier=self.alias.name,
+        def invoke(logical: str, source: str) -> aws.lambda_.Permission:
+            return aws.lambda_.Permission(
+                logical, action="lambda:InvokeFunction", function=self.function.name, qualifier=self.alias.name,
                 principal="apigateway.amazonaws.com",
-                source_arn=args.api.execution_arn.apply(lambda arn, m=method, p=path: f"{arn}/*/{m}{p}"),
-                opts=child,
-            )
-            for rid, method, path in table if path != f"/{ep.name}"
-        ]
+                source_arn=args.api.execution_arn.apply(lambda arn: f"{arn}/{source}"), opts=child)
+
+        self.permission = invoke(f"{name}-invoke", f"*/*/{ep.name}")
+        self.protocol_permissions = [invoke(f"{name}-{rid}-invoke", f"*/{method}{path}")
+                                     for rid, method, path in table if path != f"/{ep.name}"]
         # refresh: pointer: S3 may invoke the alias when this bucket says the pointer was written (the bucket's
         # notification configuration, AwsServerlessModels, names the alias ARN and must wait for this statement:
         # S3 checks that it may invoke each destination when the configuration is put). source_account: a bucket

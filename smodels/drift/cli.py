@@ -14,7 +14,7 @@ from smodels.drift.merge import Merge
 from smodels.drift.psi import DRIFT, FLOOR, MIN_ROWS, WATCH
 from smodels.drift.report import build_report, render_text
 from smodels.drift.sources import DriftSetupError, endpoint_config, endpoint_profiles, garbled_local_lines
-from smodels.rollout.cli import _since_text, collect, parse_since
+from smodels.rollout.cli import _since_text, add_source_arguments, collect
 from smodels.rollout.errors import RolloutError
 from smodels.rollout.sources import CLOUDS
 
@@ -133,16 +133,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     """Add `smodels drift` to the CLI."""
     p = subparsers.add_parser("drift", help="drift of an endpoint's inputs and output against its training profile",
                               description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("endpoint", metavar="ENDPOINT", help="endpoint name, e.g. pred")
-    p.add_argument("--stack", required=True, help="stack name (the local stack, or the deployed Pulumi stack)")
-    p.add_argument("--cloud", choices=CLOUDS, help="only this cloud's lines (default: every cloud with ENDPOINT)")
-    where = p.add_mutually_exclusive_group()
-    where.add_argument("--local", action="store_true",
-                       help="read the log files of `smodels serve --stack STACK` instead of the cloud's logs")
-    where.add_argument("--outputs-file", metavar="F",
-                       help="read the deployed stack's outputs from F (`pulumi stack output --json`)")
-    p.add_argument("--since", type=parse_since, default=86400.0, metavar="DURATION",
-                   help="lines of the last DURATION: 30m, 1h, 2d (default 24h)")
+    add_source_arguments(p, 86400.0, "24h")
     p.add_argument("--json", action="store_true", help="print the report as JSON instead of a table")
     p.add_argument("--html", metavar="FILE", help="also write the report as one self-contained HTML page")
     p.add_argument("--project-dir", type=Path, default=Path("."),

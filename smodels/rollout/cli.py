@@ -136,14 +136,9 @@ def _since_text(seconds: float) -> str:
     return f"{seconds:g}s"
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    """Add `smodels rollout` (with its `status` sub-command) to the CLI."""
-    rollout = subparsers.add_parser("rollout", help="how each model version of an endpoint is doing (from its logs)",
-                                    description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
-    commands = rollout.add_subparsers(dest="rollout_command", metavar="SUBCOMMAND", required=True)
-    p = commands.add_parser(
-        "status", help="requests, errors, latency and output per model version (stable vs canary, old vs new)",
-        description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
+def add_source_arguments(p: argparse.ArgumentParser, since: float, since_default: str) -> None:
+    """ENDPOINT, --stack, --cloud, --local | --outputs-file and --since: where a command reads the log lines from
+    (shared by `smodels rollout status` and `smodels drift`)."""
     p.add_argument("endpoint", metavar="ENDPOINT", help="endpoint name, e.g. pred")
     p.add_argument("--stack", required=True, help="stack name (the local stack, or the deployed Pulumi stack)")
     p.add_argument("--cloud", choices=CLOUDS, help="only this cloud's lines (default: every cloud with ENDPOINT)")
@@ -152,9 +147,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
                        help="read the log files of `smodels serve --stack STACK` instead of the cloud's logs")
     where.add_argument("--outputs-file", metavar="F",
                        help="read the deployed stack's outputs from F (`pulumi stack output --json`)")
-    p.add_argument("--since", type=parse_since, default=3600.0, metavar="DURATION",
-                   help="lines of the last DURATION: 30m, 1h, 2d (default 1h); with --local only lines that carry "
-                        "a timestamp (Lambda's JSON log wrapper) are filtered, the others are all read")
+    p.add_argument("--since", type=parse_since, default=since, metavar="DURATION",
+                   help=f"lines of the last DURATION: 30m, 1h, 2d (default {since_default})")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """Add `smodels rollout` (with its `status` sub-command) to the CLI."""
+    rollout = subparsers.add_parser("rollout", help="how each model version of an endpoint is doing (from its logs)",
+                                    description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = rollout.add_subparsers(dest="rollout_command", metavar="SUBCOMMAND", required=True)
+    p = commands.add_parser(
+        "status", help="requests, errors, latency and output per model version (stable vs canary, old vs new)",
+        description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_source_arguments(p, 3600.0, "1h; with --local only lines that carry a timestamp (Lambda's JSON log "
+                         "wrapper) are filtered, the others are all read")
     p.add_argument("--json", action="store_true", help="print the figures as JSON instead of a table")
     p.add_argument("--project-dir", type=Path, default=Path("."),
                    help="directory holding Pulumi.yaml (and .build/local for --local; default .)")
