@@ -60,6 +60,19 @@ ENDPOINTS_PREFIX = "endpoints/"
 POINTER_FILE = "live.json"
 #: The path a storage notification reaches a Cloud Function on (a Pub/Sub push); on Lambda an S3 event does.
 REFRESH_PATH = "/_refresh"
+#: Who may POST to REFRESH_PATH (functions/gcp.py verifies the push's ID token with functions/idtoken.py; anything
+#: else is a 403): the token's audience must be REFRESH_AUDIENCE (the function's URL, the audience the push
+#: subscription names: both come from one value in infra/gcp.py), its email REFRESH_SERVICE_ACCOUNT (the function's
+#: own runtime account, whose token the push carries). REFRESH_PLATFORM_VERIFIED=1 (a private function) accepts a
+#: token whose signature Cloud Run removed after verifying it. REFRESH_ISSUER / REFRESH_CERTS_URL name one more
+#: trusted issuer and its JWK set (the local stack's); Google is always trusted. Unset audience or account: no one.
+REFRESH_AUDIENCE = "REFRESH_AUDIENCE"
+REFRESH_SERVICE_ACCOUNT = "REFRESH_SERVICE_ACCOUNT"
+REFRESH_PLATFORM_VERIFIED = "REFRESH_PLATFORM_VERIFIED"
+REFRESH_ISSUER = "REFRESH_ISSUER"
+REFRESH_CERTS_URL = "REFRESH_CERTS_URL"
+REFRESH_ENV_VARS = (REFRESH_AUDIENCE, REFRESH_SERVICE_ACCOUNT, REFRESH_PLATFORM_VERIFIED, REFRESH_ISSUER,
+                    REFRESH_CERTS_URL)
 #: The HTTP API routes of an endpoint (AWS: one API for the stack; the local front matches the same): (route id,
 #: method, path with "{endpoint}" for its name). Every endpoint takes the book's GET and POST on /<endpoint>; a model
 #: endpoint also the Open Inference Protocol v2 (functions/oip.py: metadata, ready, infer; the OIP base is the API's
@@ -89,7 +102,10 @@ FEATURE_TYPES = ("numeric", "integer", "binary", "boolean", "categorical")
 FORMATS: dict[str, str] = {"skops": "skops", "onnx": "onnx", "keras": "keras", "joblib": "joblib", "pickle": "pkl",
                            "xgboost": "json", "lightgbm": "txt", "pure": "json"}
 
-#: Every ``error.code`` a function answers with, and its HTTP status.
+#: What only REFRESH_PATH answers, to anything but its own storage trigger's push (403): not a code of the
+#: endpoint's public paths, so not in ERROR_CODES (docs/openapi.json describes those).
+REFRESH_FORBIDDEN = ("forbidden", 403)
+#: Every ``error.code`` a function answers with on its public paths, and its HTTP status.
 ERROR_CODES: dict[str, int] = {
     "invalid_json": 400,
     "invalid_request": 400,
@@ -276,6 +292,20 @@ def write_env(
     env[MODEL_FEATURES] = json.dumps(list(features), separators=(",", ":"))
     if feature_types:
         env[MODEL_FEATURE_TYPES] = json.dumps(list(feature_types), separators=(",", ":"))
+    return env
+
+
+def refresh_env(audience: Any, service_account: Any, *, platform_verified: bool, issuer: str | None = None,
+                certs_url: str | None = None) -> dict[str, Any]:
+    """The REFRESH_* variables of a `refresh: pointer` Cloud Function: who its `/_refresh` trusts (see
+    REFRESH_AUDIENCE). ``audience`` and ``service_account`` may be Pulumi Outputs; ``issuer`` and ``certs_url``
+    (the local stack's issuer) go together."""
+    if (issuer is None) != (certs_url is None):
+        raise ValueError("refresh_env: an extra issuer needs its certs URL, and a certs URL its issuer")
+    env: dict[str, Any] = {REFRESH_AUDIENCE: audience, REFRESH_SERVICE_ACCOUNT: service_account,
+                           REFRESH_PLATFORM_VERIFIED: "1" if platform_verified else "0"}
+    if issuer is not None:
+        env.update({REFRESH_ISSUER: issuer, REFRESH_CERTS_URL: certs_url})
     return env
 
 

@@ -2,7 +2,11 @@
 
 Each takes the flask request functions-framework passes and returns a flask response with a JSON body. A model
 endpoint following a published pointer also takes ``POST /_refresh`` (contract.REFRESH_PATH): the Pub/Sub push
-of the Cloud Storage notification on its pointer key, which makes it re-read the pointer at once.
+of the Cloud Storage notification on its pointer key, which makes it re-read the pointer at once. Only that push:
+the request must carry its ID token (functions/idtoken.py: RS256 from Google or the local issuer, audience
+REFRESH_AUDIENCE, email REFRESH_SERVICE_ACCOUNT), else 403 ``forbidden``, so a caller of a public endpoint cannot
+make it re-read its pointer. The verifier and its key cache are imported on the first ``/_refresh`` only: the
+prediction path loads none of it.
 ``pred`` and ``predict`` are the same generic model app, configured from the environment. flask
 is imported lazily (functions-framework has already imported it by the time a request arrives).
 """
@@ -10,10 +14,20 @@ is imported lazily (functions-framework has already imported it by the time a re
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from typing import Any
 
 from functions.apps import app_handle
-from functions.contract import REFRESH_PATH, max_body_bytes
+from functions.contract import (
+    REFRESH_AUDIENCE,
+    REFRESH_CERTS_URL,
+    REFRESH_FORBIDDEN,
+    REFRESH_ISSUER,
+    REFRESH_PATH,
+    REFRESH_PLATFORM_VERIFIED,
+    REFRESH_SERVICE_ACCOUNT,
+    max_body_bytes,
+)
 from functions.http import ApiError, Request, Response, internal_error, parse_json_body
 
 
@@ -50,9 +64,53 @@ def _serve(flask_request: Any, kind: str, where: str) -> Any:
         return to_flask(internal_error(where))
 
 
+_ISSUERS: dict[tuple[str, str], list[Any]] = {}  # (extra issuer, its certs URL) -> idtoken.Issuer list, per instance
+
+
+def _trusted_issuers(environ: Mapping[str, str]) -> list[Any]:
+    """Google, and the issuer REFRESH_ISSUER / REFRESH_CERTS_URL name (the local stack's); their key caches live as
+    long as the instance."""
+    key = (environ.get(REFRESH_ISSUER, ""), environ.get(REFRESH_CERTS_URL, ""))
+    found = _ISSUERS.get(key)
+    if found is None:
+        from functions import idtoken
+
+        found = [idtoken.google_issuer()]
+        if key[0] and key[1]:
+            found.append(idtoken.Issuer((key[0],), idtoken.JwksCache(key[1])))
+        _ISSUERS[key] = found
+    return found
+
+
+def check_push(headers: Mapping[str, str], environ: Mapping[str, str] | None = None,
+               now: float | None = None) -> dict[str, Any]:
+    """The claims of the push's ID token in `headers` (lower-case names), or ApiError 403 ``forbidden`` saying
+    which check failed: no token, a token that does not verify, or one for another audience or identity."""
+    from functions import idtoken
+
+    environ = os.environ if environ is None else environ
+    code, status = REFRESH_FORBIDDEN
+    audience, account = environ.get(REFRESH_AUDIENCE, ""), environ.get(REFRESH_SERVICE_ACCOUNT, "")
+    if not audience or not account:
+        raise ApiError(status, code, f"{REFRESH_PATH} is not configured ({REFRESH_AUDIENCE} and "
+                       f"{REFRESH_SERVICE_ACCOUNT} are unset): it trusts no one")
+    token = idtoken.bearer(headers)
+    if token is None:
+        raise ApiError(status, code, f"{REFRESH_PATH} takes only the Pub/Sub push of this function's storage "
+                       "trigger: no `Authorization: Bearer <ID token>`")
+    try:
+        return idtoken.verify(token, issuers=_trusted_issuers(environ), audiences=[audience], email=account,
+                              trust_stripped=environ.get(REFRESH_PLATFORM_VERIFIED) == "1", now=now)
+    except idtoken.TokenError as exc:
+        raise ApiError(status, code, f"{REFRESH_PATH} takes only the Pub/Sub push of this function's storage "
+                       f"trigger: its ID token was refused ({exc})") from None
+
+
 def _refresh(request: Request) -> Response:
-    """A Pub/Sub push of the Cloud Storage notification on the pointer key: re-read the pointer now. Only the
-    envelope's shape is checked; its content is not trusted (the pointer and the artifact's hash decide)."""
+    """A Pub/Sub push of the Cloud Storage notification on the pointer key: re-read the pointer now. The push's ID
+    token is verified first (`check_push`); then only the envelope's shape is checked: its content is not trusted
+    (the pointer and the artifact's hash decide)."""
+    check_push(request.headers)
     envelope = parse_json_body(request)
     if not isinstance(envelope, dict) or not isinstance(envelope.get("message"), dict):
         raise ApiError(400, "invalid_request", f"POST {REFRESH_PATH} takes a Pub/Sub push envelope "

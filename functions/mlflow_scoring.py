@@ -100,8 +100,9 @@ def _split(raw: Any, schema: ModelSchema, max_rows: int) -> Invocation:
         raise ApiError(400, "unknown_field", f"dataframe_split: unexpected field {unknown[0][:60]!r} (columns, data, "
                        "index)", f"dataframe_split.{unknown[0]}")
     columns, data = raw.get("columns"), raw.get("data")
-    if columns is None:  # pandas' split orient always has them; without, the rows are in feature order
-        columns = list(schema.names)
+    if columns is None:  # pandas' split orient always writes them
+        raise ApiError(400, "invalid_request", "dataframe_split needs its columns (the feature names, in the order of "
+                       "each data row)", "dataframe_split.columns")
     if not isinstance(columns, list) or not all(isinstance(c, str) for c in columns):
         raise ApiError(400, "invalid_request", "dataframe_split.columns must be a list of column names",
                        "dataframe_split.columns")

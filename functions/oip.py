@@ -171,7 +171,10 @@ def _tensor(raw: Any, k: int) -> tuple[str, str, list[int], list[Any]]:
     for key in ("name", "shape", "datatype", "data"):
         if key not in raw:
             raise ApiError(400, "invalid_request", f"{where} lacks {key!r}", f"{where}.{key}")
+    _known(raw, _TENSOR_KEYS, where)
     params = raw.get("parameters")
+    if params is not None and not isinstance(params, dict):
+        raise ApiError(400, "invalid_request", f"{where}.parameters must be an object", f"{where}.parameters")
     if isinstance(params, dict) and "binary_data_size" in params:
         raise _binary_refused()
     name, datatype = raw["name"], raw["datatype"]
@@ -194,6 +197,19 @@ def _tensor(raw: Any, k: int) -> tuple[str, str, list[int], list[Any]]:
     return name, datatype, shape, values
 
 
+#: The keys the protocol defines (a typo or anything else is refused, naming it, as today's contract does).
+_REQUEST_KEYS = ("id", "inputs", "outputs", "parameters")
+_TENSOR_KEYS = ("name", "shape", "datatype", "data", "parameters")
+
+
+def _known(raw: dict[str, Any], keys: tuple[str, ...], where: str) -> None:
+    extra = sorted(str(k) for k in raw if k not in keys)
+    if extra:
+        field = f"{where}.{extra[0]}" if where else extra[0]
+        raise ApiError(400, "unknown_field", f"{'' if not where else where + ': '}unexpected field {extra[0][:60]!r} "
+                       f"(the protocol defines {', '.join(keys)})", field)
+
+
 def _binary_refused() -> ApiError:
     return ApiError(400, "unsupported_extension", "the binary tensor data extension is not supported: send every "
                     "tensor as JSON data (tritonclient: binary_data=False on inputs and outputs)")
@@ -205,8 +221,11 @@ def parse_infer(doc: Any, headers: dict[str, str], schema: ModelSchema, max_rows
         raise _binary_refused()
     if not isinstance(doc, dict):
         raise ApiError(400, "invalid_request", 'body must be a JSON object: {"inputs": [...]}')
+    _known(doc, _REQUEST_KEYS, "")
     params = doc.get("parameters")
-    if isinstance(params, dict) and params.get("binary_data_output"):
+    if params is not None and not isinstance(params, dict):
+        raise ApiError(400, "invalid_request", "'parameters' must be an object", "parameters")
+    if isinstance(params, dict) and params.get("binary_data_output", False) is not False:
         raise _binary_refused()
     inputs = doc.get("inputs")
     if not isinstance(inputs, list) or not inputs:
@@ -272,8 +291,12 @@ def _requested(raw: Any, schema: ModelSchema) -> tuple[str, ...]:
     if not isinstance(raw, list) or not all(isinstance(o, dict) and isinstance(o.get("name"), str) for o in raw):
         raise ApiError(400, "invalid_request", "'outputs' must be a list of {\"name\": ...}", "outputs")
     for k, o in enumerate(raw):
+        _known(o, ("name", "parameters"), f"outputs[{k}]")
         params = o.get("parameters")
-        if isinstance(params, dict) and params.get("binary_data"):
+        if params is not None and not isinstance(params, dict):
+            raise ApiError(400, "invalid_request", f"outputs[{k}].parameters must be an object",
+                           f"outputs[{k}].parameters")
+        if isinstance(params, dict) and params.get("binary_data", False) is not False:
             raise _binary_refused()
         if o["name"] not in names:
             raise ApiError(400, "unknown_output", f"outputs[{k}]: {o['name'][:60]!r} is not an output of this model "

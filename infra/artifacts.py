@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 
+from infra.policies import model_prefixes as _prefixes_of_keys
 from smodels.config import StackConfig
 from smodels.packager import BuildOptions, FunctionBuild, ModelArtifact, build_stack
 
@@ -66,14 +67,9 @@ def model_objects(builds: Builds, cloud: str) -> dict[str, tuple[str, ModelArtif
 
 
 def model_prefixes(build: FunctionBuild) -> list[str]:
-    """The bucket prefixes (`models/<manifest name>/`) a function may read: its model's and its canary's."""
-    out: list[str] = []
-    for m in (build.model, build.canary):
-        if m is not None:
-            prefix = m.key.rsplit("/", 1)[0] + "/"
-            if prefix not in out:
-                out.append(prefix)
-    return out
+    """The bucket prefixes (`models/<manifest name>/`) a function may read: its model's and its canary's (the
+    derivation is infra/policies.py's, which the local stack applies to the same keys)."""
+    return _prefixes_of_keys(m.key if m is not None else None for m in (build.model, build.canary))
 
 
 def lambda_code_hash(hex_sha256: str) -> str:

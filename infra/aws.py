@@ -13,7 +13,9 @@ Composition (all ComponentResources take typed args dataclasses and parent their
                      POST routes, the invoke permission on the alias, scoped to this API and path. The read grant
                      names the model's prefix rather than the one object ARN so that a retrained model (a new sha256
                      key) changes only the model object and the function's environment (and so the version the
-                     alias points at), not the IAM policy; other endpoints' models stay out of reach.
+                     alias points at), not the IAM policy; other endpoints' models stay out of reach. Every policy
+                     document (this one, the publisher's, the trust policy) is built by infra/policies.py, which
+                     the local stack also creates in moto and enforces.
 - `ModelPublisher`   an IAM user that may only s3:PutObject under `models/*` and, for each `refresh: pointer`
                      endpoint, under `endpoints/<endpoint>/*` (its published artifacts and its pointer) and
                      s3:GetObject on that pointer (publish reports what it replaces), with an access key.
@@ -41,6 +43,7 @@ import pulumi
 import pulumi_aws as aws
 
 from functions.contract import POINTER_FILE, endpoint_prefix, pointer_key, routes
+from infra import policies
 from infra.artifacts import Builds, lambda_code_hash, model_objects, model_prefixes
 from infra.aws_alarms import AlarmTarget, AwsAlarms, AwsAlarmsArgs
 from infra.names import StackNames
@@ -54,14 +57,8 @@ LOG_RETENTION_DAYS = 14
 LIVE_ALIAS = "live"
 # The S3 event that reaches a pointer endpoint: any way the pointer object gets created (PUT, copy, multipart).
 POINTER_EVENTS = ("s3:ObjectCreated:*",)
-LAMBDA_ASSUME_ROLE_POLICY = json.dumps(
-    {
-        "Version": "2012-10-17",
-        "Statement": [
-            {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}
-        ],
-    }
-)
+# The trust policy of every execution role (infra/policies.py: the same document the local stack creates in moto).
+LAMBDA_ASSUME_ROLE_POLICY = json.dumps(policies.LAMBDA_ASSUME_ROLE_POLICY)
 
 
 # --- model bucket ---------------------------------------------------------------------------------------------
@@ -171,10 +168,11 @@ class LambdaEndpoint(pulumi.ComponentResource):
         self.role = aws.iam.Role(f"{name}-role", assume_role_policy=LAMBDA_ASSUME_ROLE_POLICY, opts=child)
         # Its model's prefix and, with a canary, the canary's: nothing else in the bucket. A pointer endpoint also
         # reads what `smodels publish` writes for it, `endpoints/<endpoint>/*` (its pointer and published artifacts).
-        prefixes = [f"{p}*" for p in model_prefixes(build)] if model is not None else []
-        published = [f"{endpoint_prefix(ep.name)}*"] if args.pointer_uri is not None else []
+        # The document is infra/policies.py's, the one the local stack enforces in moto.
+        prefixes = model_prefixes(build) if model is not None else []
+        pointer_endpoint = ep.name if args.pointer_uri is not None else None
         policy_doc = pulumi.Output.all(self.log_group.arn, args.bucket.bucket.arn).apply(
-            lambda a: _execution_policy(a[0], a[1], prefixes, published)
+            lambda a: policies.to_json(policies.function_policy(a[0], a[1], prefixes, pointer_endpoint))
         )
         self.policy = aws.iam.Policy(
             f"{name}-policy", description=f"{ep.name}: read its model, write its logs", policy=policy_doc, opts=child
@@ -343,31 +341,6 @@ class LambdaEndpoint(pulumi.ComponentResource):
         }
 
 
-def _execution_policy(
-    log_group_arn: str, bucket_arn: str, model_prefixes: list[str], published_prefixes: list[str] | None = None
-) -> str:
-    """The execution role's only permissions: write its own logs; read its own model's (and canary's) objects and,
-    with `refresh: pointer`, what is published for its endpoint (`endpoints/<endpoint>/*`)."""
-    statements = [_allow("WriteOwnLogs", ["logs:CreateLogStream", "logs:PutLogEvents"], [f"{log_group_arn}:*"])]
-    if model_prefixes:
-        statements.append(_allow("ReadOwnModel", ["s3:GetObject"], [f"{bucket_arn}/{p}" for p in model_prefixes]))
-    if published_prefixes:
-        statements.append(
-            _allow("ReadOwnPublished", ["s3:GetObject"], [f"{bucket_arn}/{p}" for p in published_prefixes])
-        )
-    return _policy_document(statements)
-
-
-def _allow(sid: str, actions: list[str], resources: list[str]) -> dict[str, object]:
-    """One IAM policy statement allowing `actions` on `resources`."""
-    return {"Sid": sid, "Effect": "Allow", "Action": actions, "Resource": resources}
-
-
-def _policy_document(statements: list[dict[str, object]]) -> str:
-    """An IAM policy document of `statements`, as stable JSON (sorted keys: the same policy, the same text)."""
-    return json.dumps({"Version": "2012-10-17", "Statement": statements}, sort_keys=True)
-
-
 # --- publisher ------------------------------------------------------------------------------------------------
 
 
@@ -377,22 +350,6 @@ class ModelPublisherArgs:
 
     bucket: ModelBucket
     pointer_endpoints: tuple[str, ...] = ()
-
-
-def _publisher_policy(bucket_arn: str, pointer_endpoints: tuple[str, ...]) -> str:
-    """PutObject under `models/*` (the book's publisher) and under each pointer endpoint's `endpoints/<ep>/*`
-    (`smodels publish`: the published artifacts, then the pointer), and GetObject on each pointer itself (publish
-    reads the current one to report what it replaces). No list or delete, no other read.
-
-    Without s3:ListBucket, S3 answers a GetObject of a missing key with 403 AccessDenied, not 404 NoSuchKey; before
-    the first publish the pointer is missing, so readers must take AccessDenied on the pointer for "none yet"."""
-    statements = [_allow("PutModels", ["s3:PutObject"], [f"{bucket_arn}/models/*"])]
-    if pointer_endpoints:
-        published = [f"{bucket_arn}/{endpoint_prefix(ep)}*" for ep in pointer_endpoints]
-        statements.append(_allow("PublishEndpoints", ["s3:PutObject"], published))
-        pointers = [f"{bucket_arn}/{pointer_key(ep)}" for ep in pointer_endpoints]
-        statements.append(_allow("ReadPointers", ["s3:GetObject"], pointers))
-    return _policy_document(statements)
 
 
 class ModelPublisher(pulumi.ComponentResource):
@@ -406,7 +363,9 @@ class ModelPublisher(pulumi.ComponentResource):
         self.policy = aws.iam.UserPolicy(
             f"{name}-put-models",
             user=self.user.name,
-            policy=args.bucket.bucket.arn.apply(lambda arn: _publisher_policy(arn, args.pointer_endpoints)),
+            # infra/policies.py: the local stack's publisher has the same document in moto.
+            policy=args.bucket.bucket.arn.apply(
+                lambda arn: policies.to_json(policies.publisher_policy(arn, args.pointer_endpoints))),
             opts=child,
         )
         self.access_key = aws.iam.AccessKey(name, user=self.user.name, opts=child)

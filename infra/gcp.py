@@ -20,7 +20,9 @@ Composition (ComponentResources with typed args dataclasses, children parented t
                      `endpoints/<endpoint>/live.json`), a push subscription to `<function url>/_refresh` with an OIDC
                      token of the endpoint's runtime account (audience: the function URL, which Cloud Run checks),
                      and `roles/run.invoker` for that account on the function's service, so the push reaches a
-                     private function.
+                     private function. A wait for the publish grant and the invoker grant to take effect comes
+                     before the notification and the subscription. The function itself verifies the push's token
+                     (REFRESH_* variables, functions/gcp.py): audience its URL, email its runtime account.
 - `GcpModelPublisher` (`publisher: true`) a service account with `roles/storage.objectUser` on the model bucket
                      under an IAM condition on `models/` and each pointer endpoint's `endpoints/<endpoint>/`
                      (objectUser, not objectCreator: moving the pointer overwrites it, which needs delete).
@@ -50,10 +52,10 @@ import pulumi
 import pulumi_gcp as gcp
 import pulumiverse_time as time
 
-from functions.contract import REFRESH_PATH, endpoint_prefix, pointer_key
+from functions.contract import REFRESH_PATH, endpoint_prefix, pointer_key, refresh_env
 from infra.artifacts import Builds, model_objects, model_prefixes
 from infra.gcp_alarms import AlertTarget, GcpAlarms, GcpAlarmsArgs
-from infra.names import StackNames
+from infra.names import StackNames, gcp_function_url
 from smodels.config import EndpointConfig, StackConfig
 from smodels.packager import FunctionBuild
 
@@ -286,6 +288,13 @@ class CloudFunctionEndpoint(pulumi.ComponentResource):
         env = build.function_env(
             args.model_uri, ep.ttl_seconds, canary_uri=args.canary_uri, pointer_uri=args.pointer_uri
         )
+        # The URL the function gets (the gen2 `url` output, known before it exists): the push subscription's audience
+        # and, for a pointer endpoint, what its /_refresh checks the push's token against, with its own runtime
+        # account. A private function takes a token whose signature Cloud Run removed after verifying it; a public
+        # one (allUsers may invoke, so anyone's token gets through) only a token it can verify itself.
+        self.refresh_audience = gcp_function_url(args.region, args.project, args.function_name)
+        if args.pointer_uri is not None:
+            env.update(refresh_env(self.refresh_audience, self.account.email, platform_verified=not args.public))
         self.function = gcp.cloudfunctionsv2.Function(
             name,
             name=args.function_name,
@@ -387,17 +396,6 @@ class PointerRefresh(pulumi.ComponentResource):
             member=args.storage_agent_member,
             opts=child,
         )
-        # SDK pulumi_gcp/storage/notification.py:31-41: the pointer's creation (and every overwrite: a new generation
-        # is a new OBJECT_FINALIZE) of exactly this endpoint's pointer key; published artifacts do not match it.
-        self.notification = gcp.storage.Notification(
-            f"{name}-notification",
-            bucket=args.model_bucket.name,
-            payload_format="JSON_API_V1",
-            topic=self.topic.id,
-            event_types=["OBJECT_FINALIZE"],
-            object_name_prefix=pointer_key(ep.name),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.storage_publishes]),
-        )
         # The push carries an ID token of the endpoint's own runtime account, so a private function lets it in.
         self.invoker = gcp.cloudrunv2.ServiceIamMember(
             f"{name}-invoker",
@@ -407,6 +405,28 @@ class PointerRefresh(pulumi.ComponentResource):
             role="roles/run.invoker",
             member=fn.account.member,
             opts=child,
+        )
+        # Both grants must have taken effect first: Cloud Storage checks that its agent may publish when the
+        # notification is created, and a push refused by Cloud Run would only be retried with back-off. Without the
+        # wait a first `up` could fail on the notification ("... does not have permission to publish") and need a
+        # second run. As the other waits: once, at create; again only when a trigger changes.
+        self.iam_ready = time.Sleep(
+            f"{name}-iam-ready",
+            create_duration=IAM_PROPAGATION,
+            triggers={"storage_agent": args.storage_agent_member, "topic": self.topic.name,
+                      "publisher_role": PUBSUB_PUBLISHER, "invoker": fn.account.email},
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.storage_publishes, self.invoker]),
+        )
+        # SDK pulumi_gcp/storage/notification.py:31-41: the pointer's creation (and every overwrite: a new generation
+        # is a new OBJECT_FINALIZE) of exactly this endpoint's pointer key; published artifacts do not match it.
+        self.notification = gcp.storage.Notification(
+            f"{name}-notification",
+            bucket=args.model_bucket.name,
+            payload_format="JSON_API_V1",
+            topic=self.topic.id,
+            event_types=["OBJECT_FINALIZE"],
+            object_name_prefix=pointer_key(ep.name),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.iam_ready]),
         )
         self.subscription = gcp.pubsub.Subscription(
             f"{name}-push",
@@ -423,11 +443,12 @@ class PointerRefresh(pulumi.ComponentResource):
                 push_endpoint=fn.url.apply(lambda url: f"{url}{REFRESH_PATH}"),
                 # SDK pulumi_gcp/pubsub/_inputs.py:1658-1672. Cloud Run checks the token's audience against the
                 # service's URL, so the audience is the function URL itself, not the /_refresh path.
+                # The audience is the one value the function's REFRESH_AUDIENCE holds too (CloudFunctionEndpoint).
                 oidc_token=gcp.pubsub.SubscriptionPushConfigOidcTokenArgs(
-                    service_account_email=fn.account.email, audience=fn.url
+                    service_account_email=fn.account.email, audience=fn.refresh_audience
                 ),
             ),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.invoker]),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.iam_ready]),
         )
         self.register_outputs({"topic": self.topic.name, "subscription": self.subscription.name})
 

@@ -187,6 +187,12 @@ class StackNames:
         return f"serverless-models {self.project}/{self.stack} {what}"[:100]
 
 
+def gcp_function_url(region: str, project: str, function: str) -> str:
+    """The URL a 2nd-gen Cloud Function gets (its `url` output), known before it exists:
+    `https://<region>-<project>.cloudfunctions.net/<function>`."""
+    return f"https://{region}-{project}.cloudfunctions.net/{function}"
+
+
 def stack_names(project: str, stack: str) -> StackNames:
     """The names of stack `stack` of project `project`."""
     return StackNames(project, stack)

@@ -28,7 +28,9 @@ RUNTIMES = ("auto", "native", "onnx", "pure")
 KINDS = ("echo", "model")
 
 # Platform ranges, checked per cloud the endpoint deploys to.
-LAMBDA_MEMORY_MB = (128, 10240)
+# Lambda: 128..32,768 MB in 1 MB steps, as the provider documents memory_size (SDK pulumi_aws/lambda_/function.py:89,
+# "Valid value between 128 MB to 32,768 MB (32 GB)"; tests/infra/provider_rules.py checks the same range).
+LAMBDA_MEMORY_MB = (128, 32768)
 GCP_MEMORY_MB = (128, 32768)
 LAMBDA_TIMEOUT_S = (1, 900)
 GCP_TIMEOUT_S = (1, 3600)

@@ -52,13 +52,19 @@ def oip_paths(endpoint: str, schema: Any, components: dict[str, Any]) -> dict[st
                              "shape": {"type": "array", "items": {"type": "integer"}, "enum": [[1, width]]},
                              "datatype": {"type": "string",
                                           "enum": FLOAT_DATATYPES + (INT_DATATYPES if integers else [])},
-                             "data": data}}
+                             "data": data,
+                             "parameters": {"type": "object", "not": {"required": ["binary_data_size"]}}}}
+    # The binary tensor extension is refused: its flags may only say false.
+    no_binary_output = {"type": "object", "properties": {"binary_data_output": {"type": "boolean", "enum": [False]}}}
+    no_binary = {"type": "object", "properties": {"binary_data": {"type": "boolean", "enum": [False]}}}
     outputs = oip.output_names(schema)
     request = {"type": "object", "required": ["inputs"], "additionalProperties": False, "properties": {
         "id": {"type": "string"},
         "inputs": {"type": "array", "minItems": 1, "maxItems": 1, "items": tensor},
+        "parameters": no_binary_output,
         "outputs": {"type": "array", "items": {"type": "object", "required": ["name"], "additionalProperties": False,
-                                               "properties": {"name": {"type": "string", "enum": list(outputs)}}}}}}
+                                               "properties": {"name": {"type": "string", "enum": list(outputs)},
+                                                              "parameters": no_binary}}}}}
     out_tensor = {"type": "object", "required": ["name", "datatype", "shape", "data"], "properties": {
         "name": {"type": "string", "enum": list(outputs)}, "datatype": {"type": "string"},
         "shape": {"type": "array", "items": {"type": "integer"}}, "data": {"type": "array"},

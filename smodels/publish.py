@@ -17,7 +17,10 @@ Credentials: the bucket names come from the stack outputs (`buckets`). Writes us
 cloud (boto3's chain; Google Application Default Credentials). Use the publisher identity (`publisher: true`):
 `AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY` from `pulumi stack output publisher --show-secrets`, and on GCP
 `gcloud auth application-default login --impersonate-service-account <publisher.gcp_service_account>`.
-`--local` publishes into the running `smodels serve --stack STACK` (its emulators, from its state file).
+`--local` publishes into the running `smodels serve --stack STACK` (its emulators, from its state file), on AWS as
+the local publisher identity the stack created in moto, whose policy is the program's publisher policy (moto
+enforces it: a write outside `models/` and the pointer endpoints' prefixes is AccessDenied). The GCS emulator has no
+IAM.
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ from typing import Any
 
 from functions.contract import Pointer, pointer_key, published_key
 from smodels.buckets import GCS_BASE, Bucket, BucketError, GcsBucket, S3Bucket
-from smodels.local_state import FAKE_CREDENTIALS, state_path
+from smodels.local_state import FAKE_CREDENTIALS, aws_credentials, state_path
 
 __all__ = ["GCS_BASE", "Bucket", "BucketError", "GcsBucket", "PublishError", "S3Bucket", "run"]
 
@@ -69,15 +72,28 @@ def cloud_buckets(outputs: dict[str, Any], clouds: list[str]) -> dict[str, Bucke
     return out
 
 
+def local_publisher(state: dict[str, Any]) -> dict[str, str]:
+    """The local publisher's credentials (boto3 keyword arguments): the IAM file the state file names; a stack
+    that enforces no IAM (`iam` absent) takes any key pair."""
+    iam = state.get("iam") or {}
+    if not iam.get("file"):
+        return FAKE_CREDENTIALS
+    try:
+        return aws_credentials(Path(iam["file"]), "publisher")
+    except ValueError as exc:
+        raise PublishError(f"the local publisher identity: {exc}") from None
+
+
 def local_buckets(state: dict[str, Any], clouds: list[str]) -> dict[str, Bucket]:
-    """The running local stack's emulator buckets (its state file)."""
+    """The running local stack's emulator buckets (its state file); on AWS as its publisher identity."""
     out: dict[str, Bucket] = {}
     emulators, buckets = state.get("emulators") or {}, state.get("buckets") or {}
+    region = str((state.get("iam") or {}).get("region") or "us-east-1")
     for cloud in clouds:
         url, name = emulators.get("s3" if cloud == "aws" else "gcs"), buckets.get(cloud)
         if not url or not name:
             raise PublishError(f"the local stack runs no {cloud} storage emulator; is the endpoint on {cloud}?")
-        out[cloud] = (S3Bucket(name, endpoint_url=url, region="us-east-1", credentials=FAKE_CREDENTIALS)
+        out[cloud] = (S3Bucket(name, endpoint_url=url, region=region, credentials=local_publisher(state))
                       if cloud == "aws" else GcsBucket(name, base_url=url))
     return out
 

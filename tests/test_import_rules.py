@@ -20,7 +20,11 @@ FUNCTIONS_OPTIONAL = {"numpy", "onnxruntime", "skops", "joblib", "keras", "panda
                       "boto3", "botocore", "flask", "functions_framework", "google"}
 # Modules outside smodels/local that may import it: the commands that start or drive the local stack.
 LOCAL_IMPORTERS = {"smodels.cli", "smodels.smoke"}
-SHARED_NAMES = "infra.names"
+# The modules of infra/ that smodels may import, each pure (standard library, and for policies functions.contract):
+# - infra.names: the one place resource names are made; the CLI reads it to find what the program named;
+# - infra.policies: the IAM policy documents the program declares, as plain dicts; the local stack creates the very
+#   same documents in moto (smodels/local/iam.py), so there is no second copy of a policy (issue 20 part 3).
+SHARED_WITH_SMODELS = {"infra.names": set(), "infra.policies": {"functions.contract"}}
 
 
 def _module_name(path: Path) -> str:
@@ -136,12 +140,16 @@ def test_infra_takes_only_the_contract_from_functions(graph: dict[str, set[str]]
 
 
 def test_nothing_below_imports_infra(graph: dict[str, set[str]]) -> None:
-    """Except `infra.names`: the one place resource names are made, pure standard library, which the CLI reads to
-    find what the program named (a log group) when a stack output is missing."""
+    """Except the pure modules of SHARED_WITH_SMODELS (never from functions/): `infra.names`, which the CLI reads
+    to find what the program named (a log group) when a stack output is missing, and `infra.policies`, the IAM
+    documents the local stack enforces in moto."""
     bad = {(m, t) for m, targets in graph.items() if m.split(".")[0] in ("functions", "smodels")
-           for t in targets if t.split(".")[0] in ("infra", "pulumi", "pulumi_aws", "pulumi_gcp") and t != SHARED_NAMES}
+           for t in targets if t.split(".")[0] in ("infra", "pulumi", "pulumi_aws", "pulumi_gcp")
+           and (t not in SHARED_WITH_SMODELS or m.split(".")[0] == "functions")}
     assert bad == set()
-    assert {t.split(".")[0] for t in graph[SHARED_NAMES]} <= set(sys.stdlib_module_names) | {"__future__"}
+    for shared, allowed in SHARED_WITH_SMODELS.items():
+        outside = {t for t in graph[shared] if t.split(".")[0] not in set(sys.stdlib_module_names) | {"__future__"}}
+        assert outside <= allowed, f"{shared} must stay pure: it imports {sorted(outside - allowed)}"
 
 
 def test_local_stack_is_imported_only_by_serve_and_smoke(graph: dict[str, set[str]]) -> None:

@@ -1,5 +1,6 @@
 """Publishing without a deploy, end to end on the local stack (issue 14's must-show): a `refresh: pointer` endpoint on
-both clouds serving iris model v1; `smodels publish --local` of v2 while a load of requests runs. Every request
+both clouds serving iris model v1; `smodels publish --local` of v2 (as the publisher identity, whose policy moto
+enforces: a write outside its prefixes is AccessDenied) while a load of requests runs. Every request
 answers 200 from v1 or v2, none fails, and once the trigger has been delivered every request answers from v2. Then a
 tampered pointer (a sha256 its artifact does not have) and a tampered artifact (bytes replaced under a published key)
 are refused and logged, and v2 keeps serving. `smodels rollout status --local` shows both versions with their
@@ -153,6 +154,13 @@ def test_publish_under_load_then_tampering_then_rollout_status(project: dict[str
     from smodels import publish
 
     buckets = publish.local_buckets(publish.read_local_state(project["root"], STACK), ["aws", "gcp"])
+    # The publisher is the program's: on AWS (moto enforces its policy) nothing outside `models/` and the pointer
+    # endpoints' `endpoints/<ep>/`; the GCS emulator has no IAM, so the same write succeeds there.
+    from smodels.buckets import BucketError
+
+    for key in (pointer_key("other"), "lambda/iris/code.zip"):
+        with pytest.raises(BucketError, match="AccessDenied"):
+            buckets["aws"].put(key, b"{}", "application/json", {})
     refused_before = len(_logged(stack, "pointer_refused"))
     for bucket in buckets.values():
         key = published_key("iris", new_version, "pure")

@@ -110,7 +110,7 @@ def test_localstack_protocols_conform(localstack: dict[str, str], path: str, tar
     """OIP infer and MLflow scoring on the local stack, held to the document `smodels openapi` writes."""
     base_url = localstack[target]
 
-    @settings(SETTINGS, max_examples=30)
+    @settings(SETTINGS, max_examples=30, derandomize=True)  # the same cases on every machine and run
     @given(case=STACK_SCHEMA[path]["POST"].as_strategy(generation_mode=mode))
     def check(case: Any) -> None:
         _run(case, base_url, mode, oip=path.startswith("/v2/"))

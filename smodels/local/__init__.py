@@ -8,6 +8,8 @@
                            stack's key pair), ID tokens of the stack's own issuer on the Cloud Run fronts
                            (`cloud_functions.CloudRunFront`), for the deployer, `invokers`, the runtime account.
 - `emulators`              moto (S3) and gcp-storage-emulator (GCS) as child processes.
+- `iam`                    IAM enforced on the local S3: the program's roles, publisher and policies (infra/policies.py)
+                           created in moto, its checks turned on; each Lambda runs with its role's session.
 - `notifier`               the storage trigger of `refresh: pointer` endpoints: a change of the pointer object
                            reaches the function (an S3 event on AWS, a Pub/Sub push to `/_refresh` on GCP).
 - `versions`               a version number per function configuration, as Lambda publishes (`versions.json`).

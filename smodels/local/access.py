@@ -21,16 +21,18 @@ hash is always the hash of the body received (a signature for another body never
 A request that passes carries the caller in `requestContext.authorizer.iam`, as HTTP APIs pass it on.
 
 GCP (Cloud Run invoker IAM, `roles/run.invoker`): `LocalIssuer` is an OpenID issuer on 127.0.0.1 with an RS256 key
-made at start; its certificates are served at `<issuer>/oauth2/v1/certs` in the `{key id: x509 PEM}` shape of
-Google's, and `InvokerCheck` verifies `Authorization: Bearer <ID token>` (or `X-Serverless-Authorization`, which
-Cloud Run reads first) with google-auth's `google.oauth2.id_token.verify_token(..., certs_url=...)`: signature,
-`exp`/`iat`, audience = the function URL, and `iss` = the local issuer. Then the token's email must be allowed to
-invoke: a member of `invokers` (`user:`, `serviceAccount:`, `domain:`, `allAuthenticatedUsers`), the local
-deployer (a project owner may invoke in the cloud), or the endpoint's runtime account when it follows a pointer
-(the program grants it `roles/run.invoker` for the Pub/Sub push). As Cloud Run answers: no credential, or a valid
-token whose identity may not invoke -> 403 (HTML "Error: Forbidden"); a bearer that is not a valid ID token for
-this URL (bad signature, another audience or issuer, expired, not a JWT) -> 401 (HTML "Error: Unauthorized",
-`WWW-Authenticate: Bearer error="invalid_token" ...`). `groups:` members cannot be resolved locally and allow no one.
+made at start; its certificates are served at `<issuer>/oauth2/v1/certs` in the `{key id: x509 PEM}` shape of Google's
+(and as a JWK set at `<issuer>/oauth2/v3/certs`, as Google's v3 certs: what a function's `/_refresh` verifies the push
+with, standard library only, functions/idtoken.py), and `InvokerCheck` verifies `Authorization: Bearer <ID token>` (or
+`X-Serverless-Authorization`, which Cloud Run reads first) with google-auth's
+`google.oauth2.id_token.verify_token(..., certs_url=...)`: signature, `exp`/`iat`, audience = the function URL, and
+`iss` = the local issuer. Then the token's email must be allowed to invoke: a member of `invokers` (`user:`,
+`serviceAccount:`, `domain:`, `allAuthenticatedUsers`), the local deployer (a project owner may invoke in the cloud),
+or the endpoint's runtime account when it follows a pointer (the program grants it `roles/run.invoker` for the Pub/Sub
+push). As Cloud Run answers: no credential, or a valid token whose identity may not invoke -> 403 (HTML "Error:
+Forbidden"); a bearer that is not a valid ID token for this URL (bad signature, another audience or issuer, expired,
+not a JWT) -> 401 (HTML "Error: Unauthorized", `WWW-Authenticate: Bearer error="invalid_token" ...`). `groups:`
+members cannot be resolved locally and allow no one.
 """
 
 from __future__ import annotations
@@ -218,6 +220,13 @@ def _as_received() -> type:
     return AsReceived
 
 
+def _b64url(data: bytes) -> str:
+    """base64url without padding (JWK members)."""
+    import base64
+
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
 def _from_http_date(value: str) -> str:
     """An RFC 7231 `Date` header as an X-Amz-Date (the other date SigV4 accepts); "" if there is none."""
     from email.utils import parsedate_to_datetime
@@ -315,20 +324,26 @@ class LocalIssuer:
                 .not_valid_after(start + dt.timedelta(days=30)).sign(key, hashes.SHA256()))
         self.certificate_pem = cert.public_bytes(serialization.Encoding.PEM).decode("ascii")
         self.key_id = hashlib.sha256(cert.public_bytes(serialization.Encoding.DER)).hexdigest()[:40]
+        numbers = key.public_key().public_numbers()
+        self.jwk = {"kty": "RSA", "alg": "RS256", "use": "sig", "kid": self.key_id,
+                    "n": _b64url(numbers.n.to_bytes((numbers.n.bit_length() + 7) // 8, "big")),
+                    "e": _b64url(numbers.e.to_bytes((numbers.e.bit_length() + 7) // 8, "big"))}
         self._server = ThreadingHTTPServer((host, port), _IssuerHandler)
         self._server.daemon_threads = True
         self._server.issuer = self  # type: ignore[attr-defined]
         self.url = f"http://{host}:{self._server.server_address[1]}"
         self.certs_url = f"{self.url}/oauth2/v1/certs"
+        self.jwks_url = f"{self.url}/oauth2/v3/certs"  # the same key as a JWK set, as Google serves its v3 certs
         self._request = _CertsRequest(self.certs_url)
         self._thread: threading.Thread | None = None
 
     def documents(self) -> dict[str, bytes]:
         """What the issuer serves, by path."""
-        config = {"issuer": self.url, "jwks_uri": self.certs_url, "id_token_signing_alg_values_supported": ["RS256"],
+        config = {"issuer": self.url, "jwks_uri": self.jwks_url, "id_token_signing_alg_values_supported": ["RS256"],
                   "subject_types_supported": ["public"], "response_types_supported": ["id_token"]}
         return {"/.well-known/openid-configuration": json.dumps(config).encode(),
-                "/oauth2/v1/certs": json.dumps({self.key_id: self.certificate_pem}).encode()}
+                "/oauth2/v1/certs": json.dumps({self.key_id: self.certificate_pem}).encode(),
+                "/oauth2/v3/certs": json.dumps({"keys": [self.jwk]}).encode()}
 
     def start(self) -> LocalIssuer:
         """Serve the certificates in a background thread."""

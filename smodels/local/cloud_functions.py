@@ -10,7 +10,13 @@ only PATH, HOME, LANG and LC_ALL.
 the functions-framework process (method, path, query, headers with `Host` kept, `Authorization` included, body) and
 its answer back, over one keep-alive connection per client connection. With `check` (a private stack's
 `roles/run.invoker`, `smodels.local.access.InvokerCheck`) a request without an ID token the check accepts gets
-Cloud Run's 401 / 403 page and never reaches the function.
+Cloud Run's 401 / 403 page and never reaches the function; one it accepts reaches it with that token's signature
+replaced by `SIGNATURE_REMOVED_BY_GOOGLE`, as Cloud Run forwards a Google-signed token it verified (the header it
+checked: `X-Serverless-Authorization` if present, else `Authorization`). The front mimics that on purpose: the
+function's `/_refresh` (functions/idtoken.py) then takes the path it takes on a private Cloud Run service (trust the
+platform's check, verify the claims), and a function that tried to verify such a signature would fail here as it
+would in the cloud. A public stack's front checks nothing and forwards the token untouched; the function then
+verifies the signature itself, against the local issuer's JWK set.
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ from pathlib import Path
 from typing import TextIO
 from urllib.parse import urlsplit
 
+from functions.idtoken import SIGNATURE_REMOVED
 from smodels.local.access import Denial, InvokerCheck
 from smodels.local.procs import ManagedProcess, free_port, wait_for
 
@@ -73,6 +80,13 @@ class CloudFunction:
         argv = [*ff, "--target", entry_point, "--source", "main.py", "--host", "127.0.0.1", "--port", str(self.port)]
         self.proc = ManagedProcess(f"gcp/{name}", argv, cwd=source_dir, env=self.env,
                                    log_path=log_dir / f"gcp-{name}.log", echo=echo)
+
+    def add_env(self, extra: Mapping[str, str]) -> None:
+        """More environment variables, before `start()` (what is known only once the function's front is bound)."""
+        if self.proc.pid is not None:
+            raise RuntimeError(f"Cloud Function {self.name}: the environment is fixed once it runs")
+        self.env.update(extra)
+        self.proc.env = {**(self.proc.env or {}), **extra}
 
     def start(self) -> CloudFunction:
         """Start the functions-framework process."""
@@ -158,6 +172,10 @@ class _CloudRunHandler(BaseHTTPRequestHandler):
             return None
         return self.rfile.read(length) if length else b""
 
+    def _checked_header(self) -> str:
+        """The header Cloud Run checks the ID token of (lower-case)."""
+        return "x-serverless-authorization" if self.headers.get("X-Serverless-Authorization") else "authorization"
+
     def _forward(self, body: bytes) -> tuple[int, list[tuple[str, str]], bytes]:
         """Send the request on to functions-framework; one retry on a fresh connection if a kept-alive one had been
         closed by the other side in the meantime."""
@@ -169,9 +187,10 @@ class _CloudRunHandler(BaseHTTPRequestHandler):
             conn = self._upstream
             try:
                 conn.putrequest(self.command, self.path, skip_host=True, skip_accept_encoding=True)
+                stripped = self._checked_header() if self.server.check is not None else None
                 for k, v in self.headers.items():
                     if k.lower() not in HOP_BY_HOP:
-                        conn.putheader(k, v)
+                        conn.putheader(k, strip_signature(v) if k.lower() == stripped else v)
                 conn.putheader("X-Forwarded-For", self.client_address[0])
                 conn.putheader("X-Forwarded-Proto", "http")
                 conn.putheader("Content-Length", str(len(body)))
@@ -230,6 +249,16 @@ class _CloudRunHandler(BaseHTTPRequestHandler):
                                          f"({ms:.1f} ms{tail})\n")
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_HEAD = _handle  # noqa: N815
+
+
+def strip_signature(value: str) -> str:
+    """`Bearer <header>.<payload>.<signature>` with the signature replaced as Cloud Run replaces it; anything else
+    as it is."""
+    scheme, _, token = value.strip().partition(" ")
+    parts = token.strip().split(".")
+    if scheme.lower() != "bearer" or len(parts) != 3:
+        return value
+    return f"{scheme} {parts[0]}.{parts[1]}.{SIGNATURE_REMOVED}"
 
 
 class CloudRunFront(ThreadingHTTPServer):

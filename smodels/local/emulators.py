@@ -3,6 +3,10 @@
 Both run as child processes on 127.0.0.1 (`ManagedProcess`). Buckets are created and objects uploaded over
 each emulator's own HTTP API (boto3 against moto, the GCS JSON API against the emulator), under the same
 keys the Pulumi program uses, so the functions read them exactly as they read the real buckets.
+
+moto runs as account `apigw.ACCOUNT_ID` (`MOTO_ACCOUNT_ID`), the account of every local ARN. Once the local stack
+has created its IAM identities and turned moto's checks on (smodels/local/iam.py), `S3Emulator.credentials` is the
+deployer's key pair; before that, any pair does.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from typing import TextIO
 from urllib.parse import quote
 
 from smodels.buckets import GcsBucket
+from smodels.local.apigw import ACCOUNT_ID
 from smodels.local.procs import ManagedProcess, free_port, wait_for
 from smodels.local_state import FAKE_CREDENTIALS
 
@@ -37,7 +42,10 @@ class S3Emulator:
         self.port = port or free_port()
         self.region = region
         self.url = f"http://127.0.0.1:{self.port}"
-        env = _child_env()
+        self.account_id = ACCOUNT_ID
+        # What the stack's own requests sign with: any pair until IAM is enforced, then the deployer's.
+        self.credentials: dict[str, str] = dict(FAKE_CREDENTIALS)
+        env = {**_child_env(), "MOTO_ACCOUNT_ID": ACCOUNT_ID}
         self.proc = ManagedProcess(
             "s3-emulator",
             [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
@@ -53,10 +61,10 @@ class S3Emulator:
         return self
 
     def client(self):  # noqa: ANN201 - boto3's client type is generated at runtime
-        """A boto3 S3 client for the emulator (fake credentials)."""
+        """A boto3 S3 client for the emulator, signing with `credentials`."""
         import boto3
 
-        return boto3.client("s3", endpoint_url=self.url, region_name=self.region, **FAKE_CREDENTIALS)
+        return boto3.client("s3", endpoint_url=self.url, region_name=self.region, **self.credentials)
 
     def ensure_bucket(self, bucket: str) -> None:
         """Create `bucket` unless it exists."""

@@ -148,14 +148,17 @@ def _short(data: bytes | str, limit: int = 200) -> str:
 class Notifier:
     """Poll the pointer objects of `watches` and deliver a storage event to each one's function when it changes.
 
-    `s3_url` / `gcs_url` are the emulators' endpoints (needed for the clouds watched); `log` gets one line per
+    `s3_url` / `gcs_url` are the emulators' endpoints (needed for the clouds watched), `s3_credentials` the boto3
+    key pair the S3 reads sign with (the deployer's once moto enforces IAM: S3 itself reads the objects it notifies
+    about); `log` gets one line per
     delivery and per problem. `start()` records the current state (no delivery for what is already there), then
     polls every `interval` seconds in a daemon thread until `stop()`.
     """
 
     def __init__(self, watches: Iterable[Watch], *, s3_url: str | None = None, gcs_url: str | None = None,
                  region: str = "us-east-1", project: str = "local-project", interval: float = DEFAULT_INTERVAL_S,
-                 log: Callable[[str], None] | None = None, delivery_timeout: float = 60.0) -> None:
+                 log: Callable[[str], None] | None = None, delivery_timeout: float = 60.0,
+                 s3_credentials: dict[str, str] | None = None) -> None:
         self.watches = list(watches)
         for w in self.watches:
             if w.cloud not in ("aws", "gcp"):
@@ -167,6 +170,7 @@ class Notifier:
         if interval <= 0:
             raise ValueError(f"interval must be > 0, got {interval!r}")
         self.s3_url = s3_url
+        self.s3_credentials = s3_credentials
         self.gcs_url = gcs_url.rstrip("/") if gcs_url else None
         self.region = region
         self.project = project
@@ -295,7 +299,7 @@ class Notifier:
 
             self._s3 = boto3.client("s3", endpoint_url=self.s3_url, region_name=self.region,
                                     config=Config(connect_timeout=2, read_timeout=5, retries={"max_attempts": 1}),
-                                    **FAKE_CREDENTIALS)
+                                    **(self.s3_credentials or FAKE_CREDENTIALS))
         return self._s3
 
     # -- delivering ----------------------------------------------------------------------------------------

@@ -23,6 +23,15 @@ The key pair is kept in `<run_dir>/access.json` across runs; the issuer's RS256 
 the stack registers its `smodels.client.LocalAccess` in this process, so `smodels.client` signs every request to
 its URLs, and writes it to `access.json` (0600) for other processes (named by the state file's `local` entry).
 
+IAM is enforced on the local S3 as on AWS (`iam`): right after moto starts, the stack creates in it each Lambda's
+execution role with the program's own policy document (infra/policies.py, for the local bucket and the log group
+the program names), the publisher user with the program's publisher policy and a deployer user, then turns moto's
+checks on. Each Lambda worker gets its role's session credentials (as Lambda does), `smodels publish --local` the
+publisher's key (`<run_dir>/iam.json`, 0600), the stack's own uploads and the S3 trigger the deployer's. A function
+whose policy lacks its model's prefix gets AccessDenied and answers 503 model_unavailable. The GCS emulator has no
+IAM. A `refresh: pointer` Cloud Function gets the REFRESH_* variables (functions.contract.refresh_env): its `/_refresh`
+takes only a token of the stack's issuer (or Google's) for its own URL and runtime account.
+
 Each function has a version number, as Lambda publishes one on every code or configuration change
 (`versions`: `<run_dir>/versions.json`). Each run's logs are in `<run_dir>/logs`; the previous run's are moved to
 `<run_dir>/logs.previous` at start (log lines carry no timestamps, so runs are not mixed).
@@ -47,13 +56,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from functions.contract import pointer_key
+from functions.contract import pointer_key, refresh_env
 from smodels import client, local_state
 from smodels.config import StackConfig
 from smodels.local.access import StackAccess
 from smodels.local.cloud_functions import CloudFunction, CloudRunFront
 from smodels.local.emulators import GCSEmulator, S3Emulator
 from smodels.local.front import FrontServer
+from smodels.local.iam import IamGrants, plan_iam, setup_iam
 from smodels.local.lambda_runtime import LambdaFunction, lambda_base_env, runtime_dir
 from smodels.local.notifier import DEFAULT_INTERVAL_S, Notifier, Watch
 from smodels.local.procs import ManagedProcess, port_is_free
@@ -225,6 +235,7 @@ class LocalStack:
         self.gcp_functions: dict[str, CloudFunction] = {}
         self.gcp_fronts: dict[str, CloudRunFront] = {}
         self.access: StackAccess | None = None
+        self.iam: IamGrants | None = None
         self.client_access: client.LocalAccess | None = None
         self.notify_interval = notify_interval
         self.notifier: Notifier | None = None
@@ -314,6 +325,9 @@ class LocalStack:
         needs_s3 = any(by_key[("aws", ep.name)].model is not None or _follows_pointer(ep) for ep in aws_eps)
         needs_gcs = any(by_key[("gcp", ep.name)].model is not None or _follows_pointer(ep) for ep in gcp_eps)
         self._step("starting storage emulators", lambda: self._start_emulators(needs_s3, needs_gcs))
+        if self.s3 is not None:
+            self.iam = self._step("enforcing IAM on the local S3 (the program's policies)",
+                                  lambda: self._enforce_iam(aws_eps, by_key))
         self._step("uploading model objects", lambda: self._upload_models(by_key, aws_eps, gcp_eps))
         rt = self._step("preparing the Lambda runtime directory", lambda: runtime_dir(self.run_dir / "runtime"))
         self.access = self._step("starting the local ID-token issuer", self._create_access)
@@ -381,6 +395,32 @@ class LocalStack:
         scheme = "s3" if cloud == "aws" else "gs"
         return f"{scheme}://{self.bucket}/{pointer_key(ep.name)}"
 
+    def _enforce_iam(self, aws_eps: list[Any], by_key: dict[tuple[str, str], Any]) -> IamGrants:
+        """The program's roles, publisher and deployer created in moto, checks on; from now on the stack's own S3
+        requests sign as the deployer. The grants' credentials go to `<run_dir>/iam.json` (0600)."""
+        from infra.names import stack_names
+
+        assert self.s3 is not None
+        names = stack_names(_project_name(self.cfg.project_dir), self.stack)
+        functions = []
+        for ep in aws_eps:
+            build = by_key[("aws", ep.name)]
+            keys = [m.key for m in (build.model, getattr(build, "canary", None)) if m is not None]
+            functions.append((ep.name, self._lambda_name(ep.name), names.log_group(ep.name), keys,
+                              _follows_pointer(ep)))
+        plan = plan_iam(account_id=self.s3.account_id, region=self.region, bucket=self.bucket, functions=functions,
+                        pointer_endpoints=[ep.name for ep in aws_eps if _follows_pointer(ep)])
+        grants = setup_iam(self.s3.url, plan)
+        self.s3.credentials = grants.deployer.boto3_kwargs()
+        grants.write(local_state.iam_path(self.run_dir))
+        for ep in aws_eps:
+            self._say(f"  aws {ep.name}: role {grants.roles[ep.name]}")
+        return grants
+
+    def _lambda_name(self, endpoint: str) -> str:
+        """The local Lambda function's name."""
+        return f"serverless-models-{local_state.safe_name(self.stack)}-{endpoint}"
+
     def _start_emulators(self, needs_s3: bool, needs_gcs: bool) -> None:
         log_dir = self.log_dir
         errors: list[BaseException] = []
@@ -444,7 +484,7 @@ class LocalStack:
             layer_path: Path | None = None
             if getattr(build, "layer", None) is not None:
                 layer_path = _unpack(Path(build.layer.archive), unpack_root, build.layer.archive_sha256) / "python"
-            name = f"serverless-models-{local_state.safe_name(self.stack)}-{ep.name}"
+            name = self._lambda_name(ep.name)
             env = lambda_base_env(
                 function_name=name,
                 handler=build.handler or ep.lambda_handler,
@@ -458,6 +498,9 @@ class LocalStack:
             env["AWS_LAMBDA_LOG_FORMAT"] = "JSON"  # the program sets logging_config log_format=JSON
             env["AWS_LAMBDA_FUNCTION_VERSION"] = str(self.versions[("aws", ep.name)])  # invoked through the alias
             env.update(self._envs[("aws", ep.name)])
+            if self.iam is not None:  # its execution role's session, as Lambda hands it over
+                env.pop("AWS_SESSION_TOKEN", None)
+                env.update(self.iam.functions[ep.name].env())
             fn = LambdaFunction(
                 name=ep.name,
                 handler=build.handler or ep.lambda_handler,
@@ -501,14 +544,19 @@ class LocalStack:
                 service=service, log_dir=self.log_dir,
                 env={"K_REVISION": f"{service}-{version:05d}-loc", **self._envs[("gcp", ep.name)]},
                 storage_emulator_host=self.gcs.host if self.gcs is not None else None, echo=self.logs,
-            ).start()
-            self.gcp_functions[ep.name] = fn
-            # Cloud Run's front end is the function's URL; functions-framework listens behind it.
+            )
+            # Cloud Run's front end is the function's URL; functions-framework listens behind it. The front binds its
+            # port first: a pointer endpoint's /_refresh is told its own URL (the push's audience).
             front = CloudRunFront(ep.name, fn.url, port=self.port + 1 + i if self.port else 0, access_log=self.logs,
                                   timeout_s=float(ep.timeout) + 5)
             self.gcp_fronts[ep.name] = front
             account = runtime_account(self.cfg.project_dir, self.stack, ep.name)
             assert self.access is not None
+            if _follows_pointer(ep):  # not in the version fingerprint: the URLs change with every run's ports
+                issuer = self.access.issuer
+                fn.add_env(refresh_env(front.url.rstrip("/"), account, platform_verified=self.private,
+                                       issuer=issuer.url, certs_url=issuer.jwks_url))
+            self.gcp_functions[ep.name] = fn.start()
             front.check = self.access.gcp_check(ep.name, front.url, account, _follows_pointer(ep))
             front.start()
             self.endpoints.append(LocalEndpoint(
@@ -546,7 +594,8 @@ class LocalStack:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         self.notifier = Notifier(watches, s3_url=self.s3.url if self.s3 else None,
                                  gcs_url=self.gcs.url if self.gcs else None, region=self.region, project=GCP_PROJECT,
-                                 interval=self.notify_interval, log=log).start()
+                                 interval=self.notify_interval, log=log,
+                                 s3_credentials=self.s3.credentials if self.s3 else None).start()
         for w in watches:
             self._say(f"  watching {w.cloud} {w.endpoint}: {w.bucket}/{w.key} every {self.notify_interval:g}s")
 
@@ -593,6 +642,8 @@ class LocalStack:
                          if self.notifier is not None else None),
             "private": self.private,
             "local": self.access.summary() if self.access is not None else None,
+            "iam": ({**self.iam.summary(), "region": self.region, "file": str(local_state.iam_path(self.run_dir))}
+                    if self.iam is not None else None),
             "timings": {"total_s": self.timings.total, "steps_s": self.timings.steps},
             "cached_builds": all(b.cached for b in self.builds.values()),
         }

@@ -89,7 +89,7 @@ def test_oip_per_feature_tensors_with_categories_and_nulls() -> None:
     (matrix(ROW, [1, 10], "FP8"), 400, "inputs[0].datatype", "not one of"),
     ({"inputs": [{"name": "G1", "shape": [1], "datatype": "INT64"}]}, 400, "inputs[0].data", "lacks 'data'"),
     ({"inputs": []}, 400, "inputs", "non-empty"),
-    ({"instances": [ROW]}, 400, "inputs", "non-empty"),
+    ({"instances": [ROW]}, 400, "instances", "unexpected field 'instances'"),
     ({"inputs": [{"name": f"G{i}", "shape": [1], "datatype": "INT64", "data": [0]} for i in range(1, 10)]},
      400, "inputs", "G10"),
     ({"inputs": [{"name": f"H{i}", "shape": [1], "datatype": "INT64", "data": [0]} for i in range(1, 11)]},
@@ -97,6 +97,11 @@ def test_oip_per_feature_tensors_with_categories_and_nulls() -> None:
     (dict(matrix(ROW, [1, 10]), outputs=[{"name": "score"}]), 400, "outputs[0].name", "not an output"),
     (matrix(ROW * 101, [101, 10]), 413, "inputs[0].shape", "limit is 100"),
     (dict(matrix(ROW, [1, 10]), id=3), 400, "id", "string"),
+    (dict(matrix(ROW, [1, 10]), input=[]), 400, "input", "unexpected field 'input'"),
+    ({"inputs": [{"name": "x", "shape": [1, 10], "datatype": "FP64", "data": ROW, "dtype": "f"}]}, 400,
+     "inputs[0].dtype", "unexpected field"),
+    (dict(matrix(ROW, [1, 10]), outputs=[{"name": "label", "nme": 1}]), 400, "outputs[0].nme", "unexpected"),
+    (dict(matrix(ROW, [1, 10]), parameters=[]), 400, "parameters", "object"),
 ])
 def test_oip_envelope_mistakes_name_the_field(body: dict, status: int, field: str, words: str) -> None:
     with pytest.raises(ApiError) as err:
@@ -126,6 +131,7 @@ def test_oip_value_errors_are_restated_for_the_tensor() -> None:
                   "data": ROW}]}, {}),
     (dict(matrix(ROW, [1, 10]), outputs=[{"name": "prediction", "parameters": {"binary_data": True}}]), {}),
     (dict(matrix(ROW, [1, 10]), parameters={"binary_data_output": True}), {}),
+    (dict(matrix(ROW, [1, 10]), parameters={"binary_data_output": 0}), {}),
 ])
 def test_oip_binary_extension_is_refused_clearly(body: dict, headers: dict) -> None:
     with pytest.raises(ApiError) as err:
@@ -192,6 +198,7 @@ def test_mlflow_csv_with_a_header() -> None:
     ({"dataframe_split": {"columns": NAMES, "data": [ROW[:9]]}}, 400, "dataframe_split.data[0]"),
     ({"dataframe_split": {"columns": NAMES, "data": [ROW], "dtypes": {}}}, 400, "dataframe_split.dtypes"),
     ({"dataframe_records": [ROW]}, 400, "dataframe_records[0]"),
+    ({"dataframe_split": {"data": [ROW]}}, 400, "dataframe_split.columns"),
     ({"inputs": {"G1": [1, 0], "G2": [0]}}, 400, "inputs"),
     ({"instances": [ROW] * 101}, 413, "instances"),
     ({"instances": [ROW], "extra": 1}, 400, "extra"),

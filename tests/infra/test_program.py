@@ -444,8 +444,8 @@ def test_handler_change_touches_only_that_function(monkeypatch: pytest.MonkeyPat
             "serverless-models:endpoints.pred.model: no model manifest",
         ),
         (
-            {"endpoints": {"pred": {"model": "models/logreg", "memory": 20000}}},
-            "endpoints.pred.memory: 20000 MB is outside AWS Lambda's range",
+            {"endpoints": {"pred": {"model": "models/logreg", "memory": 40000}}},
+            "endpoints.pred.memory: 40000 MB is outside AWS Lambda's range",
         ),
         ({"gcp:project": None}, "gcp:project: required when clouds includes gcp"),
     ],

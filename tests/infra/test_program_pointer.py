@@ -160,7 +160,10 @@ def test_gcp_storage_notification_pushes_to_refresh(monkeypatch: pytest.MonkeyPa
     note = run.inputs(GCSNOTE, "gcp-pred-refresh")
     assert note == {"bucket": "gcp-models-bucket", "payloadFormat": "JSON_API_V1", "topic": topic_id,
                     "eventTypes": ["OBJECT_FINALIZE"], "objectNamePrefix": "endpoints/pred/live.json"}  # fmt: skip
-    assert run.depends_on[f"{GCSNOTE}::gcp-pred-refresh-notification"] == ["gcp-pred-refresh-storage-publishes"]
+    # Issue 20 part 5: the notification and the push subscription wait for both grants (publish, invoke).
+    assert run.depends_on[f"{GCSNOTE}::gcp-pred-refresh-notification"] == ["gcp-pred-refresh-iam-ready"]
+    wait = "time:index/sleep:Sleep::gcp-pred-refresh-iam-ready"
+    assert set(run.depends_on[wait]) == {"gcp-pred-refresh-storage-publishes", "gcp-pred-refresh-invoker"}
 
     fn = run.inputs(GFN, "gcp-pred")
     url = f"https://us-central1-my-project.cloudfunctions.net/{fn['name']}"
@@ -181,7 +184,13 @@ def test_gcp_storage_notification_pushes_to_refresh(monkeypatch: pytest.MonkeyPa
     assert invoker == {"project": "my-project", "location": "us-central1", "name": f"projects/my-project/locations/"
                        f"us-central1/services/{fn['name']}", "role": "roles/run.invoker",
                        "member": f"serviceAccount:{runtime_sa}"}  # fmt: skip
-    assert run.depends_on[f"{SUB}::gcp-pred-refresh-push"] == ["gcp-pred-refresh-invoker"]
+    assert run.depends_on[f"{SUB}::gcp-pred-refresh-push"] == ["gcp-pred-refresh-iam-ready"]
+    sleep = run.inputs("time:index/sleep:Sleep", "gcp-pred-refresh-iam-ready")
+    assert sleep["createDuration"] == "120s" and sleep["triggers"]["invoker"] == runtime_sa
+    # Issue 20 part 4: /_refresh checks the push's token against the subscription's own audience and account.
+    env = fn["serviceConfig"]["environmentVariables"]
+    assert {k: env[k] for k in env if k.startswith("REFRESH_")} == {
+        "REFRESH_AUDIENCE": url, "REFRESH_SERVICE_ACCOUNT": runtime_sa, "REFRESH_PLATFORM_VERIFIED": "1"}
     # Still private: the configured invokers and the endpoint's own account, nobody else.
     assert {r.inputs["member"] for r in run.mocks.of_type(RUN_IAM)} == {
         "user:me@example.com", f"serviceAccount:{runtime_sa}"}  # fmt: skip
@@ -342,6 +351,7 @@ def test_pointer_adds_its_resources_and_changes_only_its_endpoint(monkeypatch: p
         f"{TOPIC}::gcp-pred-refresh-topic", f"{TOPIC_IAM}::gcp-pred-refresh-storage-publishes",
         f"{GCSNOTE}::gcp-pred-refresh-notification", f"{SUB}::gcp-pred-refresh-push",
         f"{RUN_IAM}::gcp-pred-refresh-invoker", "serverless-models:gcp:PointerRefresh::gcp-pred-refresh",
+        "time:index/sleep:Sleep::gcp-pred-refresh-iam-ready",  # the grants, before the notification and the push
     }  # fmt: skip
     changed = {
         key: {k for k in set(before.snapshot[key]) | set(after.snapshot[key])

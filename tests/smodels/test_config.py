@@ -173,8 +173,8 @@ def test_python_310_string_is_not_decoded_to_a_number(project: Path) -> None:
             "endpoints.pred: unknown setting(s) ['memroy']",
         ),
         (
-            {"endpoints": {"pred": {"model": "models/logreg", "memory": 20000}}},
-            f"{NS}:endpoints.pred.memory: 20000 MB is outside AWS Lambda's range 128..10240 MB",
+            {"endpoints": {"pred": {"model": "models/logreg", "memory": 32769}}},
+            f"{NS}:endpoints.pred.memory: 32769 MB is outside AWS Lambda's range 128..32768 MB",
         ),
         (
             {"endpoints": {"pred": {"model": "models/logreg", "memory": 64}}},
@@ -204,7 +204,17 @@ def test_memory_range_follows_the_endpoint_clouds(project: Path) -> None:
     per_endpoint = {"pred": {**ep["pred"], "clouds": ["gcp"]}}
     assert load_stack_config(_cfg(endpoints=per_endpoint), project).endpoints[0].clouds == ("gcp",)
     problems = _problems(project, clouds=["aws"], endpoints=ep)
-    assert len(problems) == 2 and all("AWS Lambda's range" in p for p in problems)
+    assert len(problems) == 1 and "timeout: 1800 s is outside AWS Lambda's range" in problems[0]
+
+
+def test_lambda_memory_goes_up_to_the_providers_32768_mb(project: Path) -> None:
+    """Issue 20 part 5: the provider documents memory_size 128..32,768 MB (SDK pulumi_aws/lambda_/function.py:89)."""
+    top = {"pred": {"model": "models/logreg", "memory": 32768}}
+    assert load_stack_config(_cfg(clouds=["aws"], endpoints=top), project).endpoints[0].memory == 32768
+    problems = _problems(project, clouds=["aws", "gcp"], endpoints={"pred": {"model": "models/logreg",
+                                                                             "memory": 32769}})
+    assert len(problems) == 2 and {p.split("range")[0].split("outside ")[1] for p in problems} == {
+        "AWS Lambda's ", "Cloud Functions's "}
 
 
 def test_corrupt_model_artifact_is_caught_with_the_key(project: Path) -> None:

@@ -278,7 +278,9 @@ def test_gcp_deployer_token_is_200_and_the_request_arrives_as_sent(gcp: dict[str
     assert status == 200 and body == {"success": True, "path": "/_refresh?a=1", "body": BODY.decode()}
     assert headers["x-from"] == "function"
     (seen,) = Backend.seen
-    assert seen["headers"]["Authorization"] == f"Bearer {token}", "Cloud Run passes the header on"
+    # Cloud Run passes the header on, the signature of the token it verified removed (functions/idtoken.py).
+    head, payload, _ = token.split(".")
+    assert seen["headers"]["Authorization"] == f"Bearer {head}.{payload}.SIGNATURE_REMOVED_BY_GOOGLE"
     assert seen["headers"]["Host"] == gcp["url"].split("/")[2] and seen["body"] == BODY
     # The audience may be the URL with or without its trailing slash (the program's push uses it without).
     assert _send(gcp["url"], _bearer(client.mint_id_token(gcp["client"], gcp["url"].rstrip("/"))))[0] == 200
@@ -334,6 +336,26 @@ def test_gcp_x_serverless_authorization_is_read_first(gcp: dict[str, Any]) -> No
     headers = {**JSON, "X-Serverless-Authorization": f"Bearer {token}", "Authorization": "Bearer app-token"}
     assert _send(gcp["url"], headers)[0] == 200
     assert Backend.seen[-1]["headers"]["Authorization"] == "Bearer app-token", "left to the application"
+    assert Backend.seen[-1]["headers"]["X-Serverless-Authorization"].endswith(".SIGNATURE_REMOVED_BY_GOOGLE")
+
+
+def test_the_issuers_jwk_set_verifies_its_tokens_with_the_standard_library(gcp: dict[str, Any]) -> None:
+    """What a local function's `/_refresh` checks the push with (functions/idtoken.py, no google-auth): the JWK set
+    at `<issuer>/oauth2/v3/certs`, the same key as the PEM google-auth uses at the front."""
+    from functions import idtoken
+
+    issuer = gcp["access"].issuer
+    with urllib.request.urlopen(issuer.jwks_url, timeout=5) as resp:
+        jwks = json.loads(resp.read())
+    assert [k["kid"] for k in jwks["keys"]] == [issuer.key_id]
+    with urllib.request.urlopen(f"{issuer.url}/.well-known/openid-configuration", timeout=5) as resp:
+        assert json.loads(resp.read())["jwks_uri"] == issuer.jwks_url
+    url = gcp["url"].rstrip("/")
+    trusted = [idtoken.Issuer((issuer.url,), idtoken.JwksCache(issuer.jwks_url))]
+    token = client.mint_id_token(gcp["client"], url, RUNTIME)
+    assert idtoken.verify(token, issuers=trusted, audiences=[url], email=RUNTIME)["email"] == RUNTIME
+    with pytest.raises(idtoken.TokenError, match="email"):
+        idtoken.verify(client.mint_id_token(gcp["client"], url), issuers=trusted, audiences=[url], email=RUNTIME)
 
 
 def test_gcp_public_front_and_an_unreachable_function(tmp_path: Path) -> None:

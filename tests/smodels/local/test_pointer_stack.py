@@ -95,3 +95,26 @@ def test_a_published_pointer_reaches_each_cloud_once(served: tuple[LocalStack, l
     assert any(line.startswith(f"trigger: gcp pred <- {key} (generation ") for line in lines), lines
     log = (stack.run_dir / "logs" / "triggers.log").read_text()
     assert log.count("trigger: ") == 2
+
+
+def test_refresh_takes_the_push_not_someone_the_front_lets_in(served: tuple[LocalStack, list[str]]) -> None:
+    """Private: Cloud Run's front lets the deployer in (a project owner may invoke), but `/_refresh` itself wants
+    the runtime account's token (issue 20 part 4); the push, its signature removed by the front, is taken."""
+    from smodels import client
+
+    stack, _ = served
+    gcp = next(ep for ep in stack.endpoints if ep.cloud == "gcp")
+    access = stack.client_access
+    assert access is not None and gcp.runtime_account
+    env = stack.gcp_functions["pred"].env
+    assert (env["REFRESH_AUDIENCE"], env["REFRESH_SERVICE_ACCOUNT"], env["REFRESH_PLATFORM_VERIFIED"]) == (
+        gcp.url.rstrip("/"), gcp.runtime_account, "1")
+    envelope = json.dumps({"message": {"attributes": {}, "data": ""}, "subscription": "s"}).encode()
+    refresh = gcp.url.rstrip("/") + "/_refresh"
+    for email, status in ((access.deployer, 403), (gcp.runtime_account, 200)):
+        token = client.mint_id_token(access, gcp.url.rstrip("/"), email)
+        code, _, body = client.send("POST", refresh, envelope, {"Content-Type": "application/json",
+                                                                "Authorization": f"Bearer {token}"}, timeout=60)
+        assert code == status, body
+        if status == 403:
+            assert json.loads(body)["error"]["code"] == "forbidden"

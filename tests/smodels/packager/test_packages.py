@@ -129,7 +129,7 @@ def test_same_inputs_give_byte_identical_packages(tmp_path, logreg_dir, onnx_pkg
 def test_layer_split_and_handler_only_change(build_dir, logreg_dir, onnx_pkg, tmp_path, monkeypatch) -> None:
     _no_uv(monkeypatch)  # the dependency tree is the session's: nothing is installed for the layer either
     first = _build(build_dir, {"pred": {"model": logreg_dir, "runtime": "onnx"}}, top={"lambdaLayer": True})
-    assert first.layer is not None and first.zipped_bytes < 200_000
+    assert first.layer is not None and first.zipped_bytes < 250_000  # our modules and their bytecode: KBs, not MBs
     assert zip_names(first.archive) and all(n.startswith("functions/") or n == "model_schema.json"
                                             for n in zip_names(first.archive))
     layer_names = zip_names(first.layer.archive)
