@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from functions import contract, mlflow_scoring, oip, predictors
+from functions import contract, predictors
 from functions.drift import DriftCounter
 from functions.http import (
     ApiError,
@@ -139,9 +139,8 @@ class ModelApp:
         model version; an OIP request's errors are ``{"error": ...}`` as that protocol says."""
         started = time.perf_counter()
         route: list[Any] = []  # (loaded, arm) once the request is routed to a model
-        path = request.path
-        protocol = None if "v2/" not in path and not path.endswith(("invocations", "invocations/")) else (
-            oip.route(path) or (MLFLOW if mlflow_scoring.is_invocations(path) else None))
+        protocol = _protocol_of(request.path)
+        is_oip = protocol is not None and protocol is not MLFLOW
         try:
             method = request.method.upper()
             if protocol is not None:
@@ -152,14 +151,15 @@ class ModelApp:
                 raise method_not_allowed(request.method, "GET, POST")
             return self._predict(request, started, route)
         except ApiError as err:
-            response = oip.from_api_error(err) if isinstance(protocol, oip.Route) else err.to_response()
+            response = _oip().from_api_error(err) if is_oip else err.to_response()
             code = err.code
         except Exception:
             response = internal_error(self.settings.endpoint)
-            if isinstance(protocol, oip.Route):
-                response = oip.error(500, "internal error; see the function's logs")
+            if is_oip:
+                response = _oip().error(500, "internal error; see the function's logs")
             code = "internal"
-        if route or protocol is None or protocol is MLFLOW or getattr(protocol, "action", "") == "infer":
+        # Every prediction request's failure is logged; OIP's metadata, readiness and health probes are not.
+        if route or not is_oip or protocol.action == "infer":
             self._log_failure(response.status, code, route, started)
         return response
 
@@ -221,7 +221,8 @@ class ModelApp:
             if method != "POST":
                 raise method_not_allowed(request.method, "POST")
             return self._invocations(request, started, route)
-        r: oip.Route = protocol
+        oip = _oip()
+        r = protocol
         s = self.settings
         if r.health is not None:
             if method != "GET":
@@ -255,6 +256,8 @@ class ModelApp:
 
     def _invocations(self, request: Request, started: float, route: list[Any]) -> Response:
         """``POST .../invocations``: an MLflow scoring body (JSON or CSV), answered in the batch contract."""
+        from functions import mlflow_scoring
+
         s = self.settings
         if mlflow_scoring.is_csv(request.header("content-type")):
             if len(request.body) > s.max_body_bytes:
@@ -459,6 +462,22 @@ def _shape(out: Any) -> tuple[int, ...]:
     import numpy as np
 
     return tuple(np.shape(out))
+
+
+def _protocol_of(path: str) -> Any:
+    """The protocol route a path names: an oip.Route, MLFLOW, or None for today's contract. The protocol modules
+    are imported on the first such request only (cold start and the book's path stay as they were)."""
+    if "v2/" not in path and not path.endswith(("invocations", "invocations/")):
+        return None
+    from functions import mlflow_scoring
+
+    return _oip().route(path) or (MLFLOW if mlflow_scoring.is_invocations(path) else None)
+
+
+def _oip() -> Any:
+    from functions import oip
+
+    return oip
 
 
 _app: ModelApp | None = None

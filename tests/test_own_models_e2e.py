@@ -244,14 +244,15 @@ def _oip_inputs(z: zoo.ZooModel | None, rows: pd.DataFrame, manifest: Any) -> li
 
 @pytest.mark.parametrize("cloud", CLOUDS)
 @pytest.mark.parametrize("key", ["book", "multiclass", "categorical"])
-def test_triton_client_metadata_ready_and_infer_equal_todays_answers(stack, zoo_models, cloud: str, key: str) -> None:
+def test_triton_client_metadata_ready_and_infer_equal_todays_answers(stack, zoo_models, data_csv, cloud: str,
+                                                                      key: str) -> None:
     import tritonclient.http as httpclient
 
     url = stack[(cloud, key)]
     model_dir = REPO / "models" / "logreg" if key == "book" else zoo_models[key][1]
     manifest = load_manifest(model_dir)
     if key == "book":
-        frame = pd.read_csv(REPO.parent / "shared" / "data" / "games-expand.csv").head(200)
+        frame = pd.read_csv(data_csv).head(200)
         rows = frame[list(manifest.feature_names)].iloc[::20]
     else:
         rows = _rows(zoo_models[key][0]).dropna()
@@ -287,12 +288,13 @@ def test_triton_client_metadata_ready_and_infer_equal_todays_answers(stack, zoo_
 
 @pytest.mark.parametrize("cloud", CLOUDS)
 @pytest.mark.parametrize("key", ["book", "categorical"])
-def test_mlflow_scoring_bodies_as_mlflows_client_writes_them(stack, zoo_models, cloud: str, key: str) -> None:
+def test_mlflow_scoring_bodies_as_mlflows_client_writes_them(stack, zoo_models, data_csv, cloud: str,
+                                                              key: str) -> None:
     """pandas' split / records bodies, as mlflow's scoring client sends them, and the body mlflow itself writes
     for a DataFrame (`convert_input_example_to_serving_input`), answered as today's batch."""
     url = stack[(cloud, key)]
     if key == "book":
-        rows = pd.read_csv(REPO.parent / "shared" / "data" / "games-expand.csv").head(50)
+        rows = pd.read_csv(data_csv).head(50)
         rows = rows[list(load_manifest(REPO / "models" / "logreg").feature_names)].iloc[::10]
     else:
         rows = _rows(zoo_models[key][0]).dropna()

@@ -25,12 +25,11 @@ import http.client
 import os
 import socket
 import sys
-import threading
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Mapping
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import TextIO
 from urllib.parse import urlsplit
@@ -38,6 +37,7 @@ from urllib.parse import urlsplit
 from functions.idtoken import SIGNATURE_REMOVED
 from smodels.local.access import Denial, InvokerCheck
 from smodels.local.procs import ManagedProcess, free_port, wait_for
+from smodels.local.serving import BackgroundServer
 
 MAX_REQUEST_BYTES = 32 * 1024 * 1024  # Cloud Run's HTTP/1 request limit
 # Not forwarded as received (content-length is set again; the front answers Expect itself).
@@ -261,12 +261,9 @@ def strip_signature(value: str) -> str:
     return f"{scheme} {parts[0]}.{parts[1]}.{SIGNATURE_REMOVED}"
 
 
-class CloudRunFront(ThreadingHTTPServer):
+class CloudRunFront(BackgroundServer):
     """The URL of one Cloud Function: forwards to `backend_url` (its functions-framework), with `check` only the
     requests an invoker may make. Port 0 = a free one."""
-
-    daemon_threads = True
-    allow_reuse_address = True
 
     def __init__(self, name: str, backend_url: str, *, port: int = 0, host: str = "127.0.0.1",
                  check: InvokerCheck | None = None, access_log: TextIO | None = None,
@@ -277,29 +274,10 @@ class CloudRunFront(ThreadingHTTPServer):
         self.check = check
         self.access_log = access_log
         self.timeout_s = timeout_s
+        self.thread_name = f"gcp-front-{name}"
         super().__init__((host, port), _CloudRunHandler)
-        self._thread: threading.Thread | None = None
 
     @property
     def url(self) -> str:
         """The function's URL, e.g. http://127.0.0.1:8081/."""
-        host, port = self.server_address[:2]
-        return f"http://{host}:{port}/"
-
-    def start(self) -> CloudRunFront:
-        """Serve in a background thread."""
-        self._thread = threading.Thread(target=self.serve_forever, args=(0.1,), name=f"gcp-front-{self.name}",
-                                        daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop serving and close the socket."""
-        if self._thread is not None:
-            self.shutdown()
-        self.server_close()
-
-    def handle_error(self, request: object, client_address: object) -> None:
-        if isinstance(sys.exc_info()[1], OSError):  # client went away
-            return
-        super().handle_error(request, client_address)
+        return self.base_url + "/"

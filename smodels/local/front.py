@@ -17,18 +17,17 @@ from __future__ import annotations
 
 import json
 import socket
-import sys
-import threading
 import time
 import uuid
 from collections.abc import Mapping
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import TextIO
 
 from functions.contract import routes
 from smodels.local import apigw
 from smodels.local.access import Denial, SigV4Verifier
 from smodels.local.lambda_runtime import InvokeResult, LambdaFunction
+from smodels.local.serving import BackgroundServer
 
 MAX_REQUEST_BYTES = 10 * 1024 * 1024
 
@@ -160,12 +159,11 @@ class _FrontHandler(BaseHTTPRequestHandler):
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_HEAD = _handle  # noqa: N815
 
 
-class FrontServer(ThreadingHTTPServer):
+class FrontServer(BackgroundServer):
     """The AWS front: serves `/<endpoint>` for every function in `functions` on one port (0 = a free one); with
     `auth`, only to requests SigV4-signed for its key pair."""
 
-    daemon_threads = True
-    allow_reuse_address = True
+    thread_name = "aws-front"
 
     def __init__(
         self,
@@ -184,26 +182,8 @@ class FrontServer(ThreadingHTTPServer):
         self.access_log = access_log
         self.auth = auth
         super().__init__((host, port), _FrontHandler)
-        self._thread: threading.Thread | None = None
 
     @property
     def url(self) -> str:
         """Base URL, e.g. http://127.0.0.1:8080."""
-        host, port = self.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def start(self) -> FrontServer:
-        """Serve in a background thread."""
-        self._thread = threading.Thread(target=self.serve_forever, args=(0.1,), name="aws-front", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop serving and close the socket."""
-        self.shutdown()
-        self.server_close()
-
-    def handle_error(self, request: object, client_address: object) -> None:
-        if isinstance(sys.exc_info()[1], OSError):  # client went away
-            return
-        super().handle_error(request, client_address)
+        return self.base_url
