@@ -58,6 +58,7 @@ from urllib.parse import urlsplit
 
 from smodels import client
 from smodels.local.apigw import ACCOUNT_ID
+from smodels.local.serving import STOP_POLL_SECONDS
 
 SERVICE = "execute-api"
 MAX_SKEW_S = 300  # SigV4: X-Amz-Date within 5 minutes of the server's clock
@@ -347,8 +348,8 @@ class LocalIssuer:
 
     def start(self) -> LocalIssuer:
         """Serve the certificates in a background thread."""
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.1,), name="local-issuer",
-                                        daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(STOP_POLL_SECONDS,),
+                                        name="local-issuer", daemon=True)
         self._thread.start()
         return self
 

@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import TextIO
 
 from smodels.local.procs import ManagedProcess
+from smodels.local.serving import STOP_POLL_SECONDS
 
 API_PREFIX = "/2018-06-01/runtime"
 MAX_RESPONSE_BYTES = 6 * 1024 * 1024
@@ -245,8 +246,8 @@ class LambdaWorker:
         self.name = f"{function.name}#{index}"
         self.server = _RuntimeServer(self)
         self.address = f"127.0.0.1:{self.server.server_address[1]}"
-        self._thread = threading.Thread(target=self.server.serve_forever, args=(0.1,), name=f"rapi-{self.name}",
-                                        daemon=True)
+        self._thread = threading.Thread(target=self.server.serve_forever, args=(STOP_POLL_SECONDS,),
+                                        name=f"rapi-{self.name}", daemon=True)
         self._thread.start()
         self.proc: ManagedProcess | None = None
         self.current: Invocation | None = None

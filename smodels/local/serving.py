@@ -7,6 +7,9 @@ import threading
 from http.server import ThreadingHTTPServer
 from typing import Self
 
+# How often a serving thread looks for a stop request: stop() returns within this (shutdown() waits for it).
+STOP_POLL_SECONDS = 0.01
+
 
 class BackgroundServer(ThreadingHTTPServer):
     """A ThreadingHTTPServer started in a daemon thread (`start`) and stopped with its socket (`stop`); a client
@@ -25,7 +28,8 @@ class BackgroundServer(ThreadingHTTPServer):
 
     def start(self) -> Self:
         """Serve in a background thread."""
-        self._thread = threading.Thread(target=self.serve_forever, args=(0.1,), name=self.thread_name, daemon=True)
+        self._thread = threading.Thread(target=self.serve_forever, args=(STOP_POLL_SECONDS,),
+                                        name=self.thread_name, daemon=True)
         self._thread.start()
         return self
 

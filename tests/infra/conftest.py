@@ -22,7 +22,13 @@ def no_source_positions() -> Iterator[None]:
     resource._get_stack_trace = real
 
 
+@pytest.fixture(scope="session")
+def fake_build_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where every test's FakeBuilder writes (each archive under a directory named for its content)."""
+    return tmp_path_factory.mktemp("fake-build")
+
+
 @pytest.fixture
-def fake_builder(tmp_path: Path) -> FakeBuilder:
-    """A FakeBuilder writing small real archives into this test's tmp dir."""
-    return FakeBuilder(tmp_path / "build")
+def fake_builder(fake_build_root: Path) -> FakeBuilder:
+    """A FakeBuilder of this test's own (its handlers and models can be changed), writing small real archives."""
+    return FakeBuilder(fake_build_root)

@@ -15,8 +15,10 @@ raises `provider_rules.ProviderCheckFailed` listing every problem, as a real pre
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
+import os
 import runpy
 import zipfile
 from collections.abc import Callable, Sequence
@@ -198,6 +200,19 @@ def sha256_of(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+def _default_handler(cloud: str, endpoint: str) -> str:
+    return f"# {cloud} {endpoint} handler v1\n"
+
+
+def _default_model(name: str) -> bytes:
+    return f"onnx bytes of {name}".encode()
+
+
+def _digest_of(files: dict[str, str]) -> str:
+    """A directory name for an archive of `files`: builders sharing a root never overwrite another's archive."""
+    return hashlib.sha256(json.dumps(files, sort_keys=True).encode()).hexdigest()[:16]
+
+
 def make_zip(path: Path, files: dict[str, str]) -> Path:
     """A deterministic zip of `files` (name -> text)."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -223,6 +238,13 @@ class FakeBuilder:
         self.zipped_bytes_override: dict[tuple[str, str], int] = {}
         self.with_layer = False
 
+    def state(self) -> str:
+        """What this builder writes, as text (the defaults left out): the same state and root, the same builds."""
+        handlers = sorted((k, v) for k, v in self.handler_source.items() if v != _default_handler(*k))
+        models = sorted((k, v.hex()) for k, v in self.model_bytes.items() if v != _default_model(k))
+        return json.dumps([handlers, models, sorted(self.zipped_bytes_override.items()), self.with_layer,
+                           str(self.root)])
+
     def __call__(self, cfg: Any) -> dict[tuple[str, str], FunctionBuild]:
         return {(c, ep.name): self._build(cfg, c, ep) for c in cfg.clouds for ep in cfg.endpoints_for(c)}
 
@@ -233,24 +255,25 @@ class FakeBuilder:
         if manifest is None:
             return None
         name = manifest.name
-        data = self.model_bytes.setdefault(name, f"onnx bytes of {name}".encode())
-        path = self.root / "models" / f"{name}.onnx"
+        data = self.model_bytes.setdefault(name, _default_model(name))
+        path = self.root / hashlib.sha256(data).hexdigest()[:16] / "models" / f"{name}.onnx"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(data)
         sha = sha256_of(path)
         return ModelArtifact(path, sha, "onnx", f"models/{name}/{sha}.onnx", manifest, size_bytes=len(data))
 
     def _build(self, cfg: Any, cloud: str, ep: Any) -> FunctionBuild:
-        source = self.handler_source.setdefault((cloud, ep.name), f"# {cloud} {ep.name} handler v1\n")
+        source = self.handler_source.setdefault((cloud, ep.name), _default_handler(cloud, ep.name))
         files = {"functions/__init__.py": "", f"functions/{cloud}.py": source}
         if cloud == "gcp":
             files["main.py"] = "from functions.gcp import echo, pred, predict  # noqa: F401\n"
             files["requirements.txt"] = "numpy==2.3.0\n"
-        archive = make_zip(self.root / cloud / f"{ep.name}.zip", files)
+        archive = make_zip(self.root / _digest_of(files) / cloud / f"{ep.name}.zip", files)
         sha = sha256_of(archive)
         layer = None
         if cloud == "aws" and self.with_layer:
-            lpath = make_zip(self.root / cloud / f"{ep.name}-layer.zip", {"python/numpy/__init__.py": "x = 1\n"})
+            layer_files = {"python/numpy/__init__.py": "x = 1\n"}
+            lpath = make_zip(self.root / _digest_of(layer_files) / cloud / f"{ep.name}-layer.zip", layer_files)
             layer = LayerBuild(lpath, sha256_of(lpath), lpath.stat().st_size, 1000, key="deps",
                                compatible_runtime=cfg.lambda_runtime, architecture=cfg.architecture)
         return FunctionBuild(
@@ -366,20 +389,28 @@ def run_program(
     """Execute `__main__.py` under fresh mocks with `config` and the fake `builder`; resolve the outputs.
 
     Raises `provider_rules.ProviderCheckFailed` if anything registered breaks a provider's rules (unless
-    `provider_checks` is off, for tests that look at the problems themselves)."""
+    `provider_checks` is off, for tests that look at the problems themselves).
+
+    A test's first run of a program some earlier test already ran (the same config, stack and FakeBuilder state)
+    gets a copy of that run: the mock engine is deterministic, and the tests that say so compare a second,
+    executed run of their own with it (a test never gets the same run from the store twice)."""
     import infra.artifacts
 
     monkeypatch.setattr(infra.artifacts, "builds_for", builder)
-    monkeypatch.delenv("PULUMI_CONFIG", raising=False)
-    for var in (
-        "GOOGLE_PROJECT",
-        "GOOGLE_CLOUD_PROJECT",
-        "GCLOUD_PROJECT",
-        "CLOUDSDK_CORE_PROJECT",
-        "GOOGLE_REGION",
-        "GCLOUD_REGION",
-        "CLOUDSDK_COMPUTE_REGION",
-    ):
+    key = None
+    if isinstance(builder, FakeBuilder) and _only_own_patches(monkeypatch):
+        key = json.dumps([sorted(config.items()), stack, project, provider_checks, builder.state(),
+                          sorted(kv for kv in os.environ.items() if kv[0] != "PYTEST_CURRENT_TEST")])
+        stored = _RUNS.get(key)
+        if stored is not None and (key, id(monkeypatch)) not in _SERVED:
+            _SERVED.add((key, id(monkeypatch)))
+            run, handlers, models = stored
+            for k, v in handlers.items():
+                builder.handler_source.setdefault(k, v)
+            for k, b in models.items():
+                builder.model_bytes.setdefault(k, b)
+            return copy.deepcopy(run)
+    for var in _CLEARED_ENV:
         monkeypatch.delenv(var, raising=False)
     mocks = RecordingMocks()
     _reset_engine(mocks, project, stack)
@@ -420,5 +451,28 @@ def run_program(
     body()
     if provider_checks:
         provider_rules.assert_valid(mocks.resources)
-    snapshot = {key: _normalize(r.inputs) for key, r in mocks.by_name().items()}
-    return ProgramRun(mocks, result, secrets, depends_on, snapshot)
+    snapshot = {name: _normalize(r.inputs) for name, r in mocks.by_name().items()}
+    run = ProgramRun(mocks, result, secrets, depends_on, snapshot)
+    if key is not None:
+        _SERVED.add((key, id(monkeypatch)))
+        _RUNS.setdefault(key, (copy.deepcopy(run), dict(builder.handler_source), dict(builder.model_bytes)))
+    return run
+
+
+# The engine's config and the providers' project and region variables: the program sees only its config.
+_CLEARED_ENV = ("PULUMI_CONFIG", "GOOGLE_PROJECT", "GOOGLE_CLOUD_PROJECT", "GCLOUD_PROJECT", "CLOUDSDK_CORE_PROJECT",
+                "GOOGLE_REGION", "GCLOUD_REGION", "CLOUDSDK_COMPUTE_REGION")
+
+
+def _only_own_patches(monkeypatch: pytest.MonkeyPatch) -> bool:
+    """Whether the test patched nothing but what run_program patches (its runs depend on the arguments only)."""
+    import infra.artifacts
+
+    own_attrs = all(obj is infra.artifacts and name == "builds_for" for obj, name, _ in monkeypatch._setattr)
+    own_items = all(d is os.environ and name in _CLEARED_ENV for d, name, _ in monkeypatch._setitem)
+    return own_attrs and own_items
+
+
+# Executed runs by (config, stack, project, checks, builder state), and which (run, test) pairs were served one.
+_RUNS: dict[str, tuple[ProgramRun, dict[tuple[str, str], str], dict[str, bytes]]] = {}
+_SERVED: set[tuple[str, int]] = set()
