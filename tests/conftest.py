@@ -39,3 +39,45 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     gc.freeze()
     gc.set_threshold(50_000, 20, 100)
 
+
+
+
+# Test files whose tests load the model libraries (scikit-learn, Keras, MLflow, the converters) on the way.
+_MODEL_ROOMS = ("tests/functions/", "tests/models/", "tests/smodels/packager/", "tests/smodels/test_add_model.py",
+                "tests/smodels/test_drift_report.py")
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object:
+    """`make test-fast` runs on xdist workers; this scheduler hands out a whole test file at a time and the program
+    tests as one unit (they share their mock runs, see tests/infra/mockprogram.py), and keeps the files that load
+    the model libraries on the worker that loaded them: each worker imports what its own files need, once."""
+    from xdist.scheduler import LoadScopeScheduling
+
+    def kind(scope: str) -> str:
+        if scope.startswith("tests/infra/"):
+            return "pulumi"
+        return "models" if scope.startswith(_MODEL_ROOMS) else "light"
+
+    preference = {"pulumi": ("pulumi", "light", "models"), "models": ("models", "light", "pulumi"),
+                  "light": ("light", "models", "pulumi")}
+
+    class RoomScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            path = nodeid.split("::", 1)[0]
+            return "tests/infra/" if path.startswith("tests/infra/") else path
+
+        def _assign_work_unit(self, node: object) -> None:
+            assigned = self.assigned_work.get(node)
+            if assigned:
+                first = kind(next(iter(assigned)))
+                for wanted in preference[first]:
+                    scope = next((s for s in self.workqueue if kind(s) == wanted), None)
+                    if scope is not None:
+                        self.workqueue.move_to_end(scope, last=False)
+                        break
+            elif not self.assigned_work and "tests/infra/" in self.workqueue:  # the longest unit goes first
+                self.workqueue.move_to_end("tests/infra/", last=False)
+            super()._assign_work_unit(node)
+
+    return RoomScheduling(config, log)

@@ -13,12 +13,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from on_first_use import OnFirstUse
 
 from functions import predictors
 from functions.schema import Batch, ModelSchema
 
-xgboost = pytest.importorskip("xgboost")
-lightgbm = pytest.importorskip("lightgbm")
+xgboost = OnFirstUse("xgboost")
+lightgbm = OnFirstUse("lightgbm")
 
 REPO = Path(__file__).resolve().parents[2]
 TOL = 1e-5

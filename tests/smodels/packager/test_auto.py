@@ -26,6 +26,7 @@ import shutil
 import subprocess
 import tempfile
 import zipfile
+from collections.abc import Iterator
 from dataclasses import replace
 from importlib.metadata import version
 from pathlib import Path
@@ -34,6 +35,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from build_support import options, stack
+from on_first_use import OnFirstUse, needs
 
 import smodels.packager.model as model_mod
 from functions import predictors
@@ -43,9 +45,14 @@ from smodels.packager import BuildError, build_function, prepare_model, requirem
 from smodels.packager.builder import _onnx_refused
 from smodels.packager.deps import PINS
 
-xgboost = pytest.importorskip("xgboost")
-lightgbm = pytest.importorskip("lightgbm")
-pytest.importorskip("onnxmltools")
+xgboost = OnFirstUse("xgboost")
+lightgbm = OnFirstUse("lightgbm")
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _zoo_libraries() -> Iterator[None]:
+    yield from needs("xgboost", "lightgbm", "onnxmltools")
+
 
 TOL = 1e-5
 

@@ -9,6 +9,7 @@ import re
 import subprocess
 import sys
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -26,12 +27,15 @@ from smodels.packager.model import (
     program_precision,
 )
 
-pytest.importorskip("onnxmltools")
-pytest.importorskip("xgboost")
-pytest.importorskip("lightgbm")
 REPO = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(REPO / "tests"))
 import zoo  # noqa: E402
+from on_first_use import needs  # noqa: E402
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _zoo_libraries() -> Iterator[None]:
+    yield from needs("onnxmltools", "xgboost", "lightgbm")
 
 
 @pytest.fixture(scope="module")
