@@ -94,16 +94,15 @@ def check_push(headers: Mapping[str, str], environ: Mapping[str, str] | None = N
     if not audience or not account:
         raise ApiError(status, code, f"{REFRESH_PATH} is not configured ({REFRESH_AUDIENCE} and "
                        f"{REFRESH_SERVICE_ACCOUNT} are unset): it trusts no one")
+    only = f"{REFRESH_PATH} takes only the Pub/Sub push of this function's storage trigger"
     token = idtoken.bearer(headers)
     if token is None:
-        raise ApiError(status, code, f"{REFRESH_PATH} takes only the Pub/Sub push of this function's storage "
-                       "trigger: no `Authorization: Bearer <ID token>`")
+        raise ApiError(status, code, f"{only}: no `Authorization: Bearer <ID token>`")
     try:
         return idtoken.verify(token, issuers=_trusted_issuers(environ), audiences=[audience], email=account,
                               trust_stripped=environ.get(REFRESH_PLATFORM_VERIFIED) == "1", now=now)
     except idtoken.TokenError as exc:
-        raise ApiError(status, code, f"{REFRESH_PATH} takes only the Pub/Sub push of this function's storage "
-                       f"trigger: its ID token was refused ({exc})") from None
+        raise ApiError(status, code, f"{only}: its ID token was refused ({exc})") from None
 
 
 def _refresh(request: Request) -> Response:

@@ -136,6 +136,17 @@ def method_not_allowed(method: str, allow: str) -> ApiError:
     return ApiError(405, "method_not_allowed", f"method {method!r} not allowed; use {allow}", None, {"Allow": allow})
 
 
+def refuse_unknown_fields(raw: Mapping[str, Any], allowed: tuple[str, ...], where: str = "",
+                          listing: str | None = None) -> None:
+    """ApiError 400 ``unknown_field`` naming the first key of `raw` (sorted) not in `allowed`: ``<where>: unexpected
+    field 'x' (<listing>)``, the field ``<where>.x`` (``x`` at the top level). `listing` defaults to `allowed`."""
+    extra = sorted(str(k) for k in raw if k not in allowed)
+    if extra:
+        prefix = f"{where}: " if where else ""
+        raise ApiError(400, "unknown_field", f"{prefix}unexpected field {extra[0][:60]!r} "
+                       f"({listing or ', '.join(allowed)})", f"{where}.{extra[0]}" if where else extra[0])
+
+
 def check_content_type(request: Request) -> None:
     """Accept ``application/json`` (with parameters; charset must be utf-8) or no content type at all.
 

@@ -15,7 +15,7 @@ import io
 import re
 from typing import Any
 
-from functions.http import ApiError
+from functions.http import ApiError, refuse_unknown_fields
 from functions.schema import ModelSchema
 
 #: The JSON keys MLflow 2 and 3 define for a scoring body (exactly one per request).
@@ -95,10 +95,7 @@ def _split(raw: Any, schema: ModelSchema, max_rows: int) -> Invocation:
     if not isinstance(raw, dict):
         raise ApiError(400, "invalid_request", "'dataframe_split' must be an object with columns and data",
                        "dataframe_split")
-    unknown = sorted(k for k in raw if k not in ("columns", "data", "index"))
-    if unknown:
-        raise ApiError(400, "unknown_field", f"dataframe_split: unexpected field {unknown[0][:60]!r} (columns, data, "
-                       "index)", f"dataframe_split.{unknown[0]}")
+    refuse_unknown_fields(raw, ("columns", "data", "index"), "dataframe_split")
     columns, data = raw.get("columns"), raw.get("data")
     if columns is None:  # pandas' split orient always writes them
         raise ApiError(400, "invalid_request", "dataframe_split needs its columns (the feature names, in the order of "

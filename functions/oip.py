@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from functions.http import ApiError, Response
+from functions.http import ApiError, Response, refuse_unknown_fields
 from functions.schema import ModelSchema
 
 #: JSON element checks per datatype: numbers (never booleans), integers, booleans, strings.
@@ -172,10 +172,8 @@ def _tensor(raw: Any, k: int) -> tuple[str, str, list[int], list[Any]]:
         if key not in raw:
             raise ApiError(400, "invalid_request", f"{where} lacks {key!r}", f"{where}.{key}")
     _known(raw, _TENSOR_KEYS, where)
-    params = raw.get("parameters")
-    if params is not None and not isinstance(params, dict):
-        raise ApiError(400, "invalid_request", f"{where}.parameters must be an object", f"{where}.parameters")
-    if isinstance(params, dict) and "binary_data_size" in params:
+    params = _parameters(raw, where)
+    if params is not None and "binary_data_size" in params:
         raise _binary_refused()
     name, datatype = raw["name"], raw["datatype"]
     if not isinstance(name, str) or not name:
@@ -203,11 +201,17 @@ _TENSOR_KEYS = ("name", "shape", "datatype", "data", "parameters")
 
 
 def _known(raw: dict[str, Any], keys: tuple[str, ...], where: str) -> None:
-    extra = sorted(str(k) for k in raw if k not in keys)
-    if extra:
-        field = f"{where}.{extra[0]}" if where else extra[0]
-        raise ApiError(400, "unknown_field", f"{'' if not where else where + ': '}unexpected field {extra[0][:60]!r} "
-                       f"(the protocol defines {', '.join(keys)})", field)
+    refuse_unknown_fields(raw, keys, where, f"the protocol defines {', '.join(keys)}")
+
+
+def _parameters(raw: dict[str, Any], where: str) -> dict[str, Any] | None:
+    """`raw`'s optional ``parameters`` object (None when absent); ApiError 400 when it is not an object."""
+    params = raw.get("parameters")
+    if params is not None and not isinstance(params, dict):
+        field = f"{where}.parameters" if where else "parameters"
+        shown = field if where else f"'{field}'"
+        raise ApiError(400, "invalid_request", f"{shown} must be an object", field)
+    return params
 
 
 def _binary_refused() -> ApiError:
@@ -222,10 +226,8 @@ def parse_infer(doc: Any, headers: dict[str, str], schema: ModelSchema, max_rows
     if not isinstance(doc, dict):
         raise ApiError(400, "invalid_request", 'body must be a JSON object: {"inputs": [...]}')
     _known(doc, _REQUEST_KEYS, "")
-    params = doc.get("parameters")
-    if params is not None and not isinstance(params, dict):
-        raise ApiError(400, "invalid_request", "'parameters' must be an object", "parameters")
-    if isinstance(params, dict) and params.get("binary_data_output", False) is not False:
+    params = _parameters(doc, "")
+    if params is not None and params.get("binary_data_output", False) is not False:
         raise _binary_refused()
     inputs = doc.get("inputs")
     if not isinstance(inputs, list) or not inputs:
@@ -292,11 +294,8 @@ def _requested(raw: Any, schema: ModelSchema) -> tuple[str, ...]:
         raise ApiError(400, "invalid_request", "'outputs' must be a list of {\"name\": ...}", "outputs")
     for k, o in enumerate(raw):
         _known(o, ("name", "parameters"), f"outputs[{k}]")
-        params = o.get("parameters")
-        if params is not None and not isinstance(params, dict):
-            raise ApiError(400, "invalid_request", f"outputs[{k}].parameters must be an object",
-                           f"outputs[{k}].parameters")
-        if isinstance(params, dict) and params.get("binary_data", False) is not False:
+        params = _parameters(o, f"outputs[{k}]")
+        if params is not None and params.get("binary_data", False) is not False:
             raise _binary_refused()
         if o["name"] not in names:
             raise ApiError(400, "unknown_output", f"outputs[{k}]: {o['name'][:60]!r} is not an output of this model "
